@@ -1,0 +1,88 @@
+//! Bluetooth GATT health characteristics: raw characteristic values in, model measurements out.
+//!
+//! Each characteristic has a decoder that turns bytes into a typed value (so tests can check every
+//! field against the public vectors) and a conversion of that value into model measurements.
+//! [`envelope`] reads the JSON a hub posts and assembles a [`crate::model::Reading`].
+
+pub mod blood_pressure;
+pub mod body_composition;
+pub mod cgm;
+pub mod characteristic;
+pub mod date_time;
+pub mod envelope;
+pub mod error;
+pub mod float;
+pub mod glucose;
+pub mod glucose_context;
+pub mod heart_rate;
+mod pairing;
+pub mod pulse_oximetry;
+pub mod reader;
+pub mod temperature;
+pub mod time_context;
+mod value;
+pub mod weight;
+
+pub use characteristic::{Characteristic, CharacteristicIdError};
+pub use error::FrameError;
+pub use float::MderFloat;
+pub use time_context::TimeContext;
+
+use crate::model::{DeviceKind, Measurement};
+
+/// A decoded characteristic value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    BloodPressure(blood_pressure::BloodPressureMeasurement),
+    HeartRate(heart_rate::HeartRateMeasurement),
+    Temperature(temperature::TemperatureMeasurement),
+    Weight(weight::WeightMeasurement),
+    BodyComposition(body_composition::BodyCompositionMeasurement),
+    PulseOximetry(pulse_oximetry::PulseOximetryMeasurement),
+}
+
+/// Decodes one characteristic value.
+pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<Decoded, FrameError> {
+    use Characteristic as C;
+    Ok(match characteristic {
+        C::BloodPressureMeasurement | C::IntermediateCuffPressure => {
+            Decoded::BloodPressure(blood_pressure::decode(characteristic, bytes)?)
+        }
+        C::HeartRateMeasurement => Decoded::HeartRate(heart_rate::decode(bytes)?),
+        C::TemperatureMeasurement => Decoded::Temperature(temperature::decode(bytes)?),
+        C::WeightMeasurement => Decoded::Weight(weight::decode(bytes)?),
+        C::BodyCompositionMeasurement => Decoded::BodyComposition(body_composition::decode(bytes)?),
+        C::PlxSpotCheckMeasurement | C::PlxContinuousMeasurement => {
+            Decoded::PulseOximetry(pulse_oximetry::decode(characteristic, bytes)?)
+        }
+        C::GlucoseMeasurement | C::GlucoseMeasurementContext | C::CgmMeasurement | C::CgmSessionStartTime => {
+            todo!("glucose")
+        }
+    })
+}
+
+impl Decoded {
+    /// The model measurements of a value that stands on its own.
+    pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
+        match self {
+            Decoded::BloodPressure(value) => value.measurements(time),
+            Decoded::HeartRate(value) => value.measurements(time),
+            Decoded::Temperature(value) => value.measurements(time),
+            Decoded::Weight(value) => value.measurements(time),
+            Decoded::BodyComposition(value) => value.measurements(time),
+            Decoded::PulseOximetry(value) => value.measurements(time),
+        }
+    }
+
+    /// The kind of device that sends this characteristic.
+    pub fn device_kind(&self) -> Option<DeviceKind> {
+        Some(match self {
+            Decoded::BloodPressure(_) => DeviceKind::BloodPressureMonitor,
+            Decoded::HeartRate(_) => DeviceKind::HeartRateSensor,
+            Decoded::Temperature(_) => DeviceKind::Thermometer,
+            Decoded::Weight(_) => DeviceKind::WeightScale,
+            Decoded::BodyComposition(_) => DeviceKind::BodyCompositionAnalyzer,
+            Decoded::PulseOximetry(_) => DeviceKind::PulseOximeter,
+        })
+    }
+}

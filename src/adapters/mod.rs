@@ -1,0 +1,3 @@
+//! Adapters: one per device family. Bytes, JSON, XML or HL7 in; the canonical model out. No FHIR.
+
+pub mod ble;

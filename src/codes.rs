@@ -1,0 +1,189 @@
+//! The code table: every MDC code the bridge emits, with its reference id, the LOINC code that makes
+//! it a FHIR vital sign (where one applies) and its usual UCUM unit. Data, in one place; adapters name
+//! codes through the constants in [`mdc`], the mapper looks their metadata up in [`TABLE`].
+//!
+//! Sources: HL7 PHD IG 2.0.0 (examples, the ASN1ToHL7 code system and the device-type value set),
+//! IEEE 11073-10101 as reproduced in open-source 11073 stacks (antidote, OpenICE, the IG author's PHG
+//! encoder table), the IHE PCD Technical Framework, and the R4 vital-signs profiles. Codes with a
+//! single secondary source are noted where they are used.
+
+use crate::model::MdcCode;
+
+/// One row of the code table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeEntry {
+    pub mdc: MdcCode,
+    /// The MDC reference id, used as the coding's display (as the PHD IG examples do).
+    pub reference_id: &'static str,
+    /// A human label for `CodeableConcept.text`.
+    pub text: &'static str,
+    /// The LOINC code, when the measurement is an R4 vital sign (or has a standard LOINC).
+    pub loinc: Option<&'static str>,
+    /// Extra LOINC codings the profiles ask for (US Core's 59408-5 pulse oximetry next to 2708-6).
+    pub extra_loinc: &'static [&'static str],
+    /// Whether the R4 vital-signs profile applies (category `vital-signs`).
+    pub vital_sign: bool,
+    /// The UCUM unit the bridge normally emits for it (informational; values carry their own unit).
+    pub ucum: Option<&'static str>,
+}
+
+macro_rules! code_table {
+    ($($name:ident = $code:literal, $refid:literal, $text:literal, $loinc:expr, [$($extra:literal),*], $vital:literal, $ucum:expr;)*) => {
+        /// MDC codes by their reference id (without the `MDC_` prefix).
+        pub mod mdc {
+            use crate::model::MdcCode;
+            $(pub const $name: MdcCode = MdcCode($code);)*
+        }
+
+        /// Every code the bridge emits.
+        pub static TABLE: &[CodeEntry] = &[
+            $(CodeEntry {
+                mdc: MdcCode($code),
+                reference_id: $refid,
+                text: $text,
+                loinc: $loinc,
+                extra_loinc: &[$($extra),*],
+                vital_sign: $vital,
+                ucum: $ucum,
+            },)*
+        ];
+    };
+}
+
+code_table! {
+    // Blood pressure (11073-10407).
+    PRESS_BLD_NONINV = 150020, "MDC_PRESS_BLD_NONINV", "Blood pressure", Some("85354-9"), [], true, None;
+    PRESS_BLD_NONINV_SYS = 150021, "MDC_PRESS_BLD_NONINV_SYS", "Systolic blood pressure", Some("8480-6"), [], true, Some("mm[Hg]");
+    PRESS_BLD_NONINV_DIA = 150022, "MDC_PRESS_BLD_NONINV_DIA", "Diastolic blood pressure", Some("8462-4"), [], true, Some("mm[Hg]");
+    PRESS_BLD_NONINV_MEAN = 150023, "MDC_PRESS_BLD_NONINV_MEAN", "Mean blood pressure", None, [], false, Some("mm[Hg]");
+    PULS_RATE_NON_INV = 149546, "MDC_PULS_RATE_NON_INV", "Pulse rate", Some("8867-4"), [], true, Some("/min");
+    // 150300 is from OpenICE's nomenclature only (term 19228, consistent with _SYS/_DIA/_MEAN 150301-3).
+    PRESS_CUFF = 150300, "MDC_PRESS_CUFF", "Cuff pressure", None, [], false, Some("mm[Hg]");
+    BLOOD_PRESSURE_MEASUREMENT_STATUS = 8410608, "MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS", "Blood pressure measurement status", None, [], false, None;
+    // Heart rate.
+    ECG_HEART_RATE = 147842, "MDC_ECG_HEART_RATE", "Heart rate", Some("8867-4"), [], true, Some("/min");
+    ECG_TIME_PD_RR_GL = 147240, "MDC_ECG_TIME_PD_RR_GL", "RR interval", None, [], false, Some("s");
+    // Pulse oximetry (11073-10404).
+    PULS_OXIM_SAT_O2 = 150456, "MDC_PULS_OXIM_SAT_O2", "Oxygen saturation", Some("2708-6"), ["59408-5"], true, Some("%");
+    PULS_OXIM_PULS_RATE = 149530, "MDC_PULS_OXIM_PULS_RATE", "Pulse rate", Some("8867-4"), [], true, Some("/min");
+    PULS_OXIM_PERF_REL = 150448, "MDC_PULS_OXIM_PERF_REL", "Pulse amplitude index", None, [], false, Some("%");
+    // Thermometer (11073-10408).
+    TEMP_BODY = 150364, "MDC_TEMP_BODY", "Body temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_RECT = 188420, "MDC_TEMP_RECT", "Rectal temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_ORAL = 188424, "MDC_TEMP_ORAL", "Oral temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_EAR = 188428, "MDC_TEMP_EAR", "Ear temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_FINGER = 188432, "MDC_TEMP_FINGER", "Finger temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_TOE = 188448, "MDC_TEMP_TOE", "Toe temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_AXILLA = 188452, "MDC_TEMP_AXILLA", "Axillary temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_GIT = 188456, "MDC_TEMP_GIT", "Gastro-intestinal tract temperature", Some("8310-5"), [], true, Some("Cel");
+    TEMP_TYMP = 150392, "MDC_TEMP_TYMP", "Tympanic temperature", Some("8310-5"), [], true, Some("Cel");
+    // Weight scale (11073-10415) and body composition (11073-10420).
+    MASS_BODY_ACTUAL = 188736, "MDC_MASS_BODY_ACTUAL", "Body weight", Some("29463-7"), [], true, Some("kg");
+    LEN_BODY_ACTUAL = 188740, "MDC_LEN_BODY_ACTUAL", "Body height", Some("8302-2"), [], true, Some("m");
+    RATIO_MASS_BODY_LEN_SQ = 188752, "MDC_RATIO_MASS_BODY_LEN_SQ", "Body mass index", Some("39156-5"), [], true, Some("kg/m2");
+    BODY_FAT = 188748, "MDC_BODY_FAT", "Body fat percentage", Some("41982-0"), [], false, Some("%");
+    MASS_BODY_FAT_FREE = 188756, "MDC_MASS_BODY_FAT_FREE", "Fat-free mass", None, [], false, Some("kg");
+    MASS_BODY_SOFT_LEAN = 188760, "MDC_MASS_BODY_SOFT_LEAN", "Soft lean mass", None, [], false, Some("kg");
+    BODY_WATER = 188764, "MDC_BODY_WATER", "Body water mass", None, [], false, Some("kg");
+    // Modalities (supplemental types) and attributes.
+    ATTR_SUPPLEMENTAL_TYPES = 68193, "MDC_ATTR_SUPPLEMENTAL_TYPES", "Supplemental types", None, [], false, None;
+    MODALITY_SPOT = 150588, "MDC_MODALITY_SPOT", "Spot check", None, [], false, None;
+    MODALITY_FAST = 150580, "MDC_MODALITY_FAST", "Fast response average", None, [], false, None;
+    MODALITY_SLOW = 150584, "MDC_MODALITY_SLOW", "Slow response average", None, [], false, None;
+    PULS_OXIM_DEV_STATUS = 150604, "MDC_PULS_OXIM_DEV_STATUS", "Pulse oximeter device and sensor status", None, [], false, None;
+    ATTR_VAL_BATT_CHARGE = 67996, "MDC_ATTR_VAL_BATT_CHARGE", "Battery level", None, [], false, Some("%");
+    // -- glucose & CGM block (11073-10417 / -10425): owned by the glucose/CGM decoders --
+    CONC_GLU_CAPILLARY_WHOLEBLOOD = 160184, "MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD", "Glucose in capillary whole blood", None, [], false, Some("mg/dL");
+    CONC_GLU_CAPILLARY_PLASMA = 160188, "MDC_CONC_GLU_CAPILLARY_PLASMA", "Glucose in capillary plasma", None, [], false, Some("mg/dL");
+    CONC_GLU_VENOUS_WHOLEBLOOD = 160192, "MDC_CONC_GLU_VENOUS_WHOLEBLOOD", "Glucose in venous whole blood", None, [], false, Some("mg/dL");
+    CONC_GLU_VENOUS_PLASMA = 160196, "MDC_CONC_GLU_VENOUS_PLASMA", "Glucose in venous plasma", None, [], false, Some("mg/dL");
+    CONC_GLU_ARTERIAL_WHOLEBLOOD = 160200, "MDC_CONC_GLU_ARTERIAL_WHOLEBLOOD", "Glucose in arterial whole blood", None, [], false, Some("mg/dL");
+    CONC_GLU_ARTERIAL_PLASMA = 160204, "MDC_CONC_GLU_ARTERIAL_PLASMA", "Glucose in arterial plasma", None, [], false, Some("mg/dL");
+    CONC_GLU_CONTROL = 160208, "MDC_CONC_GLU_CONTROL", "Glucose in control solution", None, [], false, Some("mg/dL");
+    CONC_GLU_ISF = 160212, "MDC_CONC_GLU_ISF", "Glucose in interstitial fluid", None, [], false, Some("mg/dL");
+    CONC_GLU_UNDETERMINED_WHOLEBLOOD = 160364, "MDC_CONC_GLU_UNDETERMINED_WHOLEBLOOD", "Glucose in whole blood (sample undetermined)", None, [], false, Some("mg/dL");
+    CONC_GLU_UNDETERMINED_PLASMA = 160368, "MDC_CONC_GLU_UNDETERMINED_PLASMA", "Glucose in plasma (sample undetermined)", None, [], false, Some("mg/dL");
+    CONC_HBA1C = 160220, "MDC_CONC_HBA1C", "HbA1c", None, [], false, Some("%");
+    CTXT_GLU_MEAL = 8417864, "MDC_CTXT_GLU_MEAL", "Meal context", None, [], false, None;
+    CTXT_GLU_MEAL_PREPRANDIAL = 8417868, "MDC_CTXT_GLU_MEAL_PREPRANDIAL", "Before meal", None, [], false, None;
+    CTXT_GLU_MEAL_POSTPRANDIAL = 8417872, "MDC_CTXT_GLU_MEAL_POSTPRANDIAL", "After meal", None, [], false, None;
+    CTXT_GLU_MEAL_FASTING = 8417876, "MDC_CTXT_GLU_MEAL_FASTING", "Fasting", None, [], false, None;
+    CTXT_GLU_MEAL_CASUAL = 8417880, "MDC_CTXT_GLU_MEAL_CASUAL", "Casual (snacks, drinks)", None, [], false, None;
+    // Added by the glucose/CGM decoders. 32-bit = partition << 16 | term; partition 128 (PHD_DM) = 8388608.
+    // Sources: term codes from the 11073-20601/-10417 nomenclature headers reproduced in several public
+    // PHD stacks (Antidote-style `nomenclature.h`, Java `Nomenclature` classes), which agree with each
+    // other and with the 32-bit codes already in this block (meal 29256 -> 8417864).
+    // Glucose meter device and sensor status (BITs): 128:29144 = 8417752, stated verbatim in the PHD IG
+    // code system ASN1ToHL7 ("Glucose Meter Device and Sensor status", bits 8417752.0-.11).
+    GLU_METER_DEV_STATUS = 8417752, "MDC_GLU_METER_DEV_STATUS", "Glucose meter device and sensor status", None, [], false, None;
+    // Bedtime: 29300 in three nomenclature headers; one Java table says 29261 (where it also puts
+    // MDC_BATCHCODE_COAG at 29300). UNCONFIRMED against RTMMS.
+    CTXT_GLU_MEAL_BEDTIME = 8417908, "MDC_CTXT_GLU_MEAL_BEDTIME", "Bedtime", None, [], false, None;
+    CTXT_GLU_SAMPLELOCATION = 8417844, "MDC_CTXT_GLU_SAMPLELOCATION", "Glucose sample location", None, [], false, None;
+    CTXT_GLU_SAMPLELOCATION_FINGER = 8417848, "MDC_CTXT_GLU_SAMPLELOCATION_FINGER", "Finger", None, [], false, None;
+    CTXT_GLU_SAMPLELOCATION_AST = 8417852, "MDC_CTXT_GLU_SAMPLELOCATION_AST", "Alternate site test", None, [], false, None;
+    CTXT_GLU_SAMPLELOCATION_EARLOBE = 8417856, "MDC_CTXT_GLU_SAMPLELOCATION_EARLOBE", "Earlobe", None, [], false, None;
+    CTXT_GLU_SAMPLELOCATION_CTRLSOLUTION = 8417860, "MDC_CTXT_GLU_SAMPLELOCATION_CTRLSOLUTION", "Control solution", None, [], false, None;
+    CTXT_GLU_EXERCISE = 8417760, "MDC_CTXT_GLU_EXERCISE", "Exercise intensity", None, [], false, Some("%");
+    CTXT_GLU_CARB = 8417764, "MDC_CTXT_GLU_CARB", "Carbohydrate intake", None, [], false, Some("g");
+    CTXT_GLU_CARB_BREAKFAST = 8417768, "MDC_CTXT_GLU_CARB_BREAKFAST", "Carbohydrates, breakfast", None, [], false, Some("g");
+    CTXT_GLU_CARB_LUNCH = 8417772, "MDC_CTXT_GLU_CARB_LUNCH", "Carbohydrates, lunch", None, [], false, Some("g");
+    CTXT_GLU_CARB_DINNER = 8417776, "MDC_CTXT_GLU_CARB_DINNER", "Carbohydrates, dinner", None, [], false, Some("g");
+    CTXT_GLU_CARB_SNACK = 8417780, "MDC_CTXT_GLU_CARB_SNACK", "Carbohydrates, snack", None, [], false, Some("g");
+    CTXT_GLU_CARB_DRINK = 8417784, "MDC_CTXT_GLU_CARB_DRINK", "Carbohydrates, drink", None, [], false, Some("g");
+    CTXT_GLU_CARB_SUPPER = 8417788, "MDC_CTXT_GLU_CARB_SUPPER", "Carbohydrates, supper", None, [], false, Some("g");
+    CTXT_GLU_CARB_BRUNCH = 8417792, "MDC_CTXT_GLU_CARB_BRUNCH", "Carbohydrates, brunch", None, [], false, Some("g");
+    CTXT_MEDICATION = 8417796, "MDC_CTXT_MEDICATION", "Medication", None, [], false, None;
+    CTXT_MEDICATION_RAPIDACTING = 8417800, "MDC_CTXT_MEDICATION_RAPIDACTING", "Rapid-acting insulin", None, [], false, None;
+    CTXT_MEDICATION_SHORTACTING = 8417804, "MDC_CTXT_MEDICATION_SHORTACTING", "Short-acting insulin", None, [], false, None;
+    CTXT_MEDICATION_INTERMEDIATEACTING = 8417808, "MDC_CTXT_MEDICATION_INTERMEDIATEACTING", "Intermediate-acting insulin", None, [], false, None;
+    CTXT_MEDICATION_LONGACTING = 8417812, "MDC_CTXT_MEDICATION_LONGACTING", "Long-acting insulin", None, [], false, None;
+    CTXT_MEDICATION_PREMIX = 8417816, "MDC_CTXT_MEDICATION_PREMIX", "Pre-mixed insulin", None, [], false, None;
+    CTXT_GLU_HEALTH = 8417820, "MDC_CTXT_GLU_HEALTH", "Health context", None, [], false, None;
+    CTXT_GLU_HEALTH_MINOR = 8417824, "MDC_CTXT_GLU_HEALTH_MINOR", "Minor health issues", None, [], false, None;
+    CTXT_GLU_HEALTH_MAJOR = 8417828, "MDC_CTXT_GLU_HEALTH_MAJOR", "Major health issues", None, [], false, None;
+    CTXT_GLU_HEALTH_MENSES = 8417832, "MDC_CTXT_GLU_HEALTH_MENSES", "During menses", None, [], false, None;
+    CTXT_GLU_HEALTH_STRESS = 8417836, "MDC_CTXT_GLU_HEALTH_STRESS", "Under stress", None, [], false, None;
+    CTXT_GLU_HEALTH_NONE = 8417840, "MDC_CTXT_GLU_HEALTH_NONE", "No health issues", None, [], false, None;
+    CTXT_GLU_TESTER = 8417884, "MDC_CTXT_GLU_TESTER", "Tester", None, [], false, None;
+    CTXT_GLU_TESTER_SELF = 8417888, "MDC_CTXT_GLU_TESTER_SELF", "Self", None, [], false, None;
+    CTXT_GLU_TESTER_HCP = 8417892, "MDC_CTXT_GLU_TESTER_HCP", "Health care professional", None, [], false, None;
+    CTXT_GLU_TESTER_LAB = 8417896, "MDC_CTXT_GLU_TESTER_LAB", "Laboratory", None, [], false, None;
+    // CGM (11073-10425). Device and sensor status 128:29452 = 8418060: PHD IG ASN1ToHL7 ("Continuous
+    // Glucose Monitor Device and Sensor status"). Trend 29400 in PHD_DM: one nomenclature table only
+    // (Java `Nomenclature.PHD_DM`); UNCONFIRMED against RTMMS.
+    CGM_DEV_STAT = 8418060, "MDC_CGM_DEV_STAT", "CGM device and sensor status", None, [], false, None;
+    CONC_GLU_TREND = 8418008, "MDC_CONC_GLU_TREND", "Glucose trend", None, [], false, Some("mg/dL/min");
+    // -- end of glucose & CGM block --
+}
+
+/// The table row for `code`, if the bridge knows it.
+pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
+    TABLE.iter().find(|entry| entry.mdc == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_code_appears_once() {
+        let mut seen = HashSet::new();
+        for entry in TABLE {
+            assert!(seen.insert(entry.mdc), "{} listed twice", entry.mdc);
+            assert!(entry.reference_id.starts_with("MDC_"), "{}", entry.reference_id);
+        }
+    }
+
+    #[test]
+    fn vital_signs_carry_a_loinc_code() {
+        for entry in TABLE.iter().filter(|e| e.vital_sign) {
+            assert!(
+                entry.loinc.is_some(),
+                "{} is a vital sign without LOINC",
+                entry.reference_id
+            );
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! FHIR serialization, in one place: fhirbolt's generic serializers are expensive to compile, so
+//! every crate path that writes FHIR JSON goes through here (see the README's build notes).
+
+use fhirbolt::model::r4::resources::Bundle;
+use thiserror::Error;
+
+/// A resource that could not be written as FHIR JSON (a value the model allowed but FHIR does not,
+/// e.g. a decimal that is not a number). Indicates a bug in the mapper, not bad input.
+#[derive(Debug, Error)]
+#[error("could not serialize the FHIR Bundle: {0}")]
+pub struct SerializeError(String);
+
+/// The Bundle as pretty-printed FHIR JSON.
+pub fn bundle_to_json_pretty(bundle: &Bundle) -> Result<String, SerializeError> {
+    fhirbolt::json::to_string_pretty(bundle, None).map_err(|e| SerializeError(e.to_string()))
+}
+
+/// The Bundle as compact FHIR JSON.
+pub fn bundle_to_json(bundle: &Bundle) -> Result<String, SerializeError> {
+    fhirbolt::json::to_string(bundle, None).map_err(|e| SerializeError(e.to_string()))
+}

@@ -1,0 +1,11 @@
+//! fhirgate: takes readings from medical devices and delivers them to an EHR as HL7 FHIR R4.
+//!
+//! The pipeline runs one way: [`adapters`] parse device payloads into the canonical [`model`];
+//! [`mapping`] turns the model into FHIR R4 resources (pure functions); [`fhir`] serializes them.
+
+pub mod adapters;
+pub mod codes;
+pub mod fhir;
+pub mod mapping;
+pub mod model;
+pub mod pipeline;

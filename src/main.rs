@@ -1,0 +1,85 @@
+//! The `fhirgate` command: parses arguments, calls the library, maps errors to exit codes
+//! (0 success, 1 the bridge failed, 2 the input is bad).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fhirgate::adapters::ble::envelope::parse_utc_offset;
+use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
+use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
+
+/// Bridge from medical devices to HL7 FHIR R4.
+#[derive(Parser)]
+#[command(name = "fhirgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Map one device payload to a FHIR R4 transaction Bundle and print it as JSON on stdout.
+    ///
+    /// Exit status: 0 mapped; 2 the payload is invalid (one line on stderr naming the field, byte
+    /// or rule, nothing on stdout); 1 any other failure (e.g. the file cannot be read).
+    Map {
+        /// Which adapter parses the payload.
+        #[arg(long, value_enum)]
+        adapter: AdapterName,
+        /// The payload file, or `-` for standard input.
+        file: PathBuf,
+        /// UTC offset of device-local timestamps when the payload gives no `utcOffset` (e.g. +01:00).
+        #[arg(long, env = "FHIRGATE_DEFAULT_UTC_OFFSET", default_value = "+00:00", value_parser = parse_offset_arg)]
+        default_utc_offset: chrono::FixedOffset,
+        /// Identifier system for gateway ids (the envelope's `gateway.id`).
+        #[arg(long, env = "FHIRGATE_GATEWAY_ID_SYSTEM", default_value = DEFAULT_GATEWAY_ID_SYSTEM)]
+        gateway_id_system: String,
+    },
+}
+
+fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
+    parse_utc_offset(text)
+}
+
+fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes)?;
+    } else {
+        bytes = std::fs::read(file)?;
+    }
+    Ok(bytes)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Map { adapter, file, default_utc_offset, gateway_id_system } => {
+            let payload = match read_input(&file) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    eprintln!("fhirgate: cannot read {}: {error}", file.display());
+                    return ExitCode::from(1);
+                }
+            };
+            let settings = MapSettings { adapter, default_utc_offset, mapping: MappingOptions { gateway_id_system } };
+            match map_payload(&payload, &settings, chrono::Utc::now()) {
+                Ok(json) => {
+                    let mut stdout = std::io::stdout().lock();
+                    if writeln!(stdout, "{json}").and_then(|_| stdout.flush()).is_err() {
+                        return ExitCode::from(1);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    // One line: serde_json messages can span none, but keep the promise regardless.
+                    let message = error.to_string().replace('\n', " ");
+                    eprintln!("fhirgate: {}: {message}", file.display());
+                    ExitCode::from(if error.is_bad_input() { 2 } else { 1 })
+                }
+            }
+        }
+    }
+}

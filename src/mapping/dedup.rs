@@ -1,0 +1,69 @@
+//! The PHD dedup identifier, which makes a re-sent reading recognisable to the FHIR server
+//! (conditional create on `Observation.identifier`).
+//!
+//! PHD IG, PhdBaseObservation: `device-patient-type-timestamp[-supplementalTypes]`, where device is the
+//! EUI-64 system id as 16 upper-case hex digits (or the EUI-48 Bluetooth address as 12 when there is
+//! none), patient is `identifier.value-identifier.system`, type the decimal MDC code, and timestamp the
+//! device's *original* local time as `YYYYMMDDhhmmss.ff` (so a later clock correction does not change
+//! the identity of a reading).
+
+use crate::model::{DeviceIdentity, Measurement, PatientRef};
+
+/// The device part: EUI-64 if known, else the Bluetooth address.
+pub fn device_part(device: &DeviceIdentity) -> Option<String> {
+    device
+        .system_id
+        .map(|id| id.compact())
+        .or_else(|| device.bluetooth_address.map(|a| a.compact()))
+}
+
+/// The full dedup identifier value of `measurement`.
+pub fn observation_identifier(device_part: &str, patient: &PatientRef, measurement: &Measurement) -> String {
+    let time = measurement.time.anchor().local;
+    let mut value = format!(
+        "{device_part}-{}-{}-{}-{}.{:02}",
+        patient.value,
+        patient.system,
+        measurement.code,
+        time.format("%Y%m%d%H%M%S"),
+        time.and_utc().timestamp_subsec_millis() / 10
+    );
+    for supplemental in &measurement.supplemental_types {
+        value.push('-');
+        value.push_str(&supplemental.to_string());
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClockQuality, EffectiveTime, MdcCode, OffsetSource, Timestamp, Value};
+    use chrono::{FixedOffset, NaiveDate};
+
+    #[test]
+    fn matches_the_phd_ig_example() {
+        // numeric-spotnumeric.json: 74E8FFFEFF051C00-sisansarahId-urn:oid:2.999.1.2.3.4.5.6.7.8.10-149530-20181113175903.00-150588
+        let device = DeviceIdentity { system_id: Some("74E8FFFEFF051C00".parse().unwrap()), ..Default::default() };
+        let patient = PatientRef { system: "urn:oid:2.999.1.2.3.4.5.6.7.8.10".into(), value: "sisansarahId".into() };
+        let time = Timestamp {
+            local: NaiveDate::from_ymd_opt(2018, 11, 13).unwrap().and_hms_opt(17, 59, 3).unwrap(),
+            offset: FixedOffset::west_opt(5 * 3600).unwrap(),
+            quality: ClockQuality::DeviceClock { offset: OffsetSource::Envelope },
+        };
+        let measurement = Measurement::simple(MdcCode(149530), Value::Text(String::new()), EffectiveTime::Instant(time))
+            .with_supplemental_type(MdcCode(150588));
+        let device_part = device_part(&device).unwrap();
+        assert_eq!(
+            observation_identifier(&device_part, &patient, &measurement),
+            "74E8FFFEFF051C00-sisansarahId-urn:oid:2.999.1.2.3.4.5.6.7.8.10-149530-20181113175903.00-150588"
+        );
+    }
+
+    #[test]
+    fn bluetooth_address_stands_in_for_a_missing_system_id() {
+        let device = DeviceIdentity { bluetooth_address: Some("C4:7C:8D:6A:1F:20".parse().unwrap()), ..Default::default() };
+        assert_eq!(device_part(&device).unwrap(), "C47C8D6A1F20");
+        assert_eq!(device_part(&DeviceIdentity::default()), None);
+    }
+}

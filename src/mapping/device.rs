@@ -1,0 +1,117 @@
+//! Device identities → FHIR R4 Device resources per the PHD IG (PhdDevice, PhgDevice).
+
+use fhirbolt::model::r4::resources::{Device, DeviceSpecialization, DeviceVersion};
+use fhirbolt::model::r4::types::{Identifier, Meta};
+
+use super::fhir_types::{coding, concept};
+use super::terminology::*;
+use crate::model::{DeviceIdentity, DeviceKind, GatewayIdentity};
+
+/// A Device resource with the identifier it is conditionally created on.
+pub struct MappedDevice {
+    pub resource: Device,
+    /// `system|value` of the identifier that identifies it (EUI-64 preferred, else Bluetooth).
+    pub conditional_identifier: (String, String),
+}
+
+fn typed_identifier(type_code: &str, display: &str, system: &str, value: String) -> Identifier {
+    Identifier {
+        r#type: Some(Box::new(concept(vec![coding(CONTINUA_DEVICE_IDENTIFIERS_SYSTEM, type_code, Some(display))], None))),
+        system: Some(system.into()),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+fn version(kind: (&str, &str), text: &str, value: &Option<String>) -> Option<DeviceVersion> {
+    value.as_ref().map(|v| DeviceVersion {
+        r#type: Some(Box::new(concept(vec![coding(MDC_SYSTEM, kind.0, Some(kind.1))], Some(text)))),
+        value: v.as_str().into(),
+        ..Default::default()
+    })
+}
+
+/// The 11073-20601 device specialization (`MDC_DEV_SPEC_PROFILE_*`, partition 8) of each kind.
+fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        DeviceKind::PulseOximeter => ("528388", "MDC_DEV_SPEC_PROFILE_PULS_OXIM", "Pulse oximeter"),
+        DeviceKind::BloodPressureMonitor => ("528391", "MDC_DEV_SPEC_PROFILE_BP", "Blood pressure monitor"),
+        DeviceKind::Thermometer => ("528392", "MDC_DEV_SPEC_PROFILE_TEMP", "Thermometer"),
+        DeviceKind::WeightScale => ("528399", "MDC_DEV_SPEC_PROFILE_SCALE", "Weight scale"),
+        DeviceKind::GlucoseMeter => ("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE", "Glucose meter"),
+        DeviceKind::BodyCompositionAnalyzer => ("528404", "MDC_DEV_SPEC_PROFILE_BCA", "Body composition analyzer"),
+        DeviceKind::HeartRateSensor => ("528457", "MDC_DEV_SPEC_PROFILE_GENERIC", "Heart rate sensor (generic)"),
+        DeviceKind::ContinuousGlucoseMonitor => ("528457", "MDC_DEV_SPEC_PROFILE_GENERIC", "Continuous glucose monitor (generic)"),
+    }
+}
+
+/// The measuring device (PhdDevice). `None` when it has no hardware identifier to be found by.
+pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
+    let mut identifiers = Vec::new();
+    if let Some(eui) = device.system_id {
+        identifiers.push(typed_identifier("SYSID", "IEEE 11073 System Identifier", EUI64_SYSTEM_ID_SYSTEM, eui.dashed()));
+    }
+    if let Some(address) = device.bluetooth_address {
+        identifiers.push(typed_identifier("BTMAC", "Bluetooth MAC address", BLUETOOTH_ADDRESS_SYSTEM, address.dashed()));
+    }
+    let conditional_identifier = identifiers.first().and_then(|i| {
+        Some((i.system.as_ref()?.value.clone()?, i.value.as_ref()?.value.clone()?))
+    })?;
+    let specialization = device.kind.map(specialization).map(|(code, refid, text)| DeviceSpecialization {
+        system_type: Box::new(concept(vec![coding(MDC_SYSTEM, code, Some(refid))], Some(text))),
+        ..Default::default()
+    });
+    let resource = Device {
+        meta: Some(Box::new(Meta { profile: vec![PROFILE_PHD_DEVICE.into()], ..Default::default() })),
+        identifier: identifiers,
+        manufacturer: device.manufacturer.as_deref().map(Into::into),
+        serial_number: device.serial_number.as_deref().map(Into::into),
+        model_number: device.model_number.as_deref().map(Into::into),
+        r#type: Some(Box::new(concept(
+            vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_SIMP.0, Some(MDC_MOC_VMS_MDS_SIMP.1))],
+            Some("Simple PHD"),
+        ))),
+        specialization: specialization.into_iter().collect(),
+        version: [
+            version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &device.firmware_revision),
+            version(MDC_ID_PROD_SPEC_SW, "Software revision", &device.software_revision),
+            version(MDC_ID_PROD_SPEC_HW, "Hardware revision", &device.hardware_revision),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        ..Default::default()
+    };
+    Some(MappedDevice { resource, conditional_identifier })
+}
+
+/// The gateway (PhgDevice): identified by its EUI-64 when it has one, and always by its deployment id
+/// under `gateway_id_system`.
+pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> MappedDevice {
+    let mut identifiers = Vec::new();
+    if let Some(eui) = gateway.system_id {
+        identifiers.push(typed_identifier("SYSID", "IEEE 11073 System Identifier", EUI64_SYSTEM_ID_SYSTEM, eui.dashed()));
+    }
+    identifiers.push(Identifier {
+        system: Some(gateway_id_system.into()),
+        value: Some(gateway.id.as_str().into()),
+        ..Default::default()
+    });
+    let conditional_identifier = match gateway.system_id {
+        Some(eui) => (EUI64_SYSTEM_ID_SYSTEM.to_string(), eui.dashed()),
+        None => (gateway_id_system.to_string(), gateway.id.clone()),
+    };
+    let resource = Device {
+        meta: Some(Box::new(Meta { profile: vec![PROFILE_PHG_DEVICE.into()], ..Default::default() })),
+        identifier: identifiers,
+        manufacturer: gateway.manufacturer.as_deref().map(Into::into),
+        model_number: gateway.model_number.as_deref().map(Into::into),
+        r#type: Some(Box::new(concept(
+            vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_AHD.0, Some(MDC_MOC_VMS_MDS_AHD.1))],
+            Some("Personal health gateway"),
+        ))),
+        version: version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &gateway.firmware_revision).into_iter().collect(),
+        ..Default::default()
+    };
+    MappedDevice { resource, conditional_identifier }
+}

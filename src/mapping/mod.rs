@@ -1,0 +1,162 @@
+//! Model → FHIR R4: pure functions, no I/O. A [`Reading`] becomes one transaction Bundle holding the
+//! gateway and device as conditional creates and one Observation per measurement, each a conditional
+//! create on its PHD dedup identifier, so re-sending a reading creates nothing new.
+
+mod dedup;
+mod device;
+pub mod fhir_types;
+mod observation;
+pub mod terminology;
+
+use fhirbolt::model::r4::resources::{Bundle, BundleEntry, BundleEntryRequest};
+use fhirbolt::model::r4::types::{Identifier, Reference};
+use fhirbolt::model::r4::Resource;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use thiserror::Error;
+use uuid::Uuid;
+
+pub use observation::date_time;
+
+use crate::model::Reading;
+
+/// Settings of the mapping that are deployment choices, not facts of the reading.
+#[derive(Debug, Clone)]
+pub struct MappingOptions {
+    /// Identifier system of gateway ids such as `hub-ward-7`.
+    pub gateway_id_system: String,
+}
+
+impl Default for MappingOptions {
+    fn default() -> Self {
+        MappingOptions { gateway_id_system: DEFAULT_GATEWAY_ID_SYSTEM.to_string() }
+    }
+}
+
+/// The identifier system of gateway ids unless configured otherwise.
+pub const DEFAULT_GATEWAY_ID_SYSTEM: &str = "urn:fhirgate:gateway-id";
+
+/// Why a reading cannot become FHIR.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MappingError {
+    #[error("the reading names no patient: give `patient` in the payload (the bridge never guesses a patient)")]
+    NoPatient,
+    #[error("the device has no hardware identifier (EUI-64 system id or Bluetooth address) to identify it by")]
+    NoDeviceIdentifier,
+    #[error("the reading holds no measurement")]
+    NoMeasurements,
+}
+
+/// The namespace of fhirgate's name-based (v5) UUIDs: fullUrls derive from the conditional identity
+/// of each resource, so the same reading always yields the same Bundle.
+const FULL_URL_NAMESPACE: Uuid = Uuid::from_u128(0x6f0c_1f5e_9d3a_4b7e_8a52_46a1_2c9b_d07e);
+
+fn full_url(kind: &str, identity: &str) -> String {
+    format!("urn:uuid:{}", Uuid::new_v5(&FULL_URL_NAMESPACE, format!("{kind}|{identity}").as_bytes()))
+}
+
+/// Characters escaped in a search parameter value: everything but unreserved and `:/`, which FHIR
+/// servers accept as is and which keep identifiers readable.
+const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b':').remove(b'/');
+
+/// `identifier=system|value` with FHIR search escaping (`\|`, `\,`, `\$`, `\\`) and then URL encoding.
+pub fn identifier_query(system: &str, value: &str) -> String {
+    let escape = |text: &str| {
+        let escaped = text.replace('\\', "\\\\").replace('|', "\\|").replace(',', "\\,").replace('$', "\\$");
+        utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
+    };
+    format!("identifier={}|{}", escape(system), escape(value))
+}
+
+fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_exist: String) -> BundleEntry {
+    BundleEntry {
+        full_url: Some(full_url.into()),
+        resource: Some(resource),
+        request: Some(BundleEntryRequest {
+            method: "POST".into(),
+            url: kind.into(),
+            if_none_exist: Some(if_none_exist.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Maps a reading to a FHIR `transaction` Bundle.
+///
+/// The patient is referenced by identifier (a logical reference, `subject.identifier`), not by a
+/// conditional reference: delivery resolves it to `Patient/{id}` at the EHR before sending, because
+/// servers differ in whether they resolve `Patient?identifier=` inside transactions.
+pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle, MappingError> {
+    let patient = reading.patient.as_ref().ok_or(MappingError::NoPatient)?;
+    if reading.measurements.is_empty() {
+        return Err(MappingError::NoMeasurements);
+    }
+    let device = device::phd_device(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
+    let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
+    let mut entries = Vec::with_capacity(reading.measurements.len() + 2);
+
+    let gateway_url = reading.gateway.as_ref().map(|gateway| {
+        let mapped = device::gateway_device(gateway, &options.gateway_id_system);
+        let (system, value) = &mapped.conditional_identifier;
+        let url = full_url("Device", &format!("{system}|{value}"));
+        entries.push(conditional_entry(url.clone(), Resource::Device(Box::new(mapped.resource)), "Device", identifier_query(system, value)));
+        url
+    });
+
+    let (system, value) = &device.conditional_identifier;
+    let device_url = full_url("Device", &format!("{system}|{value}"));
+    entries.push(conditional_entry(device_url.clone(), Resource::Device(Box::new(device.resource)), "Device", identifier_query(system, value)));
+
+    let subject = Reference {
+        r#type: Some("Patient".into()),
+        identifier: Some(Box::new(Identifier {
+            system: Some(patient.system.as_str().into()),
+            value: Some(patient.value.as_str().into()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let identifiers: Vec<String> =
+        reading.measurements.iter().map(|m| dedup::observation_identifier(&device_part, patient, m)).collect();
+    let measurement_urls: Vec<String> = identifiers.iter().map(|id| full_url("Observation", id)).collect();
+    let links = observation::ObservationLinks {
+        subject: &subject,
+        device_url: &device_url,
+        gateway_url: gateway_url.as_deref(),
+        measurement_urls: &measurement_urls,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for ((measurement, identifier), url) in reading.measurements.iter().zip(&identifiers).zip(&measurement_urls) {
+        // A notification that repeats a record (same code, time and device) is one reading, not two.
+        if !seen.insert(identifier) {
+            continue;
+        }
+        let resource = observation::observation(measurement, identifier, &links);
+        let query = identifier_query(terminology::PHD_OBSERVATION_IDENTIFIER_SYSTEM, identifier);
+        entries.push(conditional_entry(url.clone(), Resource::Observation(Box::new(resource)), "Observation", query));
+    }
+
+    Ok(Bundle { r#type: "transaction".into(), entry: entries, ..Default::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_queries_escape_search_syntax_and_url_characters() {
+        assert_eq!(identifier_query("urn:oid:1.2.3", "A|B,C$D E&F#"), "identifier=urn:oid:1.2.3|A%5C%7CB%5C%2CC%5C%24D%20E%26F%23");
+        assert_eq!(
+            identifier_query("http://hl7.org/fhir/sid/eui-48/bluetooth", "C4-7C-8D-6A-1F-20"),
+            "identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|C4-7C-8D-6A-1F-20"
+        );
+    }
+
+    #[test]
+    fn full_urls_are_stable_uuids() {
+        let a = full_url("Device", "x|y");
+        assert_eq!(a, full_url("Device", "x|y"));
+        assert_ne!(a, full_url("Observation", "x|y"));
+        assert!(a.starts_with("urn:uuid:") && a.len() == 45, "{a}");
+    }
+}

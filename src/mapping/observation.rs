@@ -1,0 +1,218 @@
+//! Model measurement → FHIR R4 Observation per the PHD IG and the R4 vital-signs profiles.
+
+use fhirbolt::model::r4::resources::{
+    Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
+};
+use fhirbolt::model::r4::types::{CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference};
+
+use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
+use super::terminology::*;
+use crate::codes::{lookup, mdc};
+use crate::model::{AbsentReason, Component, EffectiveTime, Flag, MdcCode, Measurement, QualityFlag, Timestamp, Value};
+
+/// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
+/// patient reference.
+pub struct ObservationLinks<'a> {
+    pub subject: &'a Reference,
+    pub device_url: &'a str,
+    pub gateway_url: Option<&'a str>,
+    /// fullUrls of the reading's measurements, by index (for `derivedFrom`).
+    pub measurement_urls: &'a [String],
+}
+
+/// Builds the Observation for `measurement`.
+pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &ObservationLinks<'_>) -> Observation {
+    let entry = lookup(measurement.code);
+    let vital_sign = entry.is_some_and(|e| e.vital_sign);
+    let quality = &measurement.quality;
+    let invalid = quality.contains(&QualityFlag::Invalid);
+    let not_available = quality.contains(&QualityFlag::NotAvailable);
+
+    let mut category = Vec::new();
+    if vital_sign {
+        category.push(concept(vec![coding(OBSERVATION_CATEGORY_SYSTEM, "vital-signs", None)], Some("Vital Signs")));
+    }
+    category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
+
+    // The PHD IG: an invalid value is reported as absent (`error`) and the Observation entered in
+    // error; "not available" as absent (`not-performed`). A value and a dataAbsentReason never coexist.
+    let (value, absent) = if invalid {
+        (None, Some(data_absent("error", "Error")))
+    } else if not_available {
+        (None, Some(data_absent("not-performed", "Not Performed")))
+    } else {
+        match &measurement.value {
+            Some(Value::Absent(reason)) => (None, Some(absent_reason(*reason))),
+            Some(value) => (observation_value(value), None),
+            None => (None, None),
+        }
+    };
+
+    let status = if invalid {
+        "entered-in-error"
+    } else if quality.iter().any(|q| matches!(q, QualityFlag::EarlyEstimate | QualityFlag::Intermediate)) {
+        "preliminary"
+    } else {
+        "final"
+    };
+
+    let mut components: Vec<ObservationComponent> = measurement.components.iter().map(component).collect();
+    if let Some(Value::Flags(flags)) = &measurement.value {
+        components.extend(bit_components(measurement.code, flags));
+    }
+    for supplemental in &measurement.supplemental_types {
+        components.push(ObservationComponent {
+            code: Box::new(concept(vec![mdc_coding(mdc::ATTR_SUPPLEMENTAL_TYPES)], None)),
+            value: Some(ObservationComponentValue::CodeableConcept(Box::new(concept(vec![mdc_coding(*supplemental)], None)))),
+            ..Default::default()
+        });
+    }
+
+    let mut extension = Vec::new();
+    if let Some(gateway) = links.gateway_url {
+        extension.push(Extension {
+            url: GATEWAY_DEVICE_EXTENSION.to_string(),
+            value: Some(ExtensionValue::Reference(Box::new(reference(gateway)))),
+            ..Default::default()
+        });
+    }
+
+    let security: Vec<Coding> = if quality.iter().any(|q| matches!(q, QualityFlag::TestData | QualityFlag::DemoData)) {
+        vec![coding(ACT_REASON_SYSTEM, "HTEST", Some("test health data"))]
+    } else {
+        Vec::new()
+    };
+
+    Observation {
+        meta: Some(Box::new(Meta { profile: vec![profile(measurement).into()], security, ..Default::default() })),
+        extension,
+        identifier: vec![identifier(PHD_OBSERVATION_IDENTIFIER_SYSTEM, dedup_identifier)],
+        status: status.into(),
+        category,
+        code: Box::new(code(measurement.code)),
+        subject: Some(Box::new(links.subject.clone())),
+        effective: Some(effective(&measurement.time)),
+        value,
+        data_absent_reason: absent.map(Box::new),
+        interpretation: interpretations(quality),
+        device: Some(Box::new(reference(links.device_url))),
+        derived_from: measurement
+            .qualifies
+            .and_then(|i| links.measurement_urls.get(i))
+            .map(|url| vec![reference(url)])
+            .unwrap_or_default(),
+        component: components,
+        ..Default::default()
+    }
+}
+
+fn profile(measurement: &Measurement) -> &'static str {
+    match &measurement.value {
+        None => PROFILE_PHD_COMPOUND_NUMERIC,
+        Some(Value::Flags(_)) => PROFILE_PHD_BITS,
+        Some(Value::Coded(_)) => PROFILE_PHD_CODED,
+        Some(Value::Text(_)) => PROFILE_PHD_STRING,
+        Some(Value::Quantity(_) | Value::Absent(_)) => PROFILE_PHD_NUMERIC,
+    }
+}
+
+/// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require.
+pub fn code(code: MdcCode) -> CodeableConcept {
+    let entry = lookup(code);
+    let mut codings = vec![mdc_coding(code)];
+    if let Some(entry) = entry {
+        codings.extend(entry.loinc.iter().chain(entry.extra_loinc).map(|loinc| coding(LOINC_SYSTEM, loinc, None)));
+    }
+    concept(codings, entry.map(|e| e.text))
+}
+
+fn component(component: &Component) -> ObservationComponent {
+    let (value, absent) = match &component.value {
+        Value::Absent(reason) => (None, Some(Box::new(absent_reason(*reason)))),
+        other => (component_value(other), None),
+    };
+    ObservationComponent { code: Box::new(code(component.code)), value, data_absent_reason: absent, ..Default::default() }
+}
+
+/// One boolean component per set bit, coded `<attribute>.<bit>` in ASN1ToHL7 (PHD IG
+/// PhdBitsEnumerationObservation, example bpm-status). Clear bits are not listed.
+fn bit_components(attribute: MdcCode, flags: &[Flag]) -> impl Iterator<Item = ObservationComponent> + '_ {
+    flags.iter().filter(|f| f.set).map(move |f| ObservationComponent {
+        code: Box::new(concept(vec![coding(ASN1_TO_HL7_SYSTEM, &format!("{attribute}.{}", f.bit), Some(f.name))], None)),
+        value: Some(ObservationComponentValue::Boolean(true.into())),
+        ..Default::default()
+    })
+}
+
+fn observation_value(value: &Value) -> Option<ObservationValue> {
+    match value {
+        Value::Quantity(q) => Some(ObservationValue::Quantity(Box::new(ucum_quantity(q.value.to_string(), &q.unit)))),
+        Value::Coded(code) => Some(ObservationValue::CodeableConcept(Box::new(coded_value(*code)))),
+        Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
+        Value::Flags(_) | Value::Absent(_) => None,
+    }
+}
+
+fn component_value(value: &Value) -> Option<ObservationComponentValue> {
+    match value {
+        Value::Quantity(q) => Some(ObservationComponentValue::Quantity(Box::new(ucum_quantity(q.value.to_string(), &q.unit)))),
+        Value::Coded(code) => Some(ObservationComponentValue::CodeableConcept(Box::new(coded_value(*code)))),
+        Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
+        Value::Flags(_) | Value::Absent(_) => None,
+    }
+}
+
+fn coded_value(code: MdcCode) -> CodeableConcept {
+    concept(vec![mdc_coding(code)], lookup(code).map(|e| e.text))
+}
+
+/// PHD IG FLOATS.md: NaN → not-a-number, ±INF → positive/negative-infinity, NRes and reserved →
+/// error. A failed measurement (0xFFFF) is an error too.
+fn absent_reason(reason: AbsentReason) -> CodeableConcept {
+    match reason {
+        AbsentReason::NotANumber => data_absent("not-a-number", "Not a Number (NaN)"),
+        AbsentReason::PositiveInfinity => data_absent("positive-infinity", "Positive Infinity (PINF)"),
+        AbsentReason::NegativeInfinity => data_absent("negative-infinity", "Negative Infinity (NINF)"),
+        AbsentReason::NotAtThisResolution | AbsentReason::ReservedValue | AbsentReason::MeasurementUnsuccessful => {
+            data_absent("error", "Error")
+        }
+    }
+}
+
+fn data_absent(code: &str, display: &str) -> CodeableConcept {
+    concept(vec![coding(DATA_ABSENT_REASON_SYSTEM, code, Some(display))], None)
+}
+
+fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
+    quality
+        .iter()
+        .filter_map(|q| match q {
+            QualityFlag::Questionable => Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "questionable", Some("questionable"))),
+            QualityFlag::CalibrationOngoing => {
+                Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "calibration-ongoing", Some("calibration-ongoing")))
+            }
+            QualityFlag::EarlyEstimate => Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "early-indication", Some("early-indication"))),
+            _ => None,
+        })
+        .map(|c| concept(vec![c], None))
+        .collect()
+}
+
+/// `effectiveDateTime` with the device's local digits and its offset (`2026-08-22T08:42:36+02:00`).
+pub fn date_time(timestamp: &Timestamp) -> String {
+    let offset = timestamp.offset.local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let minutes = offset.unsigned_abs() / 60;
+    format!("{}{sign}{:02}:{:02}", timestamp.local.format("%Y-%m-%dT%H:%M:%S"), minutes / 60, minutes % 60)
+}
+
+fn effective(time: &EffectiveTime) -> ObservationEffective {
+    match time {
+        EffectiveTime::Instant(t) => ObservationEffective::DateTime(DateTime::from(date_time(t))),
+        EffectiveTime::Period { start, end } => ObservationEffective::Period(Box::new(Period {
+            start: Some(date_time(start).into()),
+            end: Some(date_time(end).into()),
+            ..Default::default()
+        })),
+    }
+}

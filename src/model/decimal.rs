@@ -1,0 +1,128 @@
+//! Exact decimal numbers as devices send them: `mantissa × 10^exponent`.
+//!
+//! IEEE 11073 floats, Bluetooth fixed-point fields and HL7 v2 `NM` values all carry a precision that a
+//! clinician reads (`2.0` is not `2.00`). The PHD IG (FLOATS.md) requires that precision to survive into
+//! `valueQuantity.value`, so values stay decimal end to end and are never routed through `f64`.
+
+use std::fmt;
+
+/// A decimal number held exactly, with the number of decimals the source implied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decimal {
+    mantissa: i64,
+    exponent: i32,
+}
+
+impl Decimal {
+    /// `mantissa × 10^exponent`, keeping the exponent (and so the precision) as given.
+    pub const fn new(mantissa: i64, exponent: i32) -> Self {
+        Decimal { mantissa, exponent }
+    }
+
+    /// A whole number.
+    pub const fn integer(value: i64) -> Self {
+        Decimal::new(value, 0)
+    }
+
+    pub const fn mantissa(self) -> i64 {
+        self.mantissa
+    }
+
+    pub const fn exponent(self) -> i32 {
+        self.exponent
+    }
+
+    /// Multiplies by `10^shift` by moving the exponent: exact, and the number of significant digits is
+    /// kept (SFLOAT 120e-5 kg/L becomes 120 mg/dL, not 120.00000).
+    pub const fn scaled_by_power_of_ten(self, shift: i32) -> Self {
+        Decimal::new(self.mantissa, self.exponent + shift)
+    }
+
+    /// Multiplies by a whole factor and a power of ten, for fixed-point fields such as the weight
+    /// scale's `raw × 0.005 kg` (factor 5, exponent −3). Returns `None` on overflow.
+    pub fn from_fixed_point(raw: i64, factor: i64, exponent: i32) -> Option<Self> {
+        raw.checked_mul(factor).map(|m| Decimal::new(m, exponent))
+    }
+
+    /// The value as `f64`, for plausibility checks and comparisons only — never for output.
+    pub fn to_f64(self) -> f64 {
+        self.mantissa as f64 * 10f64.powi(self.exponent)
+    }
+
+    /// Numeric equality regardless of precision: `100` equals `100.0`.
+    pub fn numerically_equals(self, other: Decimal) -> bool {
+        let common = self.exponent.min(other.exponent);
+        match (self.rescaled_mantissa(common), other.rescaled_mantissa(common)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn rescaled_mantissa(self, exponent: i32) -> Option<i128> {
+        let shift = u32::try_from(self.exponent - exponent).ok()?;
+        10i128
+            .checked_pow(shift)
+            .and_then(|p| (self.mantissa as i128).checked_mul(p))
+    }
+}
+
+/// Renders plain decimal notation with exactly `-exponent` decimals (never scientific notation, which
+/// FHIR's decimal grammar does allow but receivers rarely expect): `1234e-2` → `12.34`,
+/// `120e-8` → `0.00000120`, `513e7` → `5130000000`.
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let sign = if self.mantissa < 0 { "-" } else { "" };
+        if self.exponent >= 0 {
+            let zeros = if self.mantissa == 0 { 0 } else { self.exponent as usize };
+            return write!(f, "{sign}{digits}{}", "0".repeat(zeros));
+        }
+        let decimals = self.exponent.unsigned_abs() as usize;
+        let padded = if digits.len() <= decimals {
+            format!("{}{digits}", "0".repeat(decimals + 1 - digits.len()))
+        } else {
+            digits
+        };
+        let (whole, fraction) = padded.split_at(padded.len() - decimals);
+        write!(f, "{sign}{whole}.{fraction}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_precision_the_exponent_implies() {
+        assert_eq!(Decimal::new(2, 0).to_string(), "2");
+        assert_eq!(Decimal::new(20, -1).to_string(), "2.0");
+        assert_eq!(Decimal::new(200, -2).to_string(), "2.00");
+        assert_eq!(Decimal::new(3760, -2).to_string(), "37.60");
+        assert_eq!(Decimal::new(-364, -1).to_string(), "-36.4");
+        assert_eq!(Decimal::new(120, -8).to_string(), "0.00000120");
+        assert_eq!(Decimal::new(-5, -3).to_string(), "-0.005");
+        assert_eq!(Decimal::new(513, 7).to_string(), "5130000000");
+        assert_eq!(Decimal::new(0, 3).to_string(), "0");
+        assert_eq!(Decimal::new(0, -2).to_string(), "0.00");
+    }
+
+    #[test]
+    fn scaling_moves_only_the_exponent() {
+        // 120 × 10^-5 kg/L is 120 mg/dL (×10^5), with no invented decimals.
+        let kg_per_l = Decimal::new(120, -5);
+        assert_eq!(kg_per_l.scaled_by_power_of_ten(5).to_string(), "120");
+    }
+
+    #[test]
+    fn fixed_point_multiplies_exactly() {
+        let kg = Decimal::from_fixed_point(13140, 5, -3).unwrap();
+        assert_eq!(kg.to_string(), "65.700");
+        assert!(Decimal::from_fixed_point(i64::MAX, 5, 0).is_none());
+    }
+
+    #[test]
+    fn numeric_equality_ignores_precision() {
+        assert!(Decimal::new(1000, -1).numerically_equals(Decimal::new(100, 0)));
+        assert!(!Decimal::new(1001, -1).numerically_equals(Decimal::new(100, 0)));
+    }
+}

@@ -1,0 +1,166 @@
+//! Who measured: the device, and the gateway (hub) that forwarded its data.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// A hardware identifier that did not parse.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{kind} '{text}' is not {bytes} hexadecimal byte pairs (separators ':' or '-' allowed)")]
+pub struct HardwareIdError {
+    kind: &'static str,
+    text: String,
+    bytes: usize,
+}
+
+fn parse_hex_bytes<const N: usize>(text: &str, kind: &'static str) -> Result<[u8; N], HardwareIdError> {
+    let error = || HardwareIdError {
+        kind,
+        text: text.to_string(),
+        bytes: N,
+    };
+    let compact: String = text.chars().filter(|c| !matches!(c, ':' | '-')).collect();
+    let bytes = hex::decode(&compact).map_err(|_| error())?;
+    bytes.try_into().map_err(|_| error())
+}
+
+fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8], separator: &str) -> fmt::Result {
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            f.write_str(separator)?;
+        }
+        write!(f, "{byte:02X}")?;
+    }
+    Ok(())
+}
+
+/// An IEEE EUI-64, as in the Bluetooth System ID characteristic (0x2A23) and the 11073 system id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Eui64(pub [u8; 8]);
+
+impl Eui64 {
+    /// Upper-case hex pairs joined by dashes, the PHD IG's identifier value form (`71-10-00-FE-…`).
+    pub fn dashed(&self) -> String {
+        Dashed(&self.0).to_string()
+    }
+
+    /// Sixteen upper-case hex digits, the device part of the PHD dedup identifier.
+    pub fn compact(&self) -> String {
+        hex::encode_upper(self.0)
+    }
+}
+
+impl FromStr for Eui64 {
+    type Err = HardwareIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_hex_bytes::<8>(s, "EUI-64").map(Eui64)
+    }
+}
+
+/// A Bluetooth device address (EUI-48), most significant byte first as people write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BluetoothAddress(pub [u8; 6]);
+
+impl BluetoothAddress {
+    /// Upper-case hex pairs joined by dashes (`B0-49-5F-00-10-71`), the PHD IG's BTMAC value form.
+    pub fn dashed(&self) -> String {
+        Dashed(&self.0).to_string()
+    }
+
+    /// Twelve upper-case hex digits, the device part of the dedup identifier when there is no EUI-64.
+    pub fn compact(&self) -> String {
+        hex::encode_upper(self.0)
+    }
+}
+
+impl FromStr for BluetoothAddress {
+    type Err = HardwareIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_hex_bytes::<6>(s, "Bluetooth address").map(BluetoothAddress)
+    }
+}
+
+struct Dashed<'a>(&'a [u8]);
+
+impl fmt::Display for Dashed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, self.0, "-")
+    }
+}
+
+/// What kind of personal health device this is, as far as the payload tells. Drives the PHD
+/// `Device.specialization` (the 11073-104xx device specialization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    BloodPressureMonitor,
+    HeartRateSensor,
+    Thermometer,
+    WeightScale,
+    BodyCompositionAnalyzer,
+    GlucoseMeter,
+    ContinuousGlucoseMonitor,
+    PulseOximeter,
+}
+
+/// The identity of a measuring device. Every field is optional because transports reveal different
+/// parts of it; a device needs at least one hardware identifier to be addressable
+/// (see [`DeviceIdentity::has_hardware_id`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    pub system_id: Option<Eui64>,
+    pub bluetooth_address: Option<BluetoothAddress>,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model_number: Option<String>,
+    pub firmware_revision: Option<String>,
+    pub hardware_revision: Option<String>,
+    pub software_revision: Option<String>,
+    pub kind: Option<DeviceKind>,
+}
+
+impl DeviceIdentity {
+    pub fn has_hardware_id(&self) -> bool {
+        self.system_id.is_some() || self.bluetooth_address.is_some()
+    }
+}
+
+/// The gateway (a Bluetooth hub, a PHG) that forwarded the data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayIdentity {
+    /// The gateway's own name for itself, e.g. `hub-ward-7`, unique within the deployment.
+    pub id: String,
+    pub system_id: Option<Eui64>,
+    pub manufacturer: Option<String>,
+    pub model_number: Option<String>,
+    pub firmware_revision: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eui64_accepts_common_spellings_and_renders_phd_forms() {
+        for text in ["71-10-00-FE-FF-5F-49-B0", "711000feff5f49b0", "71:10:00:fe:ff:5f:49:b0"] {
+            let eui: Eui64 = text.parse().unwrap();
+            assert_eq!(eui.dashed(), "71-10-00-FE-FF-5F-49-B0");
+            assert_eq!(eui.compact(), "711000FEFF5F49B0");
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_and_non_hex_are_rejected_with_the_text() {
+        let err = "71-10-00".parse::<Eui64>().unwrap_err();
+        assert!(err.to_string().contains("'71-10-00'"), "{err}");
+        assert!("C4:7C:8D:6A:1F:2G".parse::<BluetoothAddress>().is_err());
+        assert!("C4:7C:8D:6A:1F:20:00".parse::<BluetoothAddress>().is_err());
+    }
+
+    #[test]
+    fn bluetooth_address_renders_like_the_phd_example() {
+        let addr: BluetoothAddress = "b0:49:5f:00:10:71".parse().unwrap();
+        assert_eq!(addr.dashed(), "B0-49-5F-00-10-71");
+        assert_eq!(addr.compact(), "B0495F001071");
+    }
+}

@@ -1,0 +1,173 @@
+//! What was measured: coded measurements with exact values, components, time and quality.
+
+use std::fmt;
+
+use super::decimal::Decimal;
+use super::time::EffectiveTime;
+
+/// An ISO/IEEE 11073-10101 (MDC) code in its 32-bit form: `partition << 16 | term`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MdcCode(pub u32);
+
+impl MdcCode {
+    /// Builds the 32-bit code from a nomenclature partition and a term code.
+    pub const fn from_partition(partition: u16, term: u16) -> Self {
+        MdcCode(((partition as u32) << 16) | term as u32)
+    }
+}
+
+impl fmt::Display for MdcCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A value with its UCUM unit (`mm[Hg]`, `/min`, `Cel`, `kg`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quantity {
+    pub value: Decimal,
+    pub unit: String,
+}
+
+impl Quantity {
+    pub fn new(value: Decimal, unit: &str) -> Self {
+        Quantity {
+            value,
+            unit: unit.to_string(),
+        }
+    }
+}
+
+/// Why a measurement has no value. Each reason is kept distinct here; the mapper decides how a
+/// receiver sees it (FHIR `dataAbsentReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbsentReason {
+    /// IEEE 11073 NaN: the device could not produce a number.
+    NotANumber,
+    /// IEEE 11073 NRes: the value cannot be expressed at this resolution.
+    NotAtThisResolution,
+    PositiveInfinity,
+    NegativeInfinity,
+    /// A float bit pattern reserved for future use.
+    ReservedValue,
+    /// The device reported that the measurement itself failed (weight/body composition 0xFFFF).
+    MeasurementUnsuccessful,
+}
+
+/// One named bit of a device status word (an 11073 BITs attribute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// The bit number in the 11073 attribute (ASN.1 numbering, the `n` of the PHD IG's
+    /// `<attribute>.<n>` codes). It is not always the Bluetooth bit number: each decoder maps
+    /// Bluetooth bits to 11073 bits by name, from a table.
+    pub bit: u8,
+    /// The PHD IG's name for the bit (ASN1ToHL7 display), e.g. `body-movement`.
+    pub name: &'static str,
+    pub set: bool,
+}
+
+/// The value of a measurement or of one of its components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Quantity(Quantity),
+    /// A coded value from the MDC nomenclature (e.g. meal context "preprandial").
+    Coded(MdcCode),
+    Text(String),
+    /// Status bits, each named.
+    Flags(Vec<Flag>),
+    Absent(AbsentReason),
+}
+
+/// A part of a compound measurement (systolic, diastolic and mean of a blood pressure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub code: MdcCode,
+    pub value: Value,
+}
+
+/// Quality statements a device makes about one measurement (11073 MeasurementStatus and the
+/// Bluetooth status fields that correspond to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QualityFlag {
+    /// The device says the value is invalid.
+    Invalid,
+    Questionable,
+    /// The device says no measurement was available.
+    NotAvailable,
+    CalibrationOngoing,
+    /// Test data, not from a patient.
+    TestData,
+    /// Demonstration data, not from a patient.
+    DemoData,
+    /// An early estimate that the device will refine.
+    EarlyEstimate,
+    /// A reading taken while the measurement is still in progress (intermediate cuff pressure).
+    Intermediate,
+}
+
+/// One coded measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measurement {
+    pub code: MdcCode,
+    /// The value; `None` for a compound measurement whose values are all in `components`.
+    pub value: Option<Value>,
+    pub components: Vec<Component>,
+    pub time: EffectiveTime,
+    pub quality: Vec<QualityFlag>,
+    /// 11073 supplemental types that qualify the code (e.g. spot-check vs. fast/slow averaging). They
+    /// are part of the measurement's identity: two readings differing only here are different.
+    pub supplemental_types: Vec<MdcCode>,
+    /// Index, within the same [`super::Reading`], of the measurement this one qualifies (a blood
+    /// pressure status word qualifies the blood pressure).
+    pub qualifies: Option<usize>,
+}
+
+impl Measurement {
+    /// A measurement with a single value and nothing else.
+    pub fn simple(code: MdcCode, value: Value, time: EffectiveTime) -> Self {
+        Measurement {
+            code,
+            value: Some(value),
+            components: Vec::new(),
+            time,
+            quality: Vec::new(),
+            supplemental_types: Vec::new(),
+            qualifies: None,
+        }
+    }
+
+    /// A compound measurement whose values are its components.
+    pub fn compound(code: MdcCode, components: Vec<Component>, time: EffectiveTime) -> Self {
+        Measurement {
+            value: None,
+            components,
+            ..Measurement::simple(code, Value::Text(String::new()), time)
+        }
+    }
+
+    pub fn with_quality(mut self, quality: Vec<QualityFlag>) -> Self {
+        self.quality = quality;
+        self
+    }
+
+    pub fn with_supplemental_type(mut self, code: MdcCode) -> Self {
+        self.supplemental_types.push(code);
+        self
+    }
+
+    pub fn qualifying(mut self, index: usize) -> Self {
+        self.qualifies = Some(index);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mdc_codes_combine_partition_and_term() {
+        // MDC_PRESS_BLD_NONINV: partition 2 (SCADA), term 18948.
+        assert_eq!(MdcCode::from_partition(2, 18948), MdcCode(150020));
+    }
+}

@@ -1,0 +1,16 @@
+//! The canonical model: every adapter produces it, the mapper consumes it. It knows nothing of FHIR
+//! or of any wire format.
+
+mod decimal;
+mod device;
+mod measurement;
+mod patient;
+mod reading;
+mod time;
+
+pub use decimal::Decimal;
+pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError};
+pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
+pub use patient::PatientRef;
+pub use reading::Reading;
+pub use time::{ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};
