@@ -86,7 +86,11 @@ pub struct BloodPressureMeasurement {
 pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<BloodPressureMeasurement, FrameError> {
     let mut frame = FrameReader::new(characteristic, bytes);
     let flags = frame.u8("flags", "every measurement starts with flags")?;
-    let unit = if flags & 0x01 != 0 { PressureUnit::Kilopascal } else { PressureUnit::MillimetreOfMercury };
+    let unit = if flags & 0x01 != 0 {
+        PressureUnit::Kilopascal
+    } else {
+        PressureUnit::MillimetreOfMercury
+    };
     let first_rule = "the three pressure SFLOATs are mandatory";
     let systolic = frame.sfloat(first_field(characteristic), first_rule)?;
     let diastolic = frame.sfloat("diastolic pressure", first_rule)?;
@@ -97,7 +101,9 @@ pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<BloodPress
     let pulse_rate = (flags & 0x04 != 0)
         .then(|| frame.sfloat("pulse rate", "flags bit 2 says a pulse rate follows"))
         .transpose()?;
-    let user_id = (flags & 0x08 != 0).then(|| frame.u8("user id", "flags bit 3 says a user id follows")).transpose()?;
+    let user_id = (flags & 0x08 != 0)
+        .then(|| frame.u8("user id", "flags bit 3 says a user id follows"))
+        .transpose()?;
     let status = (flags & 0x10 != 0)
         .then(|| frame.u16("measurement status", "flags bit 4 says a measurement status follows"))
         .transpose()?
@@ -137,7 +143,10 @@ impl BloodPressureMeasurement {
                     .with_quality(vec![QualityFlag::Intermediate]),
             );
         } else {
-            let component = |code, value| Component { code, value: quantity_or_absent(value, unit) };
+            let component = |code, value| Component {
+                code,
+                value: quantity_or_absent(value, unit),
+            };
             out.push(Measurement::compound(
                 mdc::PRESS_BLD_NONINV,
                 vec![
@@ -149,18 +158,22 @@ impl BloodPressureMeasurement {
             ));
         }
         if let Some(pulse) = self.pulse_rate {
-            out.push(Measurement::simple(mdc::PULS_RATE_NON_INV, quantity_or_absent(pulse, "/min"), when));
+            out.push(Measurement::simple(
+                mdc::PULS_RATE_NON_INV,
+                quantity_or_absent(pulse, "/min"),
+                when,
+            ));
         }
         if let Some(status) = self.status {
             let range = status.pulse_rate_range();
-            // Bit numbers follow the 11073-10407 BITs attribute the PHD IG codes as `8410608.<bit>`;
-            // the Bluetooth 2-bit pulse-rate-range field becomes its bits 3 (upper) and 4 (lower).
+            // 11073 bit n of `8410608.<n>` (PHD IG ASN1ToHL7) is Bluetooth bit n here; the Bluetooth
+            // 2-bit pulse-rate-range field becomes bits 3 (over range) and 4 (under range).
             let flags = vec![
                 flag(0, "body-movement", status.body_movement()),
                 flag(1, "cuff-too-loose", status.cuff_too_loose()),
                 flag(2, "irregular-pulse", status.irregular_pulse()),
-                flag(3, "pulse-rate-exceeds-upper-limit", range == PulseRateRange::ExceedsUpperLimit),
-                flag(4, "pulse-rate-below-lower-limit", range == PulseRateRange::BelowLowerLimit),
+                flag(3, "pulse-over-range-limit", range == PulseRateRange::ExceedsUpperLimit),
+                flag(4, "pulse-under-range-limit", range == PulseRateRange::BelowLowerLimit),
                 flag(5, "improper-body-position", status.improper_position()),
             ];
             out.push(
@@ -184,10 +197,16 @@ mod tests {
     fn full_frame_with_unknown_year() {
         let bytes = hex::decode("1e8a00580078000000041114293b3c00012700").unwrap();
         let bp = decode(Characteristic::BloodPressureMeasurement, &bytes).unwrap();
-        assert_eq!((bp.systolic, bp.diastolic, bp.mean_arterial_pressure), (number(138, 0), number(88, 0), number(120, 0)));
+        assert_eq!(
+            (bp.systolic, bp.diastolic, bp.mean_arterial_pressure),
+            (number(138, 0), number(88, 0), number(120, 0))
+        );
         assert_eq!(bp.unit, PressureUnit::MillimetreOfMercury);
         let ts = bp.timestamp.unwrap();
-        assert_eq!((ts.year, ts.month, ts.day, ts.hours, ts.minutes, ts.seconds), (0, 4, 17, 20, 41, 59));
+        assert_eq!(
+            (ts.year, ts.month, ts.day, ts.hours, ts.minutes, ts.seconds),
+            (0, 4, 17, 20, 41, 59)
+        );
         assert_eq!(bp.pulse_rate, Some(number(60, 0)));
         assert_eq!(bp.user_id, Some(1));
         let status = bp.status.unwrap();
@@ -209,7 +228,23 @@ mod tests {
 
     #[test]
     fn missing_timestamp_bytes_are_named() {
-        let err = decode(Characteristic::BloodPressureMeasurement, &hex::decode("03020304050607").unwrap()).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "timestamp", offset: 7, needed: 7, available: 0, .. }), "{err}");
+        let err = decode(
+            Characteristic::BloodPressureMeasurement,
+            &hex::decode("03020304050607").unwrap(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "timestamp",
+                    offset: 7,
+                    needed: 7,
+                    available: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -42,8 +42,12 @@ pub fn decode(bytes: &[u8]) -> Result<BodyCompositionMeasurement, FrameError> {
     let flags = frame.u16("flags", "every measurement starts with 16-bit flags")?;
     let body_fat_raw = frame.u16("body fat percentage", "the body fat percentage is mandatory")?;
     let bit = |n: u16| flags & (1 << n) != 0;
-    let timestamp = bit(1).then(|| frame.date_time("timestamp", "flags bit 1 says a timestamp follows")).transpose()?;
-    let user_id = bit(2).then(|| frame.u8("user id", "flags bit 2 says a user id follows")).transpose()?;
+    let timestamp = bit(1)
+        .then(|| frame.date_time("timestamp", "flags bit 1 says a timestamp follows"))
+        .transpose()?;
+    let user_id = bit(2)
+        .then(|| frame.u8("user id", "flags bit 2 says a user id follows"))
+        .transpose()?;
     let mut field = |n: u16, name: &'static str, rule: &'static str| bit(n).then(|| frame.u16(name, rule)).transpose();
     let basal_metabolism_kj = field(3, "basal metabolism", "flags bit 3 says basal metabolism follows")?;
     let muscle_percentage_raw = field(4, "muscle percentage", "flags bit 4 says muscle percentage follows")?;
@@ -100,21 +104,63 @@ impl BodyCompositionMeasurement {
         self.body_fat_raw == 0 && optional.iter().all(|v| v.unwrap_or(0) == 0)
     }
 
-    /// Body fat, weight and height as coded measurements. The other compartments (basal metabolism,
-    /// muscle, fat-free, soft lean and water mass, impedance) are decoded but have no code in the
-    /// table yet and are not emitted.
+    /// Body fat, fat-free, soft lean and water mass, weight and height as coded measurements. Basal
+    /// metabolism, muscle percentage, muscle mass and impedance are decoded but not emitted: their
+    /// MDC codes are attested by a single non-normative source, and a wrong code in an EHR is worse
+    /// than a missing one (see the README's known gaps).
     pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
         let when = time.measurement_time(self.timestamp);
         let (mass_factor, mass_exponent, mass_unit) = self.system.mass();
         let (height_factor, height_exponent, height_unit) = self.system.height();
-        let mut out = vec![Measurement::simple(mdc::BODY_FAT, fixed_point_or_unsuccessful(self.body_fat_raw, 1, -1, "%"), when)];
+        let mut out = vec![Measurement::simple(
+            mdc::BODY_FAT,
+            fixed_point_or_unsuccessful(self.body_fat_raw, 1, -1, "%"),
+            when,
+        )];
         let mut optional = |code: MdcCode, raw: Option<u16>, factor, exponent, unit| {
             if let Some(raw) = raw {
-                out.push(Measurement::simple(code, fixed_point_or_unsuccessful(raw, factor, exponent, unit), when));
+                out.push(Measurement::simple(
+                    code,
+                    fixed_point_or_unsuccessful(raw, factor, exponent, unit),
+                    when,
+                ));
             }
         };
-        optional(mdc::MASS_BODY_ACTUAL, self.weight_raw, mass_factor, mass_exponent, mass_unit);
-        optional(mdc::LEN_BODY_ACTUAL, self.height_raw, height_factor, height_exponent, height_unit);
+        optional(
+            mdc::MASS_BODY_FAT_FREE,
+            self.fat_free_mass_raw,
+            mass_factor,
+            mass_exponent,
+            mass_unit,
+        );
+        optional(
+            mdc::MASS_BODY_SOFT_LEAN,
+            self.soft_lean_mass_raw,
+            mass_factor,
+            mass_exponent,
+            mass_unit,
+        );
+        optional(
+            mdc::BODY_WATER,
+            self.body_water_mass_raw,
+            mass_factor,
+            mass_exponent,
+            mass_unit,
+        );
+        optional(
+            mdc::MASS_BODY_ACTUAL,
+            self.weight_raw,
+            mass_factor,
+            mass_exponent,
+            mass_unit,
+        );
+        optional(
+            mdc::LEN_BODY_ACTUAL,
+            self.height_raw,
+            height_factor,
+            height_exponent,
+            height_unit,
+        );
         out
     }
 }

@@ -83,7 +83,11 @@ impl Characteristic {
     }
 
     fn supported_list() -> String {
-        Characteristic::ALL.iter().map(|c| format!("{:04X}", c.uuid())).collect::<Vec<_>>().join(", ")
+        Characteristic::ALL
+            .iter()
+            .map(|c| format!("{:04X}", c.uuid()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -99,15 +103,31 @@ mod tests {
 
     #[test]
     fn accepts_short_prefixed_and_full_uuids() {
-        for text in ["2A9D", "2a9d", "0x2A9D", "00002a9d-0000-1000-8000-00805f9b34fb", "00002A9D-0000-1000-8000-00805F9B34FB"] {
-            assert_eq!(Characteristic::parse(text), Ok(Characteristic::WeightMeasurement), "{text}");
+        for text in [
+            "2A9D",
+            "2a9d",
+            "0x2A9D",
+            "00002a9d-0000-1000-8000-00805f9b34fb",
+            "00002A9D-0000-1000-8000-00805F9B34FB",
+        ] {
+            assert_eq!(
+                Characteristic::parse(text),
+                Ok(Characteristic::WeightMeasurement),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_foreign_and_malformed_uuids() {
-        assert_eq!(Characteristic::parse("2A00"), Err(CharacteristicIdError::Unsupported(0x2A00)));
-        assert!(matches!(Characteristic::parse("2A9"), Err(CharacteristicIdError::Malformed(_))));
+        assert_eq!(
+            Characteristic::parse("2A00"),
+            Err(CharacteristicIdError::Unsupported(0x2A00))
+        );
+        assert!(matches!(
+            Characteristic::parse("2A9"),
+            Err(CharacteristicIdError::Malformed(_))
+        ));
         // A vendor 128-bit UUID is not on the Bluetooth base.
         assert!(matches!(
             Characteristic::parse("00002a9d-0000-1000-8000-00805f9b34fc"),

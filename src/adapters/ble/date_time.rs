@@ -43,7 +43,10 @@ impl DeviceDateTime {
             ));
         }
         if self.is_complete() && self.to_naive().is_none() {
-            return fail(format!("{}-{:02}-{:02} is not a calendar date", self.year, self.month, self.day));
+            return fail(format!(
+                "{}-{:02}-{:02} is not a calendar date",
+                self.year, self.month, self.day
+            ));
         }
         Ok(())
     }
@@ -71,7 +74,14 @@ mod tests {
     use super::*;
 
     fn dt(year: u16, month: u8, day: u8) -> DeviceDateTime {
-        DeviceDateTime { year, month, day, hours: 8, minutes: 42, seconds: 36 }
+        DeviceDateTime {
+            year,
+            month,
+            day,
+            hours: 8,
+            minutes: 42,
+            seconds: 36,
+        }
     }
 
     #[test]

@@ -32,14 +32,20 @@ pub enum EnvelopeError {
     #[error("hub envelope field `{field}`: {rule}")]
     Field { field: String, rule: String },
     #[error("hub envelope field `{field}`: {source}")]
-    Characteristic { field: String, source: CharacteristicIdError },
+    Characteristic {
+        field: String,
+        source: CharacteristicIdError,
+    },
     #[error("hub envelope field `{field}`: {source}")]
     Frame { field: String, source: FrameError },
 }
 
 impl EnvelopeError {
     fn field(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        EnvelopeError::Field { field: field.into(), rule: rule.into() }
+        EnvelopeError::Field {
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
 }
 
@@ -120,11 +126,22 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
     let notifications = notifications(&envelope)?;
     let mut decoded = Vec::with_capacity(notifications.len());
     for (field, characteristic, value) in notifications {
-        let path = |name: &str| if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
-        let characteristic = Characteristic::parse(characteristic)
-            .map_err(|source| EnvelopeError::Characteristic { field: path("characteristic"), source })?;
+        let path = |name: &str| {
+            if field.is_empty() {
+                name.to_string()
+            } else {
+                format!("{field}.{name}")
+            }
+        };
+        let characteristic = Characteristic::parse(characteristic).map_err(|source| EnvelopeError::Characteristic {
+            field: path("characteristic"),
+            source,
+        })?;
         let bytes = decode_value(value, envelope.encoding).map_err(|rule| EnvelopeError::field(path("value"), rule))?;
-        let value = decode(characteristic, &bytes).map_err(|source| EnvelopeError::Frame { field: path("value"), source })?;
+        let value = decode(characteristic, &bytes).map_err(|source| EnvelopeError::Frame {
+            field: path("value"),
+            source,
+        })?;
         decoded.push(value);
     }
     let measurements = assemble(&decoded, &time)?;
@@ -132,7 +149,10 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
     Ok(Reading {
         device: device_identity(&envelope.device, kind)?,
         gateway: envelope.gateway.map(gateway_identity).transpose()?,
-        patient: envelope.patient.map(|p| PatientRef { system: p.system, value: p.value }),
+        patient: envelope.patient.map(|p| PatientRef {
+            system: p.system,
+            value: p.value,
+        }),
         received_at: time.received_at,
         measurements,
     })
@@ -145,21 +165,43 @@ fn notifications(envelope: &Envelope) -> Result<Vec<(String, &str, &str)>, Envel
         (None, None, Some(list)) if !list.is_empty() => Ok(list
             .iter()
             .enumerate()
-            .map(|(i, n)| (format!("notifications[{i}]"), n.characteristic.as_str(), n.value.as_str()))
+            .map(|(i, n)| {
+                (
+                    format!("notifications[{i}]"),
+                    n.characteristic.as_str(),
+                    n.value.as_str(),
+                )
+            })
             .collect()),
         (None, None, Some(_)) => Err(EnvelopeError::field("notifications", "the list is empty")),
-        (Some(_), None, None) => Err(EnvelopeError::field("value", "`characteristic` is given but `value` is missing")),
-        (None, Some(_), None) => Err(EnvelopeError::field("characteristic", "`value` is given but `characteristic` is missing")),
-        (None, None, None) => Err(EnvelopeError::field("characteristic", "give `characteristic` and `value`, or `notifications`")),
-        _ => Err(EnvelopeError::field("notifications", "give either `characteristic` and `value`, or `notifications`, not both")),
+        (Some(_), None, None) => Err(EnvelopeError::field(
+            "value",
+            "`characteristic` is given but `value` is missing",
+        )),
+        (None, Some(_), None) => Err(EnvelopeError::field(
+            "characteristic",
+            "`value` is given but `characteristic` is missing",
+        )),
+        (None, None, None) => Err(EnvelopeError::field(
+            "characteristic",
+            "give `characteristic` and `value`, or `notifications`",
+        )),
+        _ => Err(EnvelopeError::field(
+            "notifications",
+            "give either `characteristic` and `value`, or `notifications`, not both",
+        )),
     }
 }
 
 fn decode_value(value: &str, encoding: ValueEncoding) -> Result<Vec<u8>, String> {
     match encoding {
         ValueEncoding::Hex => {
-            let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace() && *c != ':').collect();
-            hex::decode(&compact).map_err(|e| format!("not hexadecimal ({e}); set \"encoding\": \"base64\" for base64 values"))
+            let compact: String = value
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace() && *c != ':')
+                .collect();
+            hex::decode(&compact)
+                .map_err(|e| format!("not hexadecimal ({e}); set \"encoding\": \"base64\" for base64 values"))
         }
         ValueEncoding::Base64 => base64::engine::general_purpose::STANDARD
             .decode(value.trim())
@@ -170,15 +212,25 @@ fn decode_value(value: &str, encoding: ValueEncoding) -> Result<Vec<u8>, String>
 fn time_context(envelope: &Envelope, defaults: &EnvelopeDefaults) -> Result<TimeContext, EnvelopeError> {
     let received_at = match &envelope.received_at {
         Some(text) => DateTime::parse_from_rfc3339(text).map_err(|e| {
-            EnvelopeError::field("receivedAt", format!("'{text}' is not an RFC 3339 date-time with offset ({e})"))
+            EnvelopeError::field(
+                "receivedAt",
+                format!("'{text}' is not an RFC 3339 date-time with offset ({e})"),
+            )
         })?,
         None => defaults.received_at,
     };
     let (device_offset, offset_source) = match &envelope.utc_offset {
-        Some(text) => (parse_utc_offset(text).map_err(|rule| EnvelopeError::field("utcOffset", rule))?, OffsetSource::Envelope),
+        Some(text) => (
+            parse_utc_offset(text).map_err(|rule| EnvelopeError::field("utcOffset", rule))?,
+            OffsetSource::Envelope,
+        ),
         None => (defaults.utc_offset, OffsetSource::ConfiguredDefault),
     };
-    Ok(TimeContext { received_at, device_offset, offset_source })
+    Ok(TimeContext {
+        received_at,
+        device_offset,
+        offset_source,
+    })
 }
 
 /// Parses `Z`, `+02:00`, `-05:30` (also without the colon).
@@ -193,7 +245,10 @@ pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
         _ => return Err(bad()),
     };
     let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) || (rest.len() == 5 && rest.as_bytes().get(2) != Some(&b':')) {
+    if digits.len() != 4
+        || !digits.chars().all(|c| c.is_ascii_digit())
+        || (rest.len() == 5 && rest.as_bytes().get(2) != Some(&b':'))
+    {
         return Err(bad());
     }
     let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
@@ -208,12 +263,18 @@ fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<Devi
     let system_id = device
         .system_id
         .as_deref()
-        .map(|t| t.parse().map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.systemId", e.to_string())))
+        .map(|t| {
+            t.parse()
+                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.systemId", e.to_string()))
+        })
         .transpose()?;
     let bluetooth_address = device
         .address
         .as_deref()
-        .map(|t| t.parse().map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.address", e.to_string())))
+        .map(|t| {
+            t.parse()
+                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.address", e.to_string()))
+        })
         .transpose()?;
     let identity = DeviceIdentity {
         system_id,
@@ -227,7 +288,10 @@ fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<Devi
         kind,
     };
     if !identity.has_hardware_id() {
-        return Err(EnvelopeError::field("device", "needs `address` (Bluetooth address) or `systemId` (EUI-64) to identify the device"));
+        return Err(EnvelopeError::field(
+            "device",
+            "needs `address` (Bluetooth address) or `systemId` (EUI-64) to identify the device",
+        ));
     }
     Ok(identity)
 }
@@ -239,7 +303,10 @@ fn gateway_identity(gateway: GatewayJson) -> Result<GatewayIdentity, EnvelopeErr
     let system_id = gateway
         .system_id
         .as_deref()
-        .map(|t| t.parse().map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("gateway.systemId", e.to_string())))
+        .map(|t| {
+            t.parse()
+                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("gateway.systemId", e.to_string()))
+        })
         .transpose()?;
     Ok(GatewayIdentity {
         id: gateway.id,
@@ -279,7 +346,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn defaults() -> EnvelopeDefaults {
-        EnvelopeDefaults { utc_offset: FixedOffset::east_opt(0).unwrap(), received_at: DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap() }
+        EnvelopeDefaults {
+            utc_offset: FixedOffset::east_opt(0).unwrap(),
+            received_at: DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap(),
+        }
     }
 
     const ISSUE_EXAMPLE: &str = r#"{"gateway": {"id": "hub-ward-7"},
@@ -295,10 +365,17 @@ pub(crate) mod tests {
         assert_eq!(reading.device.kind, Some(DeviceKind::WeightScale));
         assert_eq!(reading.gateway.unwrap().id, "hub-ward-7");
         assert_eq!(reading.patient.unwrap().value, "MRN-4711");
-        let EffectiveTime::Instant(t) = reading.measurements[0].time else { panic!() };
+        let EffectiveTime::Instant(t) = reading.measurements[0].time else {
+            panic!()
+        };
         assert_eq!(t.local.to_string(), "2026-08-22 08:42:36");
         assert_eq!(t.offset, FixedOffset::east_opt(0).unwrap());
-        assert_eq!(t.quality, ClockQuality::DeviceClock { offset: OffsetSource::ConfiguredDefault });
+        assert_eq!(
+            t.quality,
+            ClockQuality::DeviceClock {
+                offset: OffsetSource::ConfiguredDefault
+            }
+        );
     }
 
     #[test]
@@ -308,7 +385,12 @@ pub(crate) mod tests {
         let t = *reading.measurements[0].time.anchor();
         assert_eq!(t.local.to_string(), "2026-08-22 08:42:36");
         assert_eq!(t.offset, FixedOffset::east_opt(7200).unwrap());
-        assert_eq!(t.quality, ClockQuality::DeviceClock { offset: OffsetSource::Envelope });
+        assert_eq!(
+            t.quality,
+            ClockQuality::DeviceClock {
+                offset: OffsetSource::Envelope
+            }
+        );
     }
 
     #[test]
@@ -317,13 +399,21 @@ pub(crate) mod tests {
         let reading = parse(json.as_bytes(), &defaults()).unwrap();
         let t = *reading.measurements[0].time.anchor();
         assert_eq!(t.instant().unwrap().to_rfc3339(), "2026-11-21T10:00:00+00:00");
-        assert_eq!(t.quality, ClockQuality::GatewayReceipt { reason: NoDeviceTimeReason::NotSent });
+        assert_eq!(
+            t.quality,
+            ClockQuality::GatewayReceipt {
+                reason: NoDeviceTimeReason::NotSent
+            }
+        );
     }
 
     #[test]
     fn base64_values_and_full_uuids_are_accepted() {
         let json = ISSUE_EXAMPLE
-            .replace("\"2A9D\"", "\"00002a9d-0000-1000-8000-00805f9b34fb\", \"encoding\": \"base64\"")
+            .replace(
+                "\"2A9D\"",
+                "\"00002a9d-0000-1000-8000-00805f9b34fb\", \"encoding\": \"base64\"",
+            )
             .replace("025433ea070816082a24", "AlQz6gcIFggqJA==");
         let reading = parse(json.as_bytes(), &defaults()).unwrap();
         assert_eq!(reading.measurements.len(), 1);
@@ -337,8 +427,14 @@ pub(crate) mod tests {
             (ISSUE_EXAMPLE.replace("C4:7C:8D:6A:1F:20", "C4:7C"), "`device.address`"),
             (ISSUE_EXAMPLE.replace("\"2A9D\"", "\"2A00\""), "`characteristic`"),
             (ISSUE_EXAMPLE.replace("025433ea070816082a24", "025433ea07"), "timestamp"),
-            (ISSUE_EXAMPLE.replace("\"receivedAt\"", "\"utcOffset\": \"2h\", \"receivedAt\""), "`utcOffset`"),
-            (ISSUE_EXAMPLE.replace("\"address\": \"C4:7C:8D:6A:1F:20\",", ""), "`device`"),
+            (
+                ISSUE_EXAMPLE.replace("\"receivedAt\"", "\"utcOffset\": \"2h\", \"receivedAt\""),
+                "`utcOffset`",
+            ),
+            (
+                ISSUE_EXAMPLE.replace("\"address\": \"C4:7C:8D:6A:1F:20\",", ""),
+                "`device`",
+            ),
         ];
         for (json, expected) in cases {
             let err = parse(json.as_bytes(), &defaults()).unwrap_err().to_string();

@@ -24,14 +24,33 @@ pub enum FrameError {
         "characteristic {characteristic}: {count} unexpected byte(s) at offset {offset} after the last \
          field the flags announce (flags 0x{flags:04X})"
     )]
-    TrailingBytes { characteristic: Characteristic, offset: usize, count: usize, flags: u16 },
+    TrailingBytes {
+        characteristic: Characteristic,
+        offset: usize,
+        count: usize,
+        flags: u16,
+    },
     #[error("characteristic {characteristic}: {field} at offset {offset} is invalid: {rule}")]
-    InvalidField { characteristic: Characteristic, field: &'static str, offset: usize, rule: String },
+    InvalidField {
+        characteristic: Characteristic,
+        field: &'static str,
+        offset: usize,
+        rule: String,
+    },
     #[error(
         "characteristic {characteristic}: record at offset {offset} fails its E2E-CRC: received \
          0x{received:04X}, computed 0x{computed:04X} over the record's first {covered} bytes"
     )]
-    CrcMismatch { characteristic: Characteristic, offset: usize, received: u16, computed: u16, covered: usize },
+    CrcMismatch {
+        characteristic: Characteristic,
+        offset: usize,
+        received: u16,
+        computed: u16,
+        covered: usize,
+    },
     #[error("characteristic {characteristic}: the frame carries no measurement: {rule}")]
-    NoMeasurement { characteristic: Characteristic, rule: &'static str },
+    NoMeasurement {
+        characteristic: Characteristic,
+        rule: &'static str,
+    },
 }

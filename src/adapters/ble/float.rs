@@ -81,7 +81,13 @@ mod tests {
 
     #[test]
     fn negative_mantissas() {
-        assert_eq!(MderFloat::from_sfloat(0x0B2E), MderFloat::Number(Decimal::new(-1234, 0)));
-        assert_eq!(MderFloat::from_float(0x00FF_FB2E), MderFloat::Number(Decimal::new(-1234, 0)));
+        assert_eq!(
+            MderFloat::from_sfloat(0x0B2E),
+            MderFloat::Number(Decimal::new(-1234, 0))
+        );
+        assert_eq!(
+            MderFloat::from_float(0x00FF_FB2E),
+            MderFloat::Number(Decimal::new(-1234, 0))
+        );
     }
 }

@@ -3,10 +3,10 @@
 //! Layout: flags u8; heart rate u8 or u16 (flags bit 0); [energy expended u16 kJ] (bit 3);
 //! [RR-intervals u16 × n, unit 1/1024 s] (bit 4, at least one). Bits 1–2 report sensor contact.
 
+use super::characteristic::Characteristic;
 use super::error::FrameError;
 use super::reader::FrameReader;
 use super::time_context::TimeContext;
-use super::characteristic::Characteristic;
 use crate::codes::mdc;
 use crate::model::{Decimal, Measurement, QualityFlag, Quantity, Value};
 
@@ -54,7 +54,12 @@ pub fn decode(bytes: &[u8]) -> Result<HeartRateMeasurement, FrameError> {
         }
     }
     frame.finish(u16::from(flags))?;
-    Ok(HeartRateMeasurement { heart_rate, sensor_contact, energy_expended_kj, rr_intervals })
+    Ok(HeartRateMeasurement {
+        heart_rate,
+        sensor_contact,
+        energy_expended_kj,
+        rr_intervals,
+    })
 }
 
 impl HeartRateMeasurement {
@@ -108,11 +113,17 @@ mod tests {
     #[test]
     fn nordic_vectors() {
         let simple = decoded("0055").unwrap();
-        assert_eq!((simple.heart_rate, simple.sensor_contact), (85, SensorContact::NotSupported));
+        assert_eq!(
+            (simple.heart_rate, simple.sensor_contact),
+            (85, SensorContact::NotSupported)
+        );
         assert_eq!((simple.energy_expended_kj, simple.rr_intervals.len()), (None, 0));
 
         let no_contact = decoded("04ff").unwrap();
-        assert_eq!((no_contact.heart_rate, no_contact.sensor_contact), (255, SensorContact::SupportedNotDetected));
+        assert_eq!(
+            (no_contact.heart_rate, no_contact.sensor_contact),
+            (255, SensorContact::SupportedNotDetected)
+        );
 
         let u8_full = decoded("1e5532002100").unwrap();
         assert_eq!(u8_full.heart_rate, 85);
@@ -129,13 +140,35 @@ mod tests {
     #[test]
     fn rr_flag_without_rr_bytes_is_rejected() {
         let err = decoded("170101").unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "RR-interval", offset: 3, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "RR-interval",
+                    offset: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn odd_trailing_byte_in_rr_list_is_rejected() {
         let err = decoded("10552100ff").unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "RR-interval", offset: 4, needed: 2, available: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "RR-interval",
+                    offset: 4,
+                    needed: 2,
+                    available: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

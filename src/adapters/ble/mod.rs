@@ -39,6 +39,11 @@ pub enum Decoded {
     Weight(weight::WeightMeasurement),
     BodyComposition(body_composition::BodyCompositionMeasurement),
     PulseOximetry(pulse_oximetry::PulseOximetryMeasurement),
+    Glucose(glucose::GlucoseMeasurement),
+    GlucoseContext(glucose_context::GlucoseContext),
+    /// The records of one CGM notification.
+    Cgm(Vec<cgm::CgmRecord>),
+    CgmSessionStart(cgm::CgmSessionStart),
 }
 
 /// Decodes one characteristic value.
@@ -55,23 +60,28 @@ pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<Decoded, F
         C::PlxSpotCheckMeasurement | C::PlxContinuousMeasurement => {
             Decoded::PulseOximetry(pulse_oximetry::decode(characteristic, bytes)?)
         }
-        C::GlucoseMeasurement | C::GlucoseMeasurementContext | C::CgmMeasurement | C::CgmSessionStartTime => {
-            todo!("glucose")
-        }
+        C::GlucoseMeasurement => Decoded::Glucose(glucose::decode(bytes)?),
+        C::GlucoseMeasurementContext => Decoded::GlucoseContext(glucose_context::decode(bytes)?),
+        C::CgmMeasurement => Decoded::Cgm(cgm::decode(bytes)?),
+        C::CgmSessionStartTime => Decoded::CgmSessionStart(cgm::decode_session_start(bytes)?),
     })
 }
 
 impl Decoded {
-    /// The model measurements of a value that stands on its own.
-    pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
-        match self {
+    /// The model measurements of a value that stands on its own; `None` for values that need a partner
+    /// from the same envelope (glucose context, CGM records, the CGM session start), which
+    /// [`pairing`] combines.
+    pub fn standalone_measurements(&self, time: &TimeContext) -> Option<Vec<Measurement>> {
+        Some(match self {
             Decoded::BloodPressure(value) => value.measurements(time),
             Decoded::HeartRate(value) => value.measurements(time),
             Decoded::Temperature(value) => value.measurements(time),
             Decoded::Weight(value) => value.measurements(time),
             Decoded::BodyComposition(value) => value.measurements(time),
             Decoded::PulseOximetry(value) => value.measurements(time),
-        }
+            Decoded::Glucose(value) => value.measurements(time, None),
+            Decoded::GlucoseContext(_) | Decoded::Cgm(_) | Decoded::CgmSessionStart(_) => return None,
+        })
     }
 
     /// The kind of device that sends this characteristic.
@@ -83,6 +93,8 @@ impl Decoded {
             Decoded::Weight(_) => DeviceKind::WeightScale,
             Decoded::BodyComposition(_) => DeviceKind::BodyCompositionAnalyzer,
             Decoded::PulseOximetry(_) => DeviceKind::PulseOximeter,
+            Decoded::Glucose(_) | Decoded::GlucoseContext(_) => DeviceKind::GlucoseMeter,
+            Decoded::Cgm(_) | Decoded::CgmSessionStart(_) => DeviceKind::ContinuousGlucoseMonitor,
         })
     }
 }

@@ -39,28 +39,33 @@ impl MeasurementStatus {
             (14, QualityFlag::Questionable),
             (15, QualityFlag::Invalid),
         ];
-        MAP.iter().filter(|(bit, _)| self.0 & (1 << bit) != 0).map(|&(_, flag)| flag).collect()
+        MAP.iter()
+            .filter(|(bit, _)| self.0 & (1 << bit) != 0)
+            .map(|&(_, flag)| flag)
+            .collect()
     }
 }
 
-/// Names of the 16 defined bits of the 24-bit Device and Sensor Status field.
-const DEVICE_AND_SENSOR_STATUS_BITS: [&str; 16] = [
-    "extended-display-update-ongoing",
-    "equipment-malfunction-detected",
-    "signal-processing-irregularity-detected",
-    "inadequate-signal-detected",
-    "poor-signal-detected",
-    "low-perfusion-detected",
-    "erratic-signal-detected",
-    "nonpulsatile-signal-detected",
-    "questionable-pulse-detected",
-    "signal-analysis-ongoing",
-    "sensor-interference-detected",
-    "sensor-unconnected-to-user",
-    "unknown-sensor-connected",
-    "sensor-displaced",
-    "sensor-malfunctioning",
-    "sensor-disconnected",
+/// The 16 defined bits of the 24-bit Device and Sensor Status field, by Bluetooth bit, with their
+/// `150604.<n>` bit number and name in the PHD IG's ASN1ToHL7 code system. The 11073 attribute numbers
+/// its bits from the most significant end, so n = 15 − Bluetooth bit; the table pairs them by name.
+const DEVICE_AND_SENSOR_STATUS_BITS: [(u8, &str); 16] = [
+    (15, "device-extended-update"),
+    (14, "device-equipment-malfunction"),
+    (13, "signal-processing-irregularity"),
+    (12, "signal-inadequate"),
+    (11, "signal-poor"),
+    (10, "signal-low-perfusion"),
+    (9, "signal-erratic"),
+    (8, "signal-non-pulsatile"),
+    (7, "signal-pulse-questionable"),
+    (6, "signal-searching"),
+    (5, "sensor-interference"),
+    (4, "sensor-off"),
+    (3, "sensor-unsupported"),
+    (2, "sensor-displaced"),
+    (1, "sensor-malfunction"),
+    (0, "sensor-disconnected"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +83,10 @@ pub struct PulseOximetryMeasurement {
 }
 
 fn pair(frame: &mut FrameReader<'_>, rule: &'static str) -> Result<SpO2AndPulseRate, FrameError> {
-    Ok(SpO2AndPulseRate { spo2: frame.sfloat("SpO2", rule)?, pulse_rate: frame.sfloat("pulse rate", rule)? })
+    Ok(SpO2AndPulseRate {
+        spo2: frame.sfloat("SpO2", rule)?,
+        pulse_rate: frame.sfloat("pulse rate", rule)?,
+    })
 }
 
 /// Decodes 2A5E or 2A5F.
@@ -94,17 +102,28 @@ pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<PulseOxime
     let mut slow = None;
     let mut timestamp = None;
     if spot {
-        timestamp = bit(0).then(|| frame.date_time("timestamp", "flags bit 0 says a timestamp follows")).transpose()?;
+        timestamp = bit(0)
+            .then(|| frame.date_time("timestamp", "flags bit 0 says a timestamp follows"))
+            .transpose()?;
     } else {
-        fast = bit(0).then(|| pair(&mut frame, "flags bit 0 says SpO2PR-Fast follows")).transpose()?;
-        slow = bit(1).then(|| pair(&mut frame, "flags bit 1 says SpO2PR-Slow follows")).transpose()?;
+        fast = bit(0)
+            .then(|| pair(&mut frame, "flags bit 0 says SpO2PR-Fast follows"))
+            .transpose()?;
+        slow = bit(1)
+            .then(|| pair(&mut frame, "flags bit 1 says SpO2PR-Slow follows"))
+            .transpose()?;
     }
     let measurement_status = bit(status_bit)
         .then(|| frame.u16("measurement status", "flags say a measurement status follows"))
         .transpose()?
         .map(MeasurementStatus);
     let device_and_sensor_status = bit(device_bit)
-        .then(|| frame.u24("device and sensor status", "flags say a device and sensor status follows"))
+        .then(|| {
+            frame.u24(
+                "device and sensor status",
+                "flags say a device and sensor status follows",
+            )
+        })
         .transpose()?;
     let pulse_amplitude_index = bit(pai_bit)
         .then(|| frame.sfloat("pulse amplitude index", "flags say a pulse amplitude index follows"))
@@ -129,18 +148,26 @@ impl PulseOximetryMeasurement {
     /// index, and the device and sensor status as flags.
     pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
         let when = if self.device_clock_not_set {
-            EffectiveTime::Instant(Timestamp::gateway_receipt(time.received_at, NoDeviceTimeReason::ClockNotSet))
+            EffectiveTime::Instant(Timestamp::gateway_receipt(
+                time.received_at,
+                NoDeviceTimeReason::ClockNotSet,
+            ))
         } else {
             time.measurement_time(self.timestamp)
         };
-        let quality = self.measurement_status.map(MeasurementStatus::quality).unwrap_or_default();
+        let quality = self
+            .measurement_status
+            .map(MeasurementStatus::quality)
+            .unwrap_or_default();
         let spot = self.characteristic == Characteristic::PlxSpotCheckMeasurement;
         let mut out = Vec::new();
         let mut push_pair = |values: SpO2AndPulseRate, modality: Option<MdcCode>| {
-            for (code, value, unit) in
-                [(mdc::PULS_OXIM_SAT_O2, values.spo2, "%"), (mdc::PULS_OXIM_PULS_RATE, values.pulse_rate, "/min")]
-            {
-                let mut m = Measurement::simple(code, quantity_or_absent(value, unit), when).with_quality(quality.clone());
+            for (code, value, unit) in [
+                (mdc::PULS_OXIM_SAT_O2, values.spo2, "%"),
+                (mdc::PULS_OXIM_PULS_RATE, values.pulse_rate, "/min"),
+            ] {
+                let mut m =
+                    Measurement::simple(code, quantity_or_absent(value, unit), when).with_quality(quality.clone());
                 if let Some(modality) = modality {
                     m = m.with_supplemental_type(modality);
                 }
@@ -155,13 +182,16 @@ impl PulseOximetryMeasurement {
             push_pair(slow, Some(mdc::MODALITY_SLOW));
         }
         if let Some(pai) = self.pulse_amplitude_index {
-            out.push(Measurement::simple(mdc::PULS_OXIM_PERF_REL, quantity_or_absent(pai, "%"), when).with_quality(quality.clone()));
+            out.push(
+                Measurement::simple(mdc::PULS_OXIM_PERF_REL, quantity_or_absent(pai, "%"), when)
+                    .with_quality(quality.clone()),
+            );
         }
         if let Some(status) = self.device_and_sensor_status {
             let flags: Vec<Flag> = DEVICE_AND_SENSOR_STATUS_BITS
                 .iter()
                 .enumerate()
-                .map(|(bit, name)| flag(bit as u8, name, status & (1 << bit) != 0))
+                .map(|(ble_bit, &(bit, name))| flag(bit, name, status & (1 << ble_bit) != 0))
                 .collect();
             out.push(Measurement::simple(mdc::PULS_OXIM_DEV_STATUS, Value::Flags(flags), when).qualifying(0));
         }
@@ -184,12 +214,35 @@ mod tests {
 
     #[test]
     fn spot_check_full() {
-        let m = decoded(Characteristic::PlxSpotCheckMeasurement, "0facf3bef5e8070b1d170839204022000066e3");
-        assert_eq!(m.normal, SpO2AndPulseRate { spo2: n(940, -1), pulse_rate: n(1470, -1) });
-        assert_eq!(m.timestamp.unwrap().to_naive().unwrap().to_string(), "2024-11-29 23:08:57");
+        let m = decoded(
+            Characteristic::PlxSpotCheckMeasurement,
+            "0facf3bef5e8070b1d170839204022000066e3",
+        );
+        assert_eq!(
+            m.normal,
+            SpO2AndPulseRate {
+                spo2: n(940, -1),
+                pulse_rate: n(1470, -1)
+            }
+        );
+        assert_eq!(
+            m.timestamp.unwrap().to_naive().unwrap().to_string(),
+            "2024-11-29 23:08:57"
+        );
         assert_eq!(m.measurement_status, Some(MeasurementStatus(0x4020)));
         assert_eq!(m.measurement_status.unwrap().quality(), vec![QualityFlag::Questionable]);
         assert_eq!(m.device_and_sensor_status, Some(0x22));
+        // Bluetooth bits 1 and 5 are 11073 bits 14 and 10 of 150604.
+        let time = crate::adapters::ble::envelope::tests::time_context();
+        let measurements = m.measurements(&time);
+        let Some(Value::Flags(flags)) = &measurements.last().unwrap().value else {
+            panic!("no status flags")
+        };
+        let set: Vec<(u8, &str)> = flags.iter().filter(|f| f.set).map(|f| (f.bit, f.name)).collect();
+        assert_eq!(
+            set,
+            vec![(14, "device-equipment-malfunction"), (10, "signal-low-perfusion")]
+        );
         // 0xE366: 870e-2, i.e. the vector's 8.7 with the two decimals the exponent implies.
         assert_eq!(m.pulse_amplitude_index, Some(n(870, -2)));
         assert!(!m.device_clock_not_set);
@@ -197,10 +250,31 @@ mod tests {
 
     #[test]
     fn continuous_full_has_fast_and_slow() {
-        let m = decoded(Characteristic::PlxContinuousMeasurement, "1fdef3caf3caf35af5d4f3b2f220010000007ae3");
-        assert_eq!(m.normal, SpO2AndPulseRate { spo2: n(990, -1), pulse_rate: n(970, -1) });
-        assert_eq!(m.fast, Some(SpO2AndPulseRate { spo2: n(970, -1), pulse_rate: n(1370, -1) }));
-        assert_eq!(m.slow, Some(SpO2AndPulseRate { spo2: n(980, -1), pulse_rate: n(690, -1) }));
+        let m = decoded(
+            Characteristic::PlxContinuousMeasurement,
+            "1fdef3caf3caf35af5d4f3b2f220010000007ae3",
+        );
+        assert_eq!(
+            m.normal,
+            SpO2AndPulseRate {
+                spo2: n(990, -1),
+                pulse_rate: n(970, -1)
+            }
+        );
+        assert_eq!(
+            m.fast,
+            Some(SpO2AndPulseRate {
+                spo2: n(970, -1),
+                pulse_rate: n(1370, -1)
+            })
+        );
+        assert_eq!(
+            m.slow,
+            Some(SpO2AndPulseRate {
+                spo2: n(980, -1),
+                pulse_rate: n(690, -1)
+            })
+        );
         assert_eq!(m.measurement_status, Some(MeasurementStatus(0x0120)));
         assert_eq!(m.device_and_sensor_status, Some(0));
         assert_eq!(m.pulse_amplitude_index, Some(n(890, -2)));
@@ -209,21 +283,48 @@ mod tests {
     #[test]
     fn continuous_simple_and_minimal() {
         let m = decoded(Characteristic::PlxContinuousMeasurement, "1c5f005a00200000000057f0");
-        assert_eq!(m.normal, SpO2AndPulseRate { spo2: n(95, 0), pulse_rate: n(90, 0) });
-        assert_eq!((m.measurement_status, m.device_and_sensor_status), (Some(MeasurementStatus(0x20)), Some(0)));
+        assert_eq!(
+            m.normal,
+            SpO2AndPulseRate {
+                spo2: n(95, 0),
+                pulse_rate: n(90, 0)
+            }
+        );
+        assert_eq!(
+            (m.measurement_status, m.device_and_sensor_status),
+            (Some(MeasurementStatus(0x20)), Some(0))
+        );
         assert_eq!(m.pulse_amplitude_index, Some(n(87, -1)));
         // Same numbers, different precision: 1000e-1 vs 100.
         let a = decoded(Characteristic::PlxContinuousMeasurement, "00e8f384f3");
         let b = decoded(Characteristic::PlxContinuousMeasurement, "0064005a00");
         assert_eq!(a.normal.spo2, n(1000, -1));
         assert_eq!(b.normal.spo2, n(100, 0));
-        let (MderFloat::Number(x), MderFloat::Number(y)) = (a.normal.spo2, b.normal.spo2) else { panic!() };
+        let (MderFloat::Number(x), MderFloat::Number(y)) = (a.normal.spo2, b.normal.spo2) else {
+            panic!()
+        };
         assert!(x.numerically_equals(y));
     }
 
     #[test]
     fn truncated_device_status() {
-        let err = decode(Characteristic::PlxSpotCheckMeasurement, &hex::decode("04acf3bef52200").unwrap()).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "device and sensor status", offset: 5, needed: 3, available: 2, .. }), "{err}");
+        let err = decode(
+            Characteristic::PlxSpotCheckMeasurement,
+            &hex::decode("04acf3bef52200").unwrap(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "device and sensor status",
+                    offset: 5,
+                    needed: 3,
+                    available: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -15,7 +15,11 @@ pub struct FrameReader<'a> {
 
 impl<'a> FrameReader<'a> {
     pub fn new(characteristic: Characteristic, bytes: &'a [u8]) -> Self {
-        FrameReader { characteristic, bytes, offset: 0 }
+        FrameReader {
+            characteristic,
+            bytes,
+            offset: 0,
+        }
     }
 
     /// The offset of the next unread byte.
@@ -63,7 +67,8 @@ impl<'a> FrameReader<'a> {
     }
 
     pub fn u24(&mut self, field: &'static str, rule: &'static str) -> Result<u32, FrameError> {
-        self.take::<3>(field, rule).map(|[a, b, c]| u32::from_le_bytes([a, b, c, 0]))
+        self.take::<3>(field, rule)
+            .map(|[a, b, c]| u32::from_le_bytes([a, b, c, 0]))
     }
 
     pub fn sfloat(&mut self, field: &'static str, rule: &'static str) -> Result<MderFloat, FrameError> {
@@ -71,21 +76,36 @@ impl<'a> FrameReader<'a> {
     }
 
     pub fn float(&mut self, field: &'static str, rule: &'static str) -> Result<MderFloat, FrameError> {
-        self.take::<4>(field, rule).map(|b| MderFloat::from_float(u32::from_le_bytes(b)))
+        self.take::<4>(field, rule)
+            .map(|b| MderFloat::from_float(u32::from_le_bytes(b)))
     }
 
     /// Reads and validates a 7-byte Date Time.
     pub fn date_time(&mut self, field: &'static str, rule: &'static str) -> Result<DeviceDateTime, FrameError> {
         let start = self.offset;
         let [y0, y1, month, day, hours, minutes, seconds] = self.take::<7>(field, rule)?;
-        let value = DeviceDateTime { year: u16::from_le_bytes([y0, y1]), month, day, hours, minutes, seconds };
-        value.validate().map_err(|violation| self.invalid_at(field, start, violation.0))?;
+        let value = DeviceDateTime {
+            year: u16::from_le_bytes([y0, y1]),
+            month,
+            day,
+            hours,
+            minutes,
+            seconds,
+        };
+        value
+            .validate()
+            .map_err(|violation| self.invalid_at(field, start, violation.0))?;
         Ok(value)
     }
 
     /// An error for a field whose bytes were present but whose value breaks a rule.
     pub fn invalid_at(&self, field: &'static str, offset: usize, rule: String) -> FrameError {
-        FrameError::InvalidField { characteristic: self.characteristic, field, offset, rule }
+        FrameError::InvalidField {
+            characteristic: self.characteristic,
+            field,
+            offset,
+            rule,
+        }
     }
 
     /// Ends the frame: anything left over means the flags and the length disagree.
@@ -110,7 +130,9 @@ mod tests {
     fn a_short_read_names_field_offset_and_rule() {
         let mut reader = FrameReader::new(Characteristic::BloodPressureMeasurement, &[0x02, 0x7B]);
         reader.u8("flags", "always present").unwrap();
-        let err = reader.date_time("timestamp", "flags bit 1 says a timestamp follows").unwrap_err();
+        let err = reader
+            .date_time("timestamp", "flags bit 1 says a timestamp follows")
+            .unwrap_err();
         assert_eq!(
             err,
             FrameError::Truncated {
@@ -130,7 +152,14 @@ mod tests {
         let mut reader = FrameReader::new(Characteristic::HeartRateMeasurement, &[0x00, 0x50, 0x99]);
         reader.u8("flags", "").unwrap();
         reader.u8("heart rate", "").unwrap();
-        assert!(matches!(reader.finish(0), Err(FrameError::TrailingBytes { offset: 2, count: 1, .. })));
+        assert!(matches!(
+            reader.finish(0),
+            Err(FrameError::TrailingBytes {
+                offset: 2,
+                count: 1,
+                ..
+            })
+        ));
     }
 
     #[test]

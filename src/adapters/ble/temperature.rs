@@ -81,20 +81,33 @@ pub fn decode(bytes: &[u8]) -> Result<TemperatureMeasurement, FrameError> {
         let offset = frame.offset();
         let raw = frame.u8("temperature type", "flags bit 2 says a temperature type follows")?;
         Some(TemperatureSite::from_type(raw).ok_or_else(|| {
-            frame.invalid_at("temperature type", offset, format!("type {raw} is reserved (defined: 1–9)"))
+            frame.invalid_at(
+                "temperature type",
+                offset,
+                format!("type {raw} is reserved (defined: 1–9)"),
+            )
         })?)
     } else {
         None
     };
     frame.finish(u16::from(flags))?;
-    Ok(TemperatureMeasurement { fahrenheit: flags & 0x01 != 0, temperature, timestamp, site })
+    Ok(TemperatureMeasurement {
+        fahrenheit: flags & 0x01 != 0,
+        temperature,
+        timestamp,
+        site,
+    })
 }
 
 impl TemperatureMeasurement {
     pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
         let code = self.site.map_or(mdc::TEMP_BODY, TemperatureSite::code);
         let unit = if self.fahrenheit { "[degF]" } else { "Cel" };
-        vec![Measurement::simple(code, quantity_or_absent(self.temperature, unit), time.measurement_time(self.timestamp))]
+        vec![Measurement::simple(
+            code,
+            quantity_or_absent(self.temperature, unit),
+            time.measurement_time(self.timestamp),
+        )]
     }
 }
 
@@ -109,13 +122,26 @@ mod tests {
         assert_eq!(t.temperature, MderFloat::Number(Decimal::new(3760, -2)));
         assert!(!t.fahrenheit);
         assert_eq!(t.site, Some(TemperatureSite::Finger));
-        assert_eq!(t.timestamp.unwrap().to_naive().unwrap().to_string(), "2012-12-05 11:50:27");
+        assert_eq!(
+            t.timestamp.unwrap().to_naive().unwrap().to_string(),
+            "2012-12-05 11:50:27"
+        );
     }
 
     #[test]
     fn missing_type_byte_is_named() {
         let err = decode(&hex::decode("06b00e00fedc070c050b321b").unwrap()).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "temperature type", offset: 12, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "temperature type",
+                    offset: 12,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

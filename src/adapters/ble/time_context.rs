@@ -24,7 +24,9 @@ impl TimeContext {
                 Some(local) => Timestamp {
                     local,
                     offset: self.device_offset,
-                    quality: ClockQuality::DeviceClock { offset: self.offset_source },
+                    quality: ClockQuality::DeviceClock {
+                        offset: self.offset_source,
+                    },
                 },
                 None => Timestamp::gateway_receipt(self.received_at, NoDeviceTimeReason::Incomplete),
             },
@@ -39,9 +41,14 @@ impl TimeContext {
             Some(local) => EffectiveTime::Instant(Timestamp {
                 local,
                 offset: self.device_offset,
-                quality: ClockQuality::DeviceClockWithRelativeOffset { offset: self.offset_source },
+                quality: ClockQuality::DeviceClockWithRelativeOffset {
+                    offset: self.offset_source,
+                },
             }),
-            None => EffectiveTime::Instant(Timestamp::gateway_receipt(self.received_at, NoDeviceTimeReason::Incomplete)),
+            None => EffectiveTime::Instant(Timestamp::gateway_receipt(
+                self.received_at,
+                NoDeviceTimeReason::Incomplete,
+            )),
         }
     }
 }

@@ -66,7 +66,9 @@ pub fn decode(bytes: &[u8]) -> Result<WeightMeasurement, FrameError> {
     let timestamp = (flags & 0x02 != 0)
         .then(|| frame.date_time("timestamp", "flags bit 1 says a timestamp follows"))
         .transpose()?;
-    let user_id = (flags & 0x04 != 0).then(|| frame.u8("user id", "flags bit 2 says a user id follows")).transpose()?;
+    let user_id = (flags & 0x04 != 0)
+        .then(|| frame.u8("user id", "flags bit 2 says a user id follows"))
+        .transpose()?;
     let bmi_and_height_raw = if flags & 0x08 != 0 {
         let rule = "flags bit 3 says BMI and height follow";
         Some((frame.u16("BMI", rule)?, frame.u16("height", rule)?))
@@ -74,7 +76,13 @@ pub fn decode(bytes: &[u8]) -> Result<WeightMeasurement, FrameError> {
         None
     };
     frame.finish(u16::from(flags))?;
-    Ok(WeightMeasurement { system: MeasurementSystem::from_flag(flags & 0x01 != 0), weight_raw, timestamp, user_id, bmi_and_height_raw })
+    Ok(WeightMeasurement {
+        system: MeasurementSystem::from_flag(flags & 0x01 != 0),
+        weight_raw,
+        timestamp,
+        user_id,
+        bmi_and_height_raw,
+    })
 }
 
 impl WeightMeasurement {
@@ -84,12 +92,23 @@ impl WeightMeasurement {
     pub fn measurements(&self, time: &TimeContext) -> Vec<Measurement> {
         let when = time.measurement_time(self.timestamp);
         let (factor, exponent, unit) = self.system.mass();
-        let mut out =
-            vec![Measurement::simple(mdc::MASS_BODY_ACTUAL, fixed_point_or_unsuccessful(self.weight_raw, factor, exponent, unit), when)];
+        let mut out = vec![Measurement::simple(
+            mdc::MASS_BODY_ACTUAL,
+            fixed_point_or_unsuccessful(self.weight_raw, factor, exponent, unit),
+            when,
+        )];
         if let Some((bmi, height)) = self.bmi_and_height_raw {
-            out.push(Measurement::simple(mdc::RATIO_MASS_BODY_LEN_SQ, fixed_point_or_unsuccessful(bmi, 1, -1, "kg/m2"), when));
+            out.push(Measurement::simple(
+                mdc::RATIO_MASS_BODY_LEN_SQ,
+                fixed_point_or_unsuccessful(bmi, 1, -1, "kg/m2"),
+                when,
+            ));
             let (factor, exponent, unit) = self.system.height();
-            out.push(Measurement::simple(mdc::LEN_BODY_ACTUAL, fixed_point_or_unsuccessful(height, factor, exponent, unit), when));
+            out.push(Measurement::simple(
+                mdc::LEN_BODY_ACTUAL,
+                fixed_point_or_unsuccessful(height, factor, exponent, unit),
+                when,
+            ));
         }
         out
     }
@@ -110,7 +129,10 @@ mod tests {
     fn unsuccessful_sentinel_with_bmi_and_height() {
         let w = decode(&hex::decode("0effffea07050c12353601ee002607").unwrap()).unwrap();
         assert_eq!(w.weight_raw, 0xFFFF);
-        assert_eq!(w.timestamp.unwrap().to_naive().unwrap().to_string(), "2026-05-12 18:53:54");
+        assert_eq!(
+            w.timestamp.unwrap().to_naive().unwrap().to_string(),
+            "2026-05-12 18:53:54"
+        );
         assert_eq!(w.user_id, Some(1));
         assert_eq!(w.bmi_and_height_raw, Some((238, 1830)));
         let time = crate::adapters::ble::envelope::tests::time_context();
@@ -121,6 +143,16 @@ mod tests {
     #[test]
     fn truncated_bmi_block() {
         let err = decode(&hex::decode("08dc05ee00").unwrap()).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { field: "height", offset: 5, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                FrameError::Truncated {
+                    field: "height",
+                    offset: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
