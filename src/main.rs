@@ -31,7 +31,7 @@ enum Command {
         /// The payload file, or `-` for standard input.
         file: PathBuf,
         /// UTC offset of device-local timestamps when the payload gives no `utcOffset` (e.g. +01:00).
-        #[arg(long, env = "FHIRGATE_DEFAULT_UTC_OFFSET", default_value = "+00:00", value_parser = parse_offset_arg)]
+        #[arg(long, env = "FHIRGATE_DEFAULT_UTC_OFFSET", default_value = "+00:00", value_parser = parse_offset_arg, allow_hyphen_values = true)]
         default_utc_offset: chrono::FixedOffset,
         /// Identifier system for gateway ids (the envelope's `gateway.id`).
         #[arg(long, env = "FHIRGATE_GATEWAY_ID_SYSTEM", default_value = DEFAULT_GATEWAY_ID_SYSTEM)]
@@ -56,7 +56,12 @@ fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Map { adapter, file, default_utc_offset, gateway_id_system } => {
+        Command::Map {
+            adapter,
+            file,
+            default_utc_offset,
+            gateway_id_system,
+        } => {
             let payload = match read_input(&file) {
                 Ok(bytes) => bytes,
                 Err(error) => {
@@ -64,7 +69,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let settings = MapSettings { adapter, default_utc_offset, mapping: MappingOptions { gateway_id_system } };
+            let settings = MapSettings {
+                adapter,
+                default_utc_offset,
+                mapping: MappingOptions { gateway_id_system },
+            };
             match map_payload(&payload, &settings, chrono::Utc::now()) {
                 Ok(json) => {
                     let mut stdout = std::io::stdout().lock();

@@ -48,7 +48,10 @@ impl MapError {
 pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<Reading, MapError> {
     match settings.adapter {
         AdapterName::Ble => {
-            let defaults = EnvelopeDefaults { utc_offset: settings.default_utc_offset, received_at: now.fixed_offset() };
+            let defaults = EnvelopeDefaults {
+                utc_offset: settings.default_utc_offset,
+                received_at: now.fixed_offset(),
+            };
             Ok(envelope::parse(payload, &defaults)?)
         }
     }

@@ -44,15 +44,30 @@ mod tests {
     #[test]
     fn matches_the_phd_ig_example() {
         // numeric-spotnumeric.json: 74E8FFFEFF051C00-sisansarahId-urn:oid:2.999.1.2.3.4.5.6.7.8.10-149530-20181113175903.00-150588
-        let device = DeviceIdentity { system_id: Some("74E8FFFEFF051C00".parse().unwrap()), ..Default::default() };
-        let patient = PatientRef { system: "urn:oid:2.999.1.2.3.4.5.6.7.8.10".into(), value: "sisansarahId".into() };
-        let time = Timestamp {
-            local: NaiveDate::from_ymd_opt(2018, 11, 13).unwrap().and_hms_opt(17, 59, 3).unwrap(),
-            offset: FixedOffset::west_opt(5 * 3600).unwrap(),
-            quality: ClockQuality::DeviceClock { offset: OffsetSource::Envelope },
+        let device = DeviceIdentity {
+            system_id: Some("74E8FFFEFF051C00".parse().unwrap()),
+            ..Default::default()
         };
-        let measurement = Measurement::simple(MdcCode(149530), Value::Text(String::new()), EffectiveTime::Instant(time))
-            .with_supplemental_type(MdcCode(150588));
+        let patient = PatientRef {
+            system: "urn:oid:2.999.1.2.3.4.5.6.7.8.10".into(),
+            value: "sisansarahId".into(),
+        };
+        let time = Timestamp {
+            local: NaiveDate::from_ymd_opt(2018, 11, 13)
+                .unwrap()
+                .and_hms_opt(17, 59, 3)
+                .unwrap(),
+            offset: FixedOffset::west_opt(5 * 3600).unwrap(),
+            quality: ClockQuality::DeviceClock {
+                offset: OffsetSource::Envelope,
+            },
+        };
+        let measurement = Measurement::simple(
+            MdcCode(149530),
+            Value::Text(String::new()),
+            EffectiveTime::Instant(time),
+        )
+        .with_supplemental_type(MdcCode(150588));
         let device_part = device_part(&device).unwrap();
         assert_eq!(
             observation_identifier(&device_part, &patient, &measurement),
@@ -62,7 +77,10 @@ mod tests {
 
     #[test]
     fn bluetooth_address_stands_in_for_a_missing_system_id() {
-        let device = DeviceIdentity { bluetooth_address: Some("C4:7C:8D:6A:1F:20".parse().unwrap()), ..Default::default() };
+        let device = DeviceIdentity {
+            bluetooth_address: Some("C4:7C:8D:6A:1F:20".parse().unwrap()),
+            ..Default::default()
+        };
         assert_eq!(device_part(&device).unwrap(), "C47C8D6A1F20");
         assert_eq!(device_part(&DeviceIdentity::default()), None);
     }

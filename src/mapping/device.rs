@@ -16,7 +16,10 @@ pub struct MappedDevice {
 
 fn typed_identifier(type_code: &str, display: &str, system: &str, value: String) -> Identifier {
     Identifier {
-        r#type: Some(Box::new(concept(vec![coding(CONTINUA_DEVICE_IDENTIFIERS_SYSTEM, type_code, Some(display))], None))),
+        r#type: Some(Box::new(concept(
+            vec![coding(CONTINUA_DEVICE_IDENTIFIERS_SYSTEM, type_code, Some(display))],
+            None,
+        ))),
         system: Some(system.into()),
         value: Some(value.into()),
         ..Default::default()
@@ -25,13 +28,16 @@ fn typed_identifier(type_code: &str, display: &str, system: &str, value: String)
 
 fn version(kind: (&str, &str), text: &str, value: &Option<String>) -> Option<DeviceVersion> {
     value.as_ref().map(|v| DeviceVersion {
-        r#type: Some(Box::new(concept(vec![coding(MDC_SYSTEM, kind.0, Some(kind.1))], Some(text)))),
+        r#type: Some(Box::new(concept(
+            vec![coding(MDC_SYSTEM, kind.0, Some(kind.1))],
+            Some(text),
+        ))),
         value: v.as_str().into(),
         ..Default::default()
     })
 }
 
-/// The 11073-20601 device specialization (`MDC_DEV_SPEC_PROFILE_*`, partition 8) of each kind.
+/// The device specialization of each kind (PHD IG value set DeviceTypes11073MDC).
 fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str) {
     match kind {
         DeviceKind::PulseOximeter => ("528388", "MDC_DEV_SPEC_PROFILE_PULS_OXIM", "Pulse oximeter"),
@@ -40,8 +46,8 @@ fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str
         DeviceKind::WeightScale => ("528399", "MDC_DEV_SPEC_PROFILE_SCALE", "Weight scale"),
         DeviceKind::GlucoseMeter => ("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE", "Glucose meter"),
         DeviceKind::BodyCompositionAnalyzer => ("528404", "MDC_DEV_SPEC_PROFILE_BCA", "Body composition analyzer"),
-        DeviceKind::HeartRateSensor => ("528457", "MDC_DEV_SPEC_PROFILE_GENERIC", "Heart rate sensor (generic)"),
-        DeviceKind::ContinuousGlucoseMonitor => ("528457", "MDC_DEV_SPEC_PROFILE_GENERIC", "Continuous glucose monitor (generic)"),
+        DeviceKind::HeartRateSensor => ("528525", "MDC_DEV_SUB_SPEC_PROFILE_HR", "Heart rate monitor"),
+        DeviceKind::ContinuousGlucoseMonitor => ("528409", "MDC_DEV_SPEC_PROFILE_CGM", "Continuous glucose monitor"),
     }
 }
 
@@ -49,20 +55,36 @@ fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str
 pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
     let mut identifiers = Vec::new();
     if let Some(eui) = device.system_id {
-        identifiers.push(typed_identifier("SYSID", "IEEE 11073 System Identifier", EUI64_SYSTEM_ID_SYSTEM, eui.dashed()));
+        identifiers.push(typed_identifier(
+            "SYSID",
+            "IEEE 11073 System Identifier",
+            EUI64_SYSTEM_ID_SYSTEM,
+            eui.dashed(),
+        ));
     }
     if let Some(address) = device.bluetooth_address {
-        identifiers.push(typed_identifier("BTMAC", "Bluetooth MAC address", BLUETOOTH_ADDRESS_SYSTEM, address.dashed()));
+        identifiers.push(typed_identifier(
+            "BTMAC",
+            "Bluetooth MAC address",
+            BLUETOOTH_ADDRESS_SYSTEM,
+            address.dashed(),
+        ));
     }
-    let conditional_identifier = identifiers.first().and_then(|i| {
-        Some((i.system.as_ref()?.value.clone()?, i.value.as_ref()?.value.clone()?))
-    })?;
-    let specialization = device.kind.map(specialization).map(|(code, refid, text)| DeviceSpecialization {
-        system_type: Box::new(concept(vec![coding(MDC_SYSTEM, code, Some(refid))], Some(text))),
-        ..Default::default()
-    });
+    let conditional_identifier = identifiers
+        .first()
+        .and_then(|i| Some((i.system.as_ref()?.value.clone()?, i.value.as_ref()?.value.clone()?)))?;
+    let specialization = device
+        .kind
+        .map(specialization)
+        .map(|(code, refid, text)| DeviceSpecialization {
+            system_type: Box::new(concept(vec![coding(MDC_SYSTEM, code, Some(refid))], Some(text))),
+            ..Default::default()
+        });
     let resource = Device {
-        meta: Some(Box::new(Meta { profile: vec![PROFILE_PHD_DEVICE.into()], ..Default::default() })),
+        meta: Some(Box::new(Meta {
+            profile: vec![PROFILE_PHD_DEVICE.into()],
+            ..Default::default()
+        })),
         identifier: identifiers,
         manufacturer: device.manufacturer.as_deref().map(Into::into),
         serial_number: device.serial_number.as_deref().map(Into::into),
@@ -82,7 +104,10 @@ pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
         .collect(),
         ..Default::default()
     };
-    Some(MappedDevice { resource, conditional_identifier })
+    Some(MappedDevice {
+        resource,
+        conditional_identifier,
+    })
 }
 
 /// The gateway (PhgDevice): identified by its EUI-64 when it has one, and always by its deployment id
@@ -90,7 +115,12 @@ pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
 pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> MappedDevice {
     let mut identifiers = Vec::new();
     if let Some(eui) = gateway.system_id {
-        identifiers.push(typed_identifier("SYSID", "IEEE 11073 System Identifier", EUI64_SYSTEM_ID_SYSTEM, eui.dashed()));
+        identifiers.push(typed_identifier(
+            "SYSID",
+            "IEEE 11073 System Identifier",
+            EUI64_SYSTEM_ID_SYSTEM,
+            eui.dashed(),
+        ));
     }
     identifiers.push(Identifier {
         system: Some(gateway_id_system.into()),
@@ -102,7 +132,10 @@ pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> Map
         None => (gateway_id_system.to_string(), gateway.id.clone()),
     };
     let resource = Device {
-        meta: Some(Box::new(Meta { profile: vec![PROFILE_PHG_DEVICE.into()], ..Default::default() })),
+        meta: Some(Box::new(Meta {
+            profile: vec![PROFILE_PHG_DEVICE.into()],
+            ..Default::default()
+        })),
         identifier: identifiers,
         manufacturer: gateway.manufacturer.as_deref().map(Into::into),
         model_number: gateway.model_number.as_deref().map(Into::into),
@@ -110,8 +143,13 @@ pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> Map
             vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_AHD.0, Some(MDC_MOC_VMS_MDS_AHD.1))],
             Some("Personal health gateway"),
         ))),
-        version: version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &gateway.firmware_revision).into_iter().collect(),
+        version: version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &gateway.firmware_revision)
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
-    MappedDevice { resource, conditional_identifier }
+    MappedDevice {
+        resource,
+        conditional_identifier,
+    }
 }

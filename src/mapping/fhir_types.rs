@@ -6,11 +6,20 @@ use super::terminology::{MDC_SYSTEM, UCUM_SYSTEM};
 use crate::model::MdcCode;
 
 pub fn coding(system: &str, code: &str, display: Option<&str>) -> Coding {
-    Coding { system: Some(system.into()), code: Some(code.into()), display: display.map(Into::into), ..Default::default() }
+    Coding {
+        system: Some(system.into()),
+        code: Some(code.into()),
+        display: display.map(Into::into),
+        ..Default::default()
+    }
 }
 
 pub fn concept(codings: Vec<Coding>, text: Option<&str>) -> CodeableConcept {
-    CodeableConcept { coding: codings, text: text.map(Into::into), ..Default::default() }
+    CodeableConcept {
+        coding: codings,
+        text: text.map(Into::into),
+        ..Default::default()
+    }
 }
 
 /// An MDC coding; the display is the reference id when the code table knows the code.
@@ -30,9 +39,16 @@ pub fn ucum_quantity(value: String, unit: &str) -> Quantity {
 }
 
 pub fn reference(url: &str) -> Reference {
-    Reference { reference: Some(url.into()), ..Default::default() }
+    Reference {
+        reference: Some(url.into()),
+        ..Default::default()
+    }
 }
 
 pub fn identifier(system: &str, value: &str) -> Identifier {
-    Identifier { system: Some(system.into()), value: Some(value.into()), ..Default::default() }
+    Identifier {
+        system: Some(system.into()),
+        value: Some(value.into()),
+        ..Default::default()
+    }
 }

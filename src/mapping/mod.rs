@@ -7,6 +7,7 @@ mod device;
 pub mod fhir_types;
 mod observation;
 pub mod terminology;
+mod units;
 
 use fhirbolt::model::r4::resources::{Bundle, BundleEntry, BundleEntryRequest};
 use fhirbolt::model::r4::types::{Identifier, Reference};
@@ -28,7 +29,9 @@ pub struct MappingOptions {
 
 impl Default for MappingOptions {
     fn default() -> Self {
-        MappingOptions { gateway_id_system: DEFAULT_GATEWAY_ID_SYSTEM.to_string() }
+        MappingOptions {
+            gateway_id_system: DEFAULT_GATEWAY_ID_SYSTEM.to_string(),
+        }
     }
 }
 
@@ -44,6 +47,11 @@ pub enum MappingError {
     NoDeviceIdentifier,
     #[error("the reading holds no measurement")]
     NoMeasurements,
+    #[error(
+        "two different measurements share the dedup identifier {identifier} (same device, patient, code and device \
+         time): the server would keep only one, so the payload is rejected rather than losing a value"
+    )]
+    ConflictingMeasurements { identifier: String },
 }
 
 /// The namespace of fhirgate's name-based (v5) UUIDs: fullUrls derive from the conditional identity
@@ -51,17 +59,30 @@ pub enum MappingError {
 const FULL_URL_NAMESPACE: Uuid = Uuid::from_u128(0x6f0c_1f5e_9d3a_4b7e_8a52_46a1_2c9b_d07e);
 
 fn full_url(kind: &str, identity: &str) -> String {
-    format!("urn:uuid:{}", Uuid::new_v5(&FULL_URL_NAMESPACE, format!("{kind}|{identity}").as_bytes()))
+    format!(
+        "urn:uuid:{}",
+        Uuid::new_v5(&FULL_URL_NAMESPACE, format!("{kind}|{identity}").as_bytes())
+    )
 }
 
 /// Characters escaped in a search parameter value: everything but unreserved and `:/`, which FHIR
 /// servers accept as is and which keep identifiers readable.
-const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b':').remove(b'/');
+const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'/');
 
 /// `identifier=system|value` with FHIR search escaping (`\|`, `\,`, `\$`, `\\`) and then URL encoding.
 pub fn identifier_query(system: &str, value: &str) -> String {
     let escape = |text: &str| {
-        let escaped = text.replace('\\', "\\\\").replace('|', "\\|").replace(',', "\\,").replace('$', "\\$");
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('|', "\\|")
+            .replace(',', "\\,")
+            .replace('$', "\\$");
         utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
     };
     format!("identifier={}|{}", escape(system), escape(value))
@@ -99,13 +120,23 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
         let mapped = device::gateway_device(gateway, &options.gateway_id_system);
         let (system, value) = &mapped.conditional_identifier;
         let url = full_url("Device", &format!("{system}|{value}"));
-        entries.push(conditional_entry(url.clone(), Resource::Device(Box::new(mapped.resource)), "Device", identifier_query(system, value)));
+        entries.push(conditional_entry(
+            url.clone(),
+            Resource::Device(Box::new(mapped.resource)),
+            "Device",
+            identifier_query(system, value),
+        ));
         url
     });
 
     let (system, value) = &device.conditional_identifier;
     let device_url = full_url("Device", &format!("{system}|{value}"));
-    entries.push(conditional_entry(device_url.clone(), Resource::Device(Box::new(device.resource)), "Device", identifier_query(system, value)));
+    entries.push(conditional_entry(
+        device_url.clone(),
+        Resource::Device(Box::new(device.resource)),
+        "Device",
+        identifier_query(system, value),
+    ));
 
     let subject = Reference {
         r#type: Some("Patient".into()),
@@ -116,8 +147,11 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
         })),
         ..Default::default()
     };
-    let identifiers: Vec<String> =
-        reading.measurements.iter().map(|m| dedup::observation_identifier(&device_part, patient, m)).collect();
+    let identifiers: Vec<String> = reading
+        .measurements
+        .iter()
+        .map(|m| dedup::observation_identifier(&device_part, patient, m))
+        .collect();
     let measurement_urls: Vec<String> = identifiers.iter().map(|id| full_url("Observation", id)).collect();
     let links = observation::ObservationLinks {
         subject: &subject,
@@ -125,18 +159,33 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
         gateway_url: gateway_url.as_deref(),
         measurement_urls: &measurement_urls,
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: std::collections::HashMap<&str, &crate::model::Measurement> = std::collections::HashMap::new();
     for ((measurement, identifier), url) in reading.measurements.iter().zip(&identifiers).zip(&measurement_urls) {
-        // A notification that repeats a record (same code, time and device) is one reading, not two.
-        if !seen.insert(identifier) {
-            continue;
+        // A payload that repeats a record verbatim holds one reading, not two; two different values
+        // under one identity cannot both be stored, and silently keeping one would lose the other.
+        if let Some(first) = seen.insert(identifier, measurement) {
+            if first == measurement {
+                continue;
+            }
+            return Err(MappingError::ConflictingMeasurements {
+                identifier: identifier.clone(),
+            });
         }
         let resource = observation::observation(measurement, identifier, &links);
         let query = identifier_query(terminology::PHD_OBSERVATION_IDENTIFIER_SYSTEM, identifier);
-        entries.push(conditional_entry(url.clone(), Resource::Observation(Box::new(resource)), "Observation", query));
+        entries.push(conditional_entry(
+            url.clone(),
+            Resource::Observation(Box::new(resource)),
+            "Observation",
+            query,
+        ));
     }
 
-    Ok(Bundle { r#type: "transaction".into(), entry: entries, ..Default::default() })
+    Ok(Bundle {
+        r#type: "transaction".into(),
+        entry: entries,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +194,10 @@ mod tests {
 
     #[test]
     fn identifier_queries_escape_search_syntax_and_url_characters() {
-        assert_eq!(identifier_query("urn:oid:1.2.3", "A|B,C$D E&F#"), "identifier=urn:oid:1.2.3|A%5C%7CB%5C%2CC%5C%24D%20E%26F%23");
+        assert_eq!(
+            identifier_query("urn:oid:1.2.3", "A|B,C$D E&F#"),
+            "identifier=urn:oid:1.2.3|A%5C%7CB%5C%2CC%5C%24D%20E%26F%23"
+        );
         assert_eq!(
             identifier_query("http://hl7.org/fhir/sid/eui-48/bluetooth", "C4-7C-8D-6A-1F-20"),
             "identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|C4-7C-8D-6A-1F-20"

@@ -3,7 +3,9 @@
 use fhirbolt::model::r4::resources::{
     Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
 };
-use fhirbolt::model::r4::types::{CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference};
+use fhirbolt::model::r4::types::{
+    CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference,
+};
 
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
@@ -30,7 +32,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
 
     let mut category = Vec::new();
     if vital_sign {
-        category.push(concept(vec![coding(OBSERVATION_CATEGORY_SYSTEM, "vital-signs", None)], Some("Vital Signs")));
+        category.push(concept(
+            vec![coding(OBSERVATION_CATEGORY_SYSTEM, "vital-signs", None)],
+            Some("Vital Signs"),
+        ));
     }
     category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
 
@@ -50,7 +55,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
 
     let status = if invalid {
         "entered-in-error"
-    } else if quality.iter().any(|q| matches!(q, QualityFlag::EarlyEstimate | QualityFlag::Intermediate)) {
+    } else if quality
+        .iter()
+        .any(|q| matches!(q, QualityFlag::EarlyEstimate | QualityFlag::Intermediate))
+    {
         "preliminary"
     } else {
         "final"
@@ -63,7 +71,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     for supplemental in &measurement.supplemental_types {
         components.push(ObservationComponent {
             code: Box::new(concept(vec![mdc_coding(mdc::ATTR_SUPPLEMENTAL_TYPES)], None)),
-            value: Some(ObservationComponentValue::CodeableConcept(Box::new(concept(vec![mdc_coding(*supplemental)], None)))),
+            value: Some(ObservationComponentValue::CodeableConcept(Box::new(concept(
+                vec![mdc_coding(*supplemental)],
+                None,
+            )))),
             ..Default::default()
         });
     }
@@ -77,14 +88,21 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         });
     }
 
-    let security: Vec<Coding> = if quality.iter().any(|q| matches!(q, QualityFlag::TestData | QualityFlag::DemoData)) {
+    let security: Vec<Coding> = if quality
+        .iter()
+        .any(|q| matches!(q, QualityFlag::TestData | QualityFlag::DemoData))
+    {
         vec![coding(ACT_REASON_SYSTEM, "HTEST", Some("test health data"))]
     } else {
         Vec::new()
     };
 
     Observation {
-        meta: Some(Box::new(Meta { profile: vec![profile(measurement).into()], security, ..Default::default() })),
+        meta: Some(Box::new(Meta {
+            profile: vec![profile(measurement).into()],
+            security,
+            ..Default::default()
+        })),
         extension,
         identifier: vec![identifier(PHD_OBSERVATION_IDENTIFIER_SYSTEM, dedup_identifier)],
         status: status.into(),
@@ -121,7 +139,13 @@ pub fn code(code: MdcCode) -> CodeableConcept {
     let entry = lookup(code);
     let mut codings = vec![mdc_coding(code)];
     if let Some(entry) = entry {
-        codings.extend(entry.loinc.iter().chain(entry.extra_loinc).map(|loinc| coding(LOINC_SYSTEM, loinc, None)));
+        codings.extend(
+            entry
+                .loinc
+                .iter()
+                .chain(entry.extra_loinc)
+                .map(|loinc| coding(LOINC_SYSTEM, loinc, None)),
+        );
     }
     concept(codings, entry.map(|e| e.text))
 }
@@ -131,14 +155,26 @@ fn component(component: &Component) -> ObservationComponent {
         Value::Absent(reason) => (None, Some(Box::new(absent_reason(*reason)))),
         other => (component_value(other), None),
     };
-    ObservationComponent { code: Box::new(code(component.code)), value, data_absent_reason: absent, ..Default::default() }
+    ObservationComponent {
+        code: Box::new(code(component.code)),
+        value,
+        data_absent_reason: absent,
+        ..Default::default()
+    }
 }
 
 /// One boolean component per set bit, coded `<attribute>.<bit>` in ASN1ToHL7 (PHD IG
 /// PhdBitsEnumerationObservation, example bpm-status). Clear bits are not listed.
 fn bit_components(attribute: MdcCode, flags: &[Flag]) -> impl Iterator<Item = ObservationComponent> + '_ {
     flags.iter().filter(|f| f.set).map(move |f| ObservationComponent {
-        code: Box::new(concept(vec![coding(ASN1_TO_HL7_SYSTEM, &format!("{attribute}.{}", f.bit), Some(f.name))], None)),
+        code: Box::new(concept(
+            vec![coding(
+                ASN1_TO_HL7_SYSTEM,
+                &format!("{attribute}.{}", f.bit),
+                Some(f.name),
+            )],
+            None,
+        )),
         value: Some(ObservationComponentValue::Boolean(true.into())),
         ..Default::default()
     })
@@ -146,7 +182,7 @@ fn bit_components(attribute: MdcCode, flags: &[Flag]) -> impl Iterator<Item = Ob
 
 fn observation_value(value: &Value) -> Option<ObservationValue> {
     match value {
-        Value::Quantity(q) => Some(ObservationValue::Quantity(Box::new(ucum_quantity(q.value.to_string(), &q.unit)))),
+        Value::Quantity(q) => Some(ObservationValue::Quantity(Box::new(quantity(q)))),
         Value::Coded(code) => Some(ObservationValue::CodeableConcept(Box::new(coded_value(*code)))),
         Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
         Value::Flags(_) | Value::Absent(_) => None,
@@ -155,11 +191,16 @@ fn observation_value(value: &Value) -> Option<ObservationValue> {
 
 fn component_value(value: &Value) -> Option<ObservationComponentValue> {
     match value {
-        Value::Quantity(q) => Some(ObservationComponentValue::Quantity(Box::new(ucum_quantity(q.value.to_string(), &q.unit)))),
+        Value::Quantity(q) => Some(ObservationComponentValue::Quantity(Box::new(quantity(q)))),
         Value::Coded(code) => Some(ObservationComponentValue::CodeableConcept(Box::new(coded_value(*code)))),
         Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
         Value::Flags(_) | Value::Absent(_) => None,
     }
+}
+
+fn quantity(q: &crate::model::Quantity) -> fhirbolt::model::r4::types::Quantity {
+    let q = super::units::normalize(q);
+    ucum_quantity(q.value.to_string(), &q.unit)
 }
 
 fn coded_value(code: MdcCode) -> CodeableConcept {
@@ -187,11 +228,21 @@ fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
     quality
         .iter()
         .filter_map(|q| match q {
-            QualityFlag::Questionable => Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "questionable", Some("questionable"))),
-            QualityFlag::CalibrationOngoing => {
-                Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "calibration-ongoing", Some("calibration-ongoing")))
-            }
-            QualityFlag::EarlyEstimate => Some(coding(POCD_MEASUREMENT_STATUS_SYSTEM, "early-indication", Some("early-indication"))),
+            QualityFlag::Questionable => Some(coding(
+                POCD_MEASUREMENT_STATUS_SYSTEM,
+                "questionable",
+                Some("questionable"),
+            )),
+            QualityFlag::CalibrationOngoing => Some(coding(
+                POCD_MEASUREMENT_STATUS_SYSTEM,
+                "calibration-ongoing",
+                Some("calibration-ongoing"),
+            )),
+            QualityFlag::EarlyEstimate => Some(coding(
+                POCD_MEASUREMENT_STATUS_SYSTEM,
+                "early-indication",
+                Some("early-indication"),
+            )),
             _ => None,
         })
         .map(|c| concept(vec![c], None))
@@ -203,7 +254,12 @@ pub fn date_time(timestamp: &Timestamp) -> String {
     let offset = timestamp.offset.local_minus_utc();
     let sign = if offset < 0 { '-' } else { '+' };
     let minutes = offset.unsigned_abs() / 60;
-    format!("{}{sign}{:02}:{:02}", timestamp.local.format("%Y-%m-%dT%H:%M:%S"), minutes / 60, minutes % 60)
+    format!(
+        "{}{sign}{:02}:{:02}",
+        timestamp.local.format("%Y-%m-%dT%H:%M:%S"),
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 fn effective(time: &EffectiveTime) -> ObservationEffective {

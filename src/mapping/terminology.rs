@@ -11,7 +11,8 @@ pub const PHD_CATEGORY_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/CodeSystem/Phd
 pub const DATA_ABSENT_REASON_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
 /// Bit codes of 11073 BITs attributes (`<attribute code>.<bit>`), PHD IG.
 pub const ASN1_TO_HL7_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/ASN1ToHL7";
-pub const OBSERVATION_INTERPRETATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+pub const OBSERVATION_INTERPRETATION_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 /// Measurement-status codes of the Point-of-Care Device IG, which the PHD IG reuses for device
 /// quality statements (calibration ongoing, early indication).
 pub const POCD_MEASUREMENT_STATUS_SYSTEM: &str = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status";
@@ -28,7 +29,8 @@ pub const PHD_OBSERVATION_IDENTIFIER_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/
 pub const GATEWAY_DEVICE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice";
 
 pub const PROFILE_PHD_NUMERIC: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdNumericObservation";
-pub const PROFILE_PHD_COMPOUND_NUMERIC: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCompoundNumericObservation";
+pub const PROFILE_PHD_COMPOUND_NUMERIC: &str =
+    "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCompoundNumericObservation";
 pub const PROFILE_PHD_CODED: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCodedEnumerationObservation";
 pub const PROFILE_PHD_BITS: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBitsEnumerationObservation";
 pub const PROFILE_PHD_STRING: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdStringObservation";
