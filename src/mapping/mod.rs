@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 pub use observation::date_time;
 
-use crate::model::Reading;
+use crate::model::{Reading, Value};
 
 /// Settings of the mapping that are deployment choices, not facts of the reading.
 #[derive(Debug, Clone)]
@@ -161,6 +161,13 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
     };
     let mut seen: std::collections::HashMap<&str, &crate::model::Measurement> = std::collections::HashMap::new();
     for ((measurement, identifier), url) in reading.measurements.iter().zip(&identifiers).zip(&measurement_urls) {
+        // PHD IG (PhdBitsEnumerationObservation): event bits are reported only when set, so a status
+        // word with no bit set has nothing to report.
+        if let Some(Value::Flags(flags)) = &measurement.value {
+            if !flags.iter().any(|f| f.set) {
+                continue;
+            }
+        }
         // A payload that repeats a record verbatim holds one reading, not two; two different values
         // under one identity cannot both be stored, and silently keeping one would lose the other.
         if let Some(first) = seen.insert(identifier, measurement) {
@@ -201,6 +208,50 @@ mod tests {
         assert_eq!(
             identifier_query("http://hl7.org/fhir/sid/eui-48/bluetooth", "C4-7C-8D-6A-1F-20"),
             "identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|C4-7C-8D-6A-1F-20"
+        );
+    }
+
+    fn reading(values: &[i64]) -> Reading {
+        use crate::model::*;
+        use chrono::{DateTime, FixedOffset};
+        let received_at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap();
+        let time = EffectiveTime::Instant(Timestamp::gateway_receipt(received_at, NoDeviceTimeReason::NotSent));
+        Reading {
+            device: DeviceIdentity {
+                bluetooth_address: Some("C4:7C:8D:6A:1F:20".parse().unwrap()),
+                ..Default::default()
+            },
+            gateway: None,
+            patient: Some(PatientRef {
+                system: "urn:oid:1.2.3".into(),
+                value: "P1".into(),
+            }),
+            received_at: received_at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
+            measurements: values
+                .iter()
+                .map(|&v| {
+                    let q = Value::Quantity(Quantity::new(Decimal::integer(v), "/min"));
+                    Measurement::simple(crate::codes::mdc::ECG_HEART_RATE, q, time)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_verbatim_repeat_is_one_observation_but_a_conflict_is_an_error() {
+        let bundle = map_reading(&reading(&[72, 72]), &MappingOptions::default()).unwrap();
+        assert_eq!(bundle.entry.len(), 2, "device + one Observation");
+        let error = map_reading(&reading(&[72, 73]), &MappingOptions::default()).unwrap_err();
+        assert!(matches!(error, MappingError::ConflictingMeasurements { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_reading_without_patient_is_refused() {
+        let mut without = reading(&[72]);
+        without.patient = None;
+        assert_eq!(
+            map_reading(&without, &MappingOptions::default()).unwrap_err(),
+            MappingError::NoPatient
         );
     }
 
