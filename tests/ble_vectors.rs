@@ -115,24 +115,11 @@ fn facts(decoded: &Decoded) -> Value {
             put("unit", json!(if m.fahrenheit { "degF" } else { "Cel" }));
             put("temperature", float(m.temperature));
             put("timestamp", m.timestamp.as_ref().map(date_time).unwrap_or(Value::Null));
-            let site = m.site.map(|s| {
-                use fhirgate::adapters::ble::temperature::TemperatureSite::*;
-                [
-                    Armpit,
-                    Body,
-                    Ear,
-                    Finger,
-                    GastroIntestinalTract,
-                    Mouth,
-                    Rectum,
-                    Toe,
-                    Tympanum,
-                ]
-                .iter()
-                .position(|x| *x == s)
-                .map(|i| i + 1)
+            // The Temperature Type value naming the decoded site: the decoder's own table, inverted.
+            let site = m.site.and_then(|s| {
+                (1..=9u8).find(|&t| fhirgate::adapters::ble::temperature::TemperatureSite::from_type(t) == Some(s))
             });
-            put("temperature_type", json!(site.flatten()));
+            put("temperature_type", json!(site));
         }
         Decoded::Weight(m) => {
             use fhirgate::adapters::ble::weight::MeasurementSystem;
@@ -171,7 +158,7 @@ fn facts(decoded: &Decoded) -> Value {
             );
         }
         Decoded::Glucose(m) => {
-            use fhirgate::adapters::ble::glucose::{ConcentrationUnit, SampleLocation, SampleType::*};
+            use fhirgate::adapters::ble::glucose::{ConcentrationUnit, SampleLocation, SampleType};
             put("sequence_number", json!(m.sequence_number));
             put("base_time", date_time(&m.base_time));
             put("time_offset_min", json!(m.time_offset_minutes));
@@ -188,30 +175,10 @@ fn facts(decoded: &Decoded) -> Value {
                     "mol/L"
                 };
                 put("concentration_unit", json!(unit));
-                let types = [
-                    CapillaryWholeBlood,
-                    CapillaryPlasma,
-                    VenousWholeBlood,
-                    VenousPlasma,
-                    ArterialWholeBlood,
-                    ArterialPlasma,
-                    UndeterminedWholeBlood,
-                    UndeterminedPlasma,
-                    InterstitialFluid,
-                    ControlSolution,
-                ];
-                put(
-                    "type",
-                    json!(types.iter().position(|t| *t == c.sample_type).map(|i| i + 1)),
-                );
-                let location = match c.sample_location {
-                    SampleLocation::Finger => 1,
-                    SampleLocation::AlternateSite => 2,
-                    SampleLocation::Earlobe => 3,
-                    SampleLocation::ControlSolution => 4,
-                    SampleLocation::NotAvailable => 15,
-                    SampleLocation::Reserved(n) => n,
-                };
+                // The Type and Location nibbles naming the decoded values: the decoder's tables, inverted.
+                let sample_type = (1..=10u8).find(|&t| SampleType::from_nibble(t) == Some(c.sample_type));
+                put("type", json!(sample_type));
+                let location = (0..=15u8).find(|&l| SampleLocation::from_nibble(l) == c.sample_location);
                 put("sample_location", json!(location));
             }
             put("sensor_status_annunciation", json!(m.status.map(|s| s.0)));

@@ -65,7 +65,8 @@ pub enum SampleType {
 }
 
 impl SampleType {
-    fn from_nibble(raw: u8) -> Option<Self> {
+    /// The sample type a Type nibble (1–10) names; `None` for reserved values.
+    pub fn from_nibble(raw: u8) -> Option<Self> {
         Some(match raw {
             1 => SampleType::CapillaryWholeBlood,
             2 => SampleType::CapillaryPlasma,
@@ -113,7 +114,8 @@ pub enum SampleLocation {
 }
 
 impl SampleLocation {
-    fn from_nibble(raw: u8) -> Self {
+    /// The sample location a Location nibble names.
+    pub fn from_nibble(raw: u8) -> Self {
         match raw {
             1 => SampleLocation::Finger,
             2 => SampleLocation::AlternateSite,

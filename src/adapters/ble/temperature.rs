@@ -28,7 +28,8 @@ pub enum TemperatureSite {
 }
 
 impl TemperatureSite {
-    fn from_type(value: u8) -> Option<Self> {
+    /// The site a Temperature Type value (1–9) names; `None` for reserved values.
+    pub fn from_type(value: u8) -> Option<Self> {
         use TemperatureSite::*;
         Some(match value {
             1 => Armpit,
