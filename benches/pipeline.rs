@@ -1,6 +1,7 @@
-//! Throughput per characteristic: decode alone, the whole `map` pipeline (envelope → decode → map →
-//! FHIR JSON), and serialization alone, by fhirbolt and, as the reference limit, by bare serde_json
-//! writing the same resources. divan prints readings/s (`item/s`). Run with `cargo bench`.
+//! Throughput per characteristic: decode alone, mapping alone, the whole `map` pipeline (envelope →
+//! decode → map → pretty FHIR JSON), and serialization alone, by fhirbolt and, as the reference
+//! limit, by bare serde_json writing the same resources. divan prints readings/s (`item/s`).
+//! Run with `cargo bench`.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use divan::counter::ItemsCount;
@@ -98,7 +99,17 @@ fn decode_map_serialize(bencher: Bencher, name: &str) {
         .bench(|| map_payload(black_box(payload), &settings, now()).unwrap());
 }
 
-/// Serialization of a ready Bundle by fhirbolt (what the pipeline uses).
+/// The mapper alone: model reading → fhirbolt Bundle (codes, identifiers, fullUrl UUIDs).
+#[divan::bench(args = names())]
+fn map(bencher: Bencher, name: &str) {
+    let reading = envelope::parse(payload(name).as_bytes(), &defaults()).unwrap();
+    let options = MappingOptions::default();
+    bencher
+        .counter(ItemsCount::new(1usize))
+        .bench(|| map_reading(black_box(&reading), &options).unwrap());
+}
+
+/// Serialization of a ready Bundle by fhirbolt, compact (`map` prints it pretty, which costs more).
 #[divan::bench(args = names())]
 fn serialize_fhirbolt(bencher: Bencher, name: &str) {
     let reading = envelope::parse(payload(name).as_bytes(), &defaults()).unwrap();
