@@ -157,6 +157,41 @@ code_table! {
     // -- end of glucose & CGM block --
 }
 
+/// MDC unit codes (partition 4, `MDC_DIM_*`) with their UCUM equivalents, for payloads that give units
+/// as MDC codes only (HL7 v2 OBX-6 `266016^MDC_DIM_MMHG^MDC`). Sources: IEEE 11073-10101 as listed in
+/// the IHE PCD Technical Framework examples and the PHD IG. The low five bits of a unit code are its
+/// decimal prefix (16 deci, 17 centi, 18 milli, 19 micro): mL = L (1600) + 18, ms = s (2176) + 18.
+pub static MDC_UNITS: &[(u32, &str, &str)] = &[
+    (262656, "MDC_DIM_DIMLESS", "1"),
+    (262688, "MDC_DIM_PERCENT", "%"),
+    (263441, "MDC_DIM_CENTI_M", "cm"),
+    (263762, "MDC_DIM_MILLI_L", "mL"),
+    (263875, "MDC_DIM_KILO_G", "kg"),
+    (263890, "MDC_DIM_MILLI_G", "mg"),
+    (263891, "MDC_DIM_MICRO_G", "ug"),
+    (263904, "MDC_DIM_LB", "[lb_av]"),
+    (264096, "MDC_DIM_KG_PER_M_SQ", "kg/m2"),
+    (264274, "MDC_DIM_MILLI_G_PER_DL", "mg/dL"),
+    (264306, "MDC_DIM_MILLI_G_PER_ML", "mg/mL"),
+    (264320, "MDC_DIM_SEC", "s"),
+    (264338, "MDC_DIM_MILLI_SEC", "ms"),
+    (264352, "MDC_DIM_MIN", "min"),
+    (264864, "MDC_DIM_BEAT_PER_MIN", "/min"),
+    (264928, "MDC_DIM_RESP_PER_MIN", "/min"),
+    (265266, "MDC_DIM_MILLI_L_PER_HR", "mL/h"),
+    (265619, "MDC_DIM_MICRO_G_PER_KG_PER_MIN", "ug/kg/min"),
+    (265987, "MDC_DIM_KILO_PASCAL", "kPa"),
+    (266016, "MDC_DIM_MMHG", "mm[Hg]"),
+    (266560, "MDC_DIM_FAHR", "[degF]"),
+    (266866, "MDC_DIM_MILLI_MOLE_PER_L", "mmol/L"),
+    (268192, "MDC_DIM_DEGC", "Cel"),
+];
+
+/// The UCUM unit of an MDC unit code, if the table knows it.
+pub fn ucum_for_mdc_unit(code: u32) -> Option<&'static str> {
+    MDC_UNITS.iter().find(|(c, _, _)| *c == code).map(|(_, _, ucum)| *ucum)
+}
+
 /// The table row for `code`, if the bridge knows it.
 pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
     TABLE.iter().find(|entry| entry.mdc == code)
@@ -174,6 +209,17 @@ mod tests {
             assert!(seen.insert(entry.mdc), "{} listed twice", entry.mdc);
             assert!(entry.reference_id.starts_with("MDC_"), "{}", entry.reference_id);
         }
+    }
+
+    #[test]
+    fn mdc_units_are_in_partition_4_and_listed_once() {
+        let mut seen = HashSet::new();
+        for (code, refid, _) in MDC_UNITS {
+            assert_eq!(code >> 16, 4, "{refid} is not a dimension code");
+            assert!(seen.insert(code), "{refid} listed twice");
+        }
+        assert_eq!(ucum_for_mdc_unit(266016), Some("mm[Hg]"));
+        assert_eq!(ucum_for_mdc_unit(1), None);
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub fn normalize(quantity: &Quantity) -> Quantity {
         "kPa" => Quantity::new(kilopascal_to_mm_hg(quantity.value), "mm[Hg]"),
         // 1 m = 100 cm: only the exponent moves, so precision is kept (1.830 m → 183.0 cm).
         "m" => Quantity::new(quantity.value.scaled_by_power_of_ten(2), "cm"),
+        // UCUM annotations carry no meaning (`{beat}/min` is `/min`), but the vital-signs profiles
+        // require the bare unit, so a leading annotation before `/` is dropped.
+        unit if unit.starts_with('{') => match unit.split_once('}') {
+            Some((_, rest)) if rest.starts_with('/') => Quantity::new(quantity.value, rest),
+            _ => quantity.clone(),
+        },
         _ => quantity.clone(),
     }
 }
@@ -58,6 +64,16 @@ mod tests {
     fn metres_become_centimetres_exactly() {
         let q = normalize(&Quantity::new(Decimal::new(1830, -3), "m"));
         assert_eq!((q.value.to_string().as_str(), q.unit.as_str()), ("183.0", "cm"));
+    }
+
+    #[test]
+    fn leading_annotations_are_dropped() {
+        let q = normalize(&Quantity::new(Decimal::integer(63), "{beat}/min"));
+        assert_eq!(q.unit, "/min");
+        assert_eq!(
+            normalize(&Quantity::new(Decimal::integer(1), "{score}")).unit,
+            "{score}"
+        );
     }
 
     #[test]

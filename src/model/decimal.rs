@@ -66,6 +66,34 @@ impl Decimal {
     }
 }
 
+/// Text that is not a plain decimal number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a decimal number (digits with an optional sign and decimal point, e.g. -12.50)")]
+pub struct DecimalParseError(pub String);
+
+/// Parses plain decimal notation (`12`, `-0.50`, `+3.`, `.5`), keeping the written precision: `1.10`
+/// stays 1.10. Exponents, separators and whitespace inside the number are refused, as in HL7 v2 `NM`.
+impl std::str::FromStr for Decimal {
+    type Err = DecimalParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || DecimalParseError(text.to_string());
+        let (negative, unsigned) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !digits_only(whole) || !digits_only(fraction) {
+            return Err(error());
+        }
+        let exponent = -i32::try_from(fraction.len()).map_err(|_| error())?;
+        let mantissa: i64 = format!("{whole}{fraction}").parse().map_err(|_| error())?;
+        Ok(Decimal::new(if negative { -mantissa } else { mantissa }, exponent))
+    }
+}
+
 /// Renders plain decimal notation with exactly `-exponent` decimals (never scientific notation, which
 /// FHIR's decimal grammar does allow but receivers rarely expect): `1234e-2` → `12.34`,
 /// `120e-8` → `0.00000120`, `513e7` → `5130000000`.
@@ -118,6 +146,36 @@ mod tests {
         let kg = Decimal::from_fixed_point(13140, 5, -3).unwrap();
         assert_eq!(kg.to_string(), "65.700");
         assert!(Decimal::from_fixed_point(i64::MAX, 5, 0).is_none());
+    }
+
+    #[test]
+    fn parses_with_the_written_precision() {
+        for (text, mantissa, exponent) in [
+            ("1.1", 11, -1),
+            ("0", 0, 0),
+            ("250.0", 2500, -1),
+            ("-3.50", -350, -2),
+            ("+7", 7, 0),
+            (".5", 5, -1),
+            ("5.", 5, 0),
+        ] {
+            let value: Decimal = text.parse().unwrap();
+            assert_eq!(value, Decimal::new(mantissa, exponent), "{text}");
+        }
+        assert_eq!("1.10".parse::<Decimal>().unwrap().to_string(), "1.10");
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1e3",
+            "1,5",
+            " 1",
+            "1.2.3",
+            "0x10",
+            "99999999999999999999",
+        ] {
+            assert!(bad.parse::<Decimal>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod patient;
 mod reading;
 mod time;
 
-pub use decimal::Decimal;
+pub use decimal::{Decimal, DecimalParseError};
 pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use patient::PatientRef;
