@@ -1,0 +1,7 @@
+//! HL7 v2 messages: a strict generic parser (`message`, `error`), HL7 date-times (`time`), and the IHE
+//! PCD device observation report read from a message (`report`).
+
+pub mod error;
+pub mod message;
+pub mod report;
+pub mod time;

@@ -1,0 +1,579 @@
+//! IHE PCD device observation messages as a typed report: the header (who sent it, which profile),
+//! the patient, and per OBR the OBX rows with their MDC codes, containment paths, values, UCUM units,
+//! times and equipment ids. Shared by PCD-01 (`ORU^R01`), PCD-04 (`ORU^R40`) and PCD-10 (`ORU^R42`).
+//!
+//! IHE PCD TF-2 §B.8 (OBX): OBX-3 is the MDC observation identifier (numeric code first; `0` marks a
+//! code still pending assignment, so the reference id in component 2 is then the only identity),
+//! OBX-4 the containment path `MDS.VMD.CHAN.METRIC[.FACET]`, OBX-5 the value, OBX-6 the unit (MDC
+//! and/or UCUM), OBX-14 the observation time (overrides OBR-7), OBX-18 the equipment instance ids.
+
+use thiserror::Error;
+
+use super::message::{Field, Message, Segment};
+use super::time::{parse_dtm, Hl7DateTime};
+use crate::model::{Decimal, Eui64};
+
+/// Why a message is not a usable device observation report.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("HL7 v2 message: segment {segment} ({segment_id}) field {field}: {rule}")]
+pub struct ReportError {
+    pub segment: usize,
+    pub segment_id: String,
+    pub field: usize,
+    pub rule: String,
+}
+
+fn error(segment: &Segment, field: usize, rule: impl Into<String>) -> ReportError {
+    ReportError {
+        segment: segment.position(),
+        segment_id: segment.id().to_string(),
+        field,
+        rule: rule.into(),
+    }
+}
+
+/// An equipment or application identifier: HL7 `EI` (OBX-18: entity ^ namespace ^ universal id ^ type)
+/// or `HD` (MSH-3: namespace ^ universal id ^ type), normalised to the same four parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EquipmentId {
+    pub entity: Option<String>,
+    pub namespace: Option<String>,
+    pub universal_id: Option<String>,
+    pub universal_id_type: Option<String>,
+}
+
+impl EquipmentId {
+    /// The EUI-64, when the universal id is typed as one (`EUI-64`; some vendors write `EUI64`).
+    pub fn eui64(&self) -> Option<Eui64> {
+        let kind = self.universal_id_type.as_deref()?.to_ascii_uppercase();
+        if kind != "EUI-64" && kind != "EUI64" {
+            return None;
+        }
+        self.universal_id.as_deref()?.trim().parse().ok()
+    }
+}
+
+/// An MDC observation identifier from a CWE field: numeric code, reference id, coding system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdcTerm {
+    /// The 32-bit MDC code; 0 means "pending assignment" (identity is then the reference id).
+    pub code: u32,
+    pub reference_id: Option<String>,
+    pub system: Option<String>,
+}
+
+/// An OBX-4 containment path, e.g. `1.1.1.5`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContainmentPath(pub Vec<u32>);
+
+impl ContainmentPath {
+    /// The path without its trailing zeros: `1.1.0.0` → `1.1` (a VMD).
+    pub fn significant(&self) -> &[u32] {
+        let end = self.0.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
+        self.0.get(..end).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Display for ContainmentPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+/// OBX-5 by OBX-2 value type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObxValue {
+    /// No value: a device-description row (MDS, VMD, channel) or an empty metric.
+    Empty,
+    /// `NM`, exactly as sent (`1.1` stays 1.1, `0` stays 0).
+    Numeric(Decimal),
+    /// `CWE`/`CE`/`CNE`: an MDC code when given, and the text (component 2, else the original text
+    /// in component 9) such as `pump-status-infusing`.
+    Coded {
+        code: Option<u32>,
+        text: Option<String>,
+        system: Option<String>,
+    },
+    /// `ST`, `TX`, `FT`.
+    Text(String),
+}
+
+/// One OBX row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObxRow {
+    /// Position of the OBX segment in the message (1-based), for error messages.
+    pub segment: usize,
+    pub value_type: String,
+    pub code: MdcTerm,
+    pub path: ContainmentPath,
+    pub value: ObxValue,
+    /// The UCUM unit, resolved from OBX-6.
+    pub unit: Option<String>,
+    pub reference_range: Option<String>,
+    /// OBX-8 repetitions (`L`, `PM`, `SP`, ...).
+    pub abnormal_flags: Vec<String>,
+    /// OBX-11 (`R`, `F`, `X`, ...).
+    pub result_status: Option<String>,
+    /// OBX-14.
+    pub time: Option<Hl7DateTime>,
+    /// OBX-18 repetitions.
+    pub equipment: Vec<EquipmentId>,
+}
+
+/// One OBR and the OBX rows under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservationGroup {
+    pub segment: usize,
+    /// OBR-4, as code ^ text ^ system (e.g. `182777000^monitoring of patient^SCT`, `196616^MDC_EVT_ALARM^MDC`).
+    pub universal_service: (Option<String>, Option<String>, Option<String>),
+    /// OBR-7, the default time of the rows.
+    pub time: Option<Hl7DateTime>,
+    pub rows: Vec<ObxRow>,
+}
+
+/// PID-3: the first repetition that carries an id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PatientId {
+    pub id: String,
+    /// CX-4 assigning authority (namespace id, or universal id when only that is given).
+    pub assigning_authority: Option<String>,
+    /// CX-5 identifier type code (`MR`, `PI`, ...).
+    pub id_type: Option<String>,
+}
+
+impl std::fmt::Debug for PatientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientId")
+            .field("id", &"<redacted>")
+            .field("assigning_authority", &self.assigning_authority)
+            .field("id_type", &self.id_type)
+            .finish()
+    }
+}
+
+/// A device observation report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceObservationReport {
+    /// MSH-9.1 and MSH-9.2, e.g. `ORU` and `R01`.
+    pub message_type: String,
+    pub trigger_event: String,
+    pub control_id: String,
+    /// MSH-21 universal ids (profile OIDs), kept for information only: real traffic uses OIDs other
+    /// than the TF's, so nothing depends on them.
+    pub profiles: Vec<String>,
+    /// MSH-3, the sending application: the gateway.
+    pub sending_application: EquipmentId,
+    /// MSH-7.
+    pub message_time: Option<Hl7DateTime>,
+    pub patient: Option<PatientId>,
+    /// PV1-3 point of care, room, bed, joined with `^` as sent.
+    pub location: Option<String>,
+    pub groups: Vec<ObservationGroup>,
+}
+
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "\"\"")
+        .map(str::to_string)
+}
+
+fn equipment_from_ei(field: &Field) -> Vec<EquipmentId> {
+    field
+        .repetitions()
+        .iter()
+        .map(|r| EquipmentId {
+            entity: non_empty(r.component(1)),
+            namespace: non_empty(r.component(2)),
+            universal_id: non_empty(r.component(3)),
+            universal_id_type: non_empty(r.component(4)),
+        })
+        .filter(|e| e != &EquipmentId::default())
+        .collect()
+}
+
+fn optional_time(segment: &Segment, field: usize) -> Result<Option<Hl7DateTime>, ReportError> {
+    match non_empty(segment.get(field, 1)) {
+        Some(text) => parse_dtm(&text).map(Some).map_err(|rule| error(segment, field, rule)),
+        None => Ok(None),
+    }
+}
+
+fn mdc_term(segment: &Segment, field: usize) -> Result<MdcTerm, ReportError> {
+    let code_text =
+        non_empty(segment.get(field, 1)).ok_or_else(|| error(segment, field, "the observation identifier is empty"))?;
+    let code = code_text.parse::<u32>().map_err(|_| {
+        error(
+            segment,
+            field,
+            format!("'{code_text}' is not a numeric MDC code (IHE PCD matches terms by number)"),
+        )
+    })?;
+    Ok(MdcTerm {
+        code,
+        reference_id: non_empty(segment.get(field, 2)),
+        system: non_empty(segment.get(field, 3)),
+    })
+}
+
+fn containment_path(segment: &Segment) -> Result<ContainmentPath, ReportError> {
+    let text = non_empty(segment.get(4, 1)).ok_or_else(|| {
+        error(
+            segment,
+            4,
+            "the containment path (OBX-4, e.g. 1.1.1.5) is empty; the metric cannot be placed in its device",
+        )
+    })?;
+    text.split('.')
+        .map(|part| part.parse::<u32>())
+        .collect::<Result<Vec<_>, _>>()
+        .map(ContainmentPath)
+        .map_err(|_| {
+            error(
+                segment,
+                4,
+                format!("'{text}' is not a dotted containment path of numbers"),
+            )
+        })
+}
+
+/// OBX-6 → UCUM: `ucum^ucum^UCUM`, or `mdc^refid^MDC^ucum^ucum^UCUM`, or an MDC unit code alone,
+/// looked up in the code table.
+fn unit(segment: &Segment) -> Result<Option<String>, ReportError> {
+    let field = segment.field(6);
+    if field.is_empty() {
+        return Ok(None);
+    }
+    let part = |c| non_empty(field.component(c));
+    let is_ucum = |system: Option<String>| system.is_some_and(|s| s.eq_ignore_ascii_case("UCUM"));
+    if is_ucum(part(3)) {
+        return Ok(part(1));
+    }
+    if is_ucum(part(6)) {
+        return Ok(part(4));
+    }
+    let code = part(1).unwrap_or_default();
+    match code.parse::<u32>().ok().and_then(crate::codes::ucum_for_mdc_unit) {
+        Some(ucum) => Ok(Some(ucum.to_string())),
+        None => Err(error(
+            segment,
+            6,
+            format!(
+                "unit '{}' has no UCUM form and no UCUM equivalent in the code table",
+                field.raw()
+            ),
+        )),
+    }
+}
+
+fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
+    let field = segment.field(5);
+    if field.is_empty() {
+        return Ok(ObxValue::Empty);
+    }
+    Ok(match value_type {
+        "NM" => {
+            let text = non_empty(field.component(1)).unwrap_or_default();
+            ObxValue::Numeric(
+                text.parse()
+                    .map_err(|e: crate::model::DecimalParseError| error(segment, 5, e.to_string()))?,
+            )
+        }
+        "CWE" | "CE" | "CNE" => {
+            let code_text = non_empty(field.component(1));
+            let code = match &code_text {
+                Some(text) => Some(
+                    text.parse::<u32>()
+                        .map_err(|_| error(segment, 5, format!("coded value '{text}' is not a numeric MDC code")))?,
+                ),
+                None => None,
+            };
+            ObxValue::Coded {
+                code,
+                text: non_empty(field.component(2)).or_else(|| non_empty(field.component(9))),
+                system: non_empty(field.component(3)),
+            }
+        }
+        "ST" | "TX" | "FT" | "" => ObxValue::Text(field.component(1).unwrap_or_default().to_string()),
+        other => {
+            return Err(error(
+                segment,
+                2,
+                format!("value type '{other}' is not supported (NM, CWE, CE, CNE, ST, TX, FT)"),
+            ))
+        }
+    })
+}
+
+fn obx_row(segment: &Segment) -> Result<ObxRow, ReportError> {
+    let value_type = non_empty(segment.get(2, 1)).unwrap_or_default();
+    Ok(ObxRow {
+        segment: segment.position(),
+        code: mdc_term(segment, 3)?,
+        path: containment_path(segment)?,
+        value: value(segment, &value_type)?,
+        unit: unit(segment)?,
+        reference_range: non_empty(segment.get(7, 1)),
+        abnormal_flags: segment
+            .field(8)
+            .repetitions()
+            .iter()
+            .filter_map(|r| non_empty(r.component(1)))
+            .collect(),
+        result_status: non_empty(segment.get(11, 1)),
+        time: optional_time(segment, 14)?,
+        equipment: equipment_from_ei(segment.field(18)),
+        value_type,
+    })
+}
+
+/// Reads a device observation report from a parsed message.
+pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportError> {
+    let msh = message.first("MSH").ok_or_else(|| ReportError {
+        segment: 1,
+        segment_id: String::new(),
+        field: 0,
+        rule: "the message has no MSH segment".into(),
+    })?;
+    let message_type = non_empty(msh.get(9, 1)).ok_or_else(|| error(msh, 9, "the message type is empty"))?;
+    let trigger_event = non_empty(msh.get(9, 2)).unwrap_or_default();
+    let control_id = non_empty(msh.get(10, 1)).ok_or_else(|| error(msh, 10, "the message control id is empty"))?;
+    let sending = msh.field(3);
+    let sending_application = EquipmentId {
+        entity: None,
+        namespace: non_empty(sending.component(1)),
+        universal_id: non_empty(sending.component(2)),
+        universal_id_type: non_empty(sending.component(3)),
+    };
+    let profiles = msh
+        .field(21)
+        .repetitions()
+        .iter()
+        .filter_map(|r| non_empty(r.component(3)))
+        .collect();
+    let patient = message.first("PID").and_then(|pid| {
+        pid.field(3).repetitions().iter().find_map(|r| {
+            Some(PatientId {
+                id: non_empty(r.component(1))?,
+                assigning_authority: non_empty(r.subcomponent(4, 1)).or_else(|| non_empty(r.subcomponent(4, 2))),
+                id_type: non_empty(r.component(5)),
+            })
+        })
+    });
+    let location = message.first("PV1").and_then(|pv1| non_empty(Some(pv1.field(3).raw())));
+
+    let mut groups: Vec<ObservationGroup> = Vec::new();
+    for segment in message.segments() {
+        match segment.id() {
+            "OBR" => groups.push(ObservationGroup {
+                segment: segment.position(),
+                universal_service: (
+                    non_empty(segment.get(4, 1)),
+                    non_empty(segment.get(4, 2)),
+                    non_empty(segment.get(4, 3)),
+                ),
+                time: optional_time(segment, 7)?,
+                rows: Vec::new(),
+            }),
+            "OBX" => {
+                let group = groups.last_mut().ok_or_else(|| {
+                    error(
+                        segment,
+                        0,
+                        "an OBX comes before any OBR; device observations belong to an OBR",
+                    )
+                })?;
+                group.rows.push(obx_row(segment)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(DeviceObservationReport {
+        message_type,
+        trigger_event,
+        control_id,
+        profiles,
+        sending_application,
+        message_time: optional_time(msh, 7)?,
+        patient,
+        location,
+        groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(text: &str) -> DeviceObservationReport {
+        read_report(&Message::parse(text.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn row<'a>(report: &'a DeviceObservationReport, path: &str) -> &'a ObxRow {
+        report
+            .groups
+            .iter()
+            .flat_map(|g| &g.rows)
+            .find(|r| r.path.to_string() == path)
+            .unwrap()
+    }
+
+    const PHILIPS: &str = include_str!("../../../fixtures/hl7v2/ihe_pcd01_physio_monitor_philips_example.hl7");
+    const ACME: &str = include_str!("../../../fixtures/hl7v2/ihe_pcd01_episodic_nibp_acme_gateway_example.hl7");
+    const PUMP_EVENT: &str = include_str!("../../../fixtures/hl7v2/ihe_pcd10_iec_infusion_delivery_start_example.hl7");
+    const BBRAUN_ALARM: &str =
+        include_str!("../../../fixtures/hl7v2/ihe_pcd04_acm_bbraun_pump_occlusion_start_example.hl7");
+
+    #[test]
+    fn philips_monitor_header_patient_and_metrics() {
+        let r = report(PHILIPS);
+        assert_eq!((r.message_type.as_str(), r.trigger_event.as_str()), ("ORU", "R01"));
+        assert_eq!(r.control_id, "HP0122182658686QQ000CND119C0WS61");
+        assert_eq!(r.profiles, vec!["1.3.6.1.4.1.19376.1.6.1.1.1".to_string()]);
+        assert_eq!(r.sending_application.namespace.as_deref(), Some("PAT_DEVICE_PHILIPS_C"));
+        let t = r.message_time.unwrap();
+        assert_eq!(
+            (t.local.to_string().as_str(), t.offset.map(|o| o.local_minus_utc())),
+            ("2015-01-22 18:26:58", Some(0))
+        );
+        let patient = r.patient.as_ref().unwrap();
+        assert_eq!(
+            (patient.id.as_str(), patient.id_type.as_deref()),
+            ("HO2009001", Some("MR"))
+        );
+        assert_eq!(r.location.as_deref(), Some("HO Surgery^OR^1"));
+        assert_eq!(r.groups.len(), 1);
+        assert_eq!(r.groups[0].rows.len(), 17);
+
+        let systolic = row(&r, "1.1.1.5");
+        assert_eq!(
+            systolic.code,
+            MdcTerm {
+                code: 150021,
+                reference_id: Some("MDC_PRESS_BLD_NONINV_SYS".into()),
+                system: Some("MDC".into())
+            }
+        );
+        assert_eq!(systolic.value, ObxValue::Numeric(Decimal::new(117, 0)));
+        assert_eq!(systolic.unit.as_deref(), Some("mm[Hg]"));
+        assert_eq!(systolic.reference_range.as_deref(), Some("90-160"));
+        assert_eq!(systolic.time.unwrap().local.to_string(), "2015-01-22 11:50:00");
+        assert_eq!(systolic.time.unwrap().offset, None);
+        // 3.9 with an MDC dimensionless unit stays 3.9, unit "1".
+        let perfusion = row(&r, "1.3.1.3");
+        assert_eq!(
+            (perfusion.value.clone(), perfusion.unit.as_deref()),
+            (ObxValue::Numeric(Decimal::new(39, -1)), Some("1"))
+        );
+        assert_eq!(row(&r, "1.2.1.14").unit.as_deref(), Some("ms"));
+        assert_eq!(row(&r, "1.2.1.21").value, ObxValue::Text("MDC_ECG_SINUS_RHY".into()));
+        // Device rows: no value, trailing zeros.
+        let vmd = row(&r, "1.1.0.0");
+        assert_eq!(
+            (vmd.value.clone(), vmd.path.significant()),
+            (ObxValue::Empty, &[1u32, 1][..])
+        );
+        assert_eq!(vmd.equipment[0].entity.as_deref(), Some("0600dc750001"));
+    }
+
+    #[test]
+    fn acme_gateway_ucum_units_and_eui64_sender() {
+        let r = report(ACME);
+        assert_eq!(r.sending_application.eui64().unwrap().compact(), "080019FFFE3ED02D");
+        assert_eq!(row(&r, "1.16.1.1").unit.as_deref(), Some("mm[Hg]"));
+        assert_eq!(row(&r, "1.16.1.4").unit.as_deref(), Some("{beat}/min"));
+        assert_eq!(r.groups[0].universal_service.0.as_deref(), Some("182777000"));
+        assert_eq!(r.patient.as_ref().unwrap().assigning_authority.as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn pump_event_pending_codes_coded_texts_and_mixed_units() {
+        let r = report(PUMP_EVENT);
+        assert_eq!(r.trigger_event, "R42");
+        let condition = row(&r, "1.0.0.2");
+        assert_eq!(condition.code.code, 0, "pending code kept as 0");
+        assert_eq!(condition.code.reference_id.as_deref(), Some("MDC_ATTR_EVT_COND"));
+        assert_eq!(
+            condition.value,
+            ObxValue::Coded {
+                code: Some(197288),
+                text: Some("MDC_EVT_PUMP_DELIV_START".into()),
+                system: Some("MDC".into())
+            }
+        );
+        assert_eq!(
+            row(&r, "1.1.1.1").value,
+            ObxValue::Coded {
+                code: None,
+                text: Some("pump-status-infusing".into()),
+                system: None
+            }
+        );
+        let rate = row(&r, "1.1.2.4");
+        assert_eq!(
+            (rate.value.clone(), rate.unit.as_deref()),
+            (ObxValue::Numeric(Decimal::new(154, -1)), Some("mL/h"))
+        );
+        assert_eq!(
+            row(&r, "1.1.2.7").value,
+            ObxValue::Numeric(Decimal::new(0, -1)),
+            "0.0 keeps its decimal"
+        );
+        assert_eq!(row(&r, "1.1.2.5").unit.as_deref(), Some("ug/kg/min"));
+        assert_eq!(
+            row(&r, "1.0.0.0").equipment[0].eui64().unwrap().compact(),
+            "0012210000000000"
+        );
+    }
+
+    #[test]
+    fn alarm_five_level_paths_and_original_text() {
+        let r = report(BBRAUN_ALARM);
+        assert_eq!(r.trigger_event, "R40");
+        let alarm = row(&r, "1.0.0.0.1");
+        assert_eq!(
+            alarm.value,
+            ObxValue::Coded {
+                code: Some(196940),
+                text: Some("MDC_EVT_FLUID_LINE_OCCL".into()),
+                system: Some("MDC".into())
+            }
+        );
+        assert_eq!(row(&r, "1.0.0.0.3").value, ObxValue::Text("start".into()));
+        assert_eq!(
+            r.message_time.unwrap().offset.map(|o| o.local_minus_utc()),
+            Some(-6 * 3600)
+        );
+    }
+
+    #[test]
+    fn errors_name_segment_field_and_rule() {
+        let base = "MSH|^~\\&|GW|X|||20150122182658+0000||ORU^R01|1|P|2.6\rOBR|1||1|x|||20150122182656\r";
+        let cases = [
+            ("OBX|1|NM|abc^X^MDC|1.1.1.1|5", "field 3", "numeric MDC code"),
+            ("OBX|1|NM|150021^X^MDC||5", "field 4", "containment path"),
+            ("OBX|1|NM|150021^X^MDC|1.a.1|5", "field 4", "dotted"),
+            ("OBX|1|NM|150021^X^MDC|1.1.1.1|1,5", "field 5", "not a decimal"),
+            (
+                "OBX|1|NM|150021^X^MDC|1.1.1.1|5|999999^MDC_DIM_X^MDC",
+                "field 6",
+                "no UCUM",
+            ),
+            ("OBX|1|NM|150021^X^MDC|1.1.1.1|5|||||||||2015", "field 14", "at least"),
+            ("OBX|1|XX|150021^X^MDC|1.1.1.1|5", "field 2", "not supported"),
+        ];
+        for (obx, field, rule) in cases {
+            let message = Message::parse(format!("{base}{obx}\r").as_bytes()).unwrap();
+            let text = read_report(&message).unwrap_err().to_string();
+            assert!(
+                text.contains("segment 3 (OBX)") && text.contains(field) && text.contains(rule),
+                "{obx}: {text}"
+            );
+        }
+        let orphan =
+            Message::parse(b"MSH|^~\\&|GW|X|||20150122182658||ORU^R01|1|P|2.6\rOBX|1|NM|150021^X^MDC|1.1.1.1|5\r")
+                .unwrap();
+        assert!(read_report(&orphan).unwrap_err().to_string().contains("before any OBR"));
+    }
+}
