@@ -9,22 +9,29 @@
 
 use crate::model::{DeviceIdentity, Measurement, PatientRef};
 
-/// The device part: EUI-64 if known, else the Bluetooth address.
+/// The device part: EUI-64 if known, else the Bluetooth address, else (point-of-care devices with
+/// neither) the equipment instance id as sent.
 pub fn device_part(device: &DeviceIdentity) -> Option<String> {
     device
         .system_id
         .map(|id| id.compact())
         .or_else(|| device.bluetooth_address.map(|a| a.compact()))
+        .or_else(|| device.instance_id.as_ref().map(|i| i.value.clone()))
 }
 
 /// The full dedup identifier value of `measurement`.
 pub fn observation_identifier(device_part: &str, patient: &PatientRef, measurement: &Measurement) -> String {
     let time = measurement.time.anchor().local;
+    // A pending code (0) is identified by the sender's label instead.
+    let kind = match (measurement.code.0, &measurement.label) {
+        (0, Some(label)) => label.clone(),
+        _ => measurement.code.to_string(),
+    };
     let mut value = format!(
         "{device_part}-{}-{}-{}-{}.{:02}",
         patient.value,
         patient.system,
-        measurement.code,
+        kind,
         time.format("%Y%m%d%H%M%S"),
         time.and_utc().timestamp_subsec_millis() / 10
     );

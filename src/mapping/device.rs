@@ -5,7 +5,7 @@ use fhirbolt::model::r4::types::{Identifier, Meta};
 
 use super::fhir_types::{coding, concept};
 use super::terminology::*;
-use crate::model::{DeviceIdentity, DeviceKind, GatewayIdentity};
+use crate::model::{DeviceIdentity, DeviceKind, GatewayIdentity, InstanceId, Origin};
 
 /// A Device resource with the identifier it is conditionally created on.
 pub struct MappedDevice {
@@ -51,8 +51,38 @@ fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str
     }
 }
 
-/// The measuring device (PhdDevice). `None` when it has no hardware identifier to be found by.
-pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
+/// The identifier system of a non-EUI equipment instance id: `urn:oid:` for an OID namespace, else a
+/// fhirgate URN naming the namespace (HL7 v2 EI has no URI of its own).
+pub fn instance_id_system(id: &InstanceId) -> String {
+    match id.namespace.as_deref() {
+        Some(ns)
+            if !ns.is_empty()
+                && ns
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            format!("urn:oid:{ns}")
+        }
+        Some(ns) => {
+            let safe: String = ns
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("{EQUIPMENT_ID_SYSTEM_PREFIX}{safe}")
+        }
+        None => EQUIPMENT_ID_SYSTEM_PREFIX.trim_end_matches(':').to_string(),
+    }
+}
+
+/// The measuring device: a PhdDevice for personal health devices; for point-of-care devices a Device
+/// typed by its MDS code. `None` when it has no identifier to be found by.
+pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<MappedDevice> {
     let mut identifiers = Vec::new();
     if let Some(eui) = device.system_id {
         identifiers.push(typed_identifier(
@@ -70,6 +100,13 @@ pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
             address.dashed(),
         ));
     }
+    if let Some(instance) = &device.instance_id {
+        identifiers.push(Identifier {
+            system: Some(instance_id_system(instance).into()),
+            value: Some(instance.value.as_str().into()),
+            ..Default::default()
+        });
+    }
     let conditional_identifier = identifiers
         .first()
         .and_then(|i| Some((i.system.as_ref()?.value.clone()?, i.value.as_ref()?.value.clone()?)))?;
@@ -80,19 +117,26 @@ pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
             system_type: Box::new(concept(vec![coding(MDC_SYSTEM, code, Some(refid))], Some(text))),
             ..Default::default()
         });
+    let personal_health = origin == Origin::PersonalHealth;
+    let device_type = match &device.mds_type {
+        Some((code, refid)) => concept(vec![coding(MDC_SYSTEM, &code.to_string(), refid.as_deref())], None),
+        None => concept(
+            vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_SIMP.0, Some(MDC_MOC_VMS_MDS_SIMP.1))],
+            Some("Simple PHD"),
+        ),
+    };
     let resource = Device {
-        meta: Some(Box::new(Meta {
-            profile: vec![PROFILE_PHD_DEVICE.into()],
-            ..Default::default()
-        })),
+        meta: personal_health.then(|| {
+            Box::new(Meta {
+                profile: vec![PROFILE_PHD_DEVICE.into()],
+                ..Default::default()
+            })
+        }),
         identifier: identifiers,
         manufacturer: device.manufacturer.as_deref().map(Into::into),
         serial_number: device.serial_number.as_deref().map(Into::into),
         model_number: device.model_number.as_deref().map(Into::into),
-        r#type: Some(Box::new(concept(
-            vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_SIMP.0, Some(MDC_MOC_VMS_MDS_SIMP.1))],
-            Some("Simple PHD"),
-        ))),
+        r#type: Some(Box::new(device_type)),
         specialization: specialization.into_iter().collect(),
         version: [
             version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &device.firmware_revision),
@@ -110,9 +154,9 @@ pub fn phd_device(device: &DeviceIdentity) -> Option<MappedDevice> {
     })
 }
 
-/// The gateway (PhgDevice): identified by its EUI-64 when it has one, and always by its deployment id
-/// under `gateway_id_system`.
-pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> MappedDevice {
+/// The gateway (a PhgDevice for personal health devices): identified by its EUI-64 when it has one,
+/// and always by its deployment id under `gateway_id_system`.
+pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str, origin: Origin) -> MappedDevice {
     let mut identifiers = Vec::new();
     if let Some(eui) = gateway.system_id {
         identifiers.push(typed_identifier(
@@ -132,10 +176,12 @@ pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str) -> Map
         None => (gateway_id_system.to_string(), gateway.id.clone()),
     };
     let resource = Device {
-        meta: Some(Box::new(Meta {
-            profile: vec![PROFILE_PHG_DEVICE.into()],
-            ..Default::default()
-        })),
+        meta: (origin == Origin::PersonalHealth).then(|| {
+            Box::new(Meta {
+                profile: vec![PROFILE_PHG_DEVICE.into()],
+                ..Default::default()
+            })
+        }),
         identifier: identifiers,
         manufacturer: gateway.manufacturer.as_deref().map(Into::into),
         model_number: gateway.model_number.as_deref().map(Into::into),

@@ -28,7 +28,14 @@ pub fn mdc_coding(code: MdcCode) -> Coding {
     coding(MDC_SYSTEM, &code.to_string(), display)
 }
 
+/// A quantity with its UCUM unit; a value sent without a unit gets none (no unit is invented).
 pub fn ucum_quantity(value: String, unit: &str) -> Quantity {
+    if unit.is_empty() {
+        return Quantity {
+            value: Some(value.into()),
+            ..Default::default()
+        };
+    }
     Quantity {
         value: Some(value.into()),
         unit: Some(unit.into()),

@@ -108,16 +108,47 @@ fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_e
 /// conditional reference: delivery resolves it to `Patient/{id}` at the EHR before sending, because
 /// servers differ in whether they resolve `Patient?identifier=` inside transactions.
 pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle, MappingError> {
+    map_readings(std::slice::from_ref(reading), options)
+}
+
+/// Maps several readings (one HL7 v2 message can report several devices) to one transaction Bundle.
+/// Entries shared between readings, such as their gateway, appear once.
+pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bundle, MappingError> {
+    if readings.is_empty() {
+        return Err(MappingError::NoMeasurements);
+    }
+    let mut entries: Vec<BundleEntry> = Vec::new();
+    let mut urls = std::collections::HashSet::new();
+    for reading in readings {
+        for entry in reading_entries(reading, options)? {
+            let url = entry
+                .full_url
+                .as_ref()
+                .and_then(|u| u.value.clone())
+                .unwrap_or_default();
+            if urls.insert(url) {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(Bundle {
+        r#type: "transaction".into(),
+        entry: entries,
+        ..Default::default()
+    })
+}
+
+fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<BundleEntry>, MappingError> {
     let patient = reading.patient.as_ref().ok_or(MappingError::NoPatient)?;
     if reading.measurements.is_empty() {
         return Err(MappingError::NoMeasurements);
     }
-    let device = device::phd_device(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
+    let device = device::measuring_device(&reading.device, reading.origin).ok_or(MappingError::NoDeviceIdentifier)?;
     let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
     let mut entries = Vec::with_capacity(reading.measurements.len() + 2);
 
     let gateway_url = reading.gateway.as_ref().map(|gateway| {
-        let mapped = device::gateway_device(gateway, &options.gateway_id_system);
+        let mapped = device::gateway_device(gateway, &options.gateway_id_system, reading.origin);
         let (system, value) = &mapped.conditional_identifier;
         let url = full_url("Device", &format!("{system}|{value}"));
         entries.push(conditional_entry(
@@ -154,6 +185,7 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
         .collect();
     let measurement_urls: Vec<String> = identifiers.iter().map(|id| full_url("Observation", id)).collect();
     let links = observation::ObservationLinks {
+        origin: reading.origin,
         subject: &subject,
         device_url: &device_url,
         gateway_url: gateway_url.as_deref(),
@@ -187,12 +219,7 @@ pub fn map_reading(reading: &Reading, options: &MappingOptions) -> Result<Bundle
             query,
         ));
     }
-
-    Ok(Bundle {
-        r#type: "transaction".into(),
-        entry: entries,
-        ..Default::default()
-    })
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -227,6 +254,7 @@ mod tests {
                 value: "P1".into(),
             }),
             received_at: received_at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
+            origin: Origin::PersonalHealth,
             measurements: values
                 .iter()
                 .map(|&v| {

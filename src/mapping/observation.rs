@@ -10,11 +10,14 @@ use fhirbolt::model::r4::types::{
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
 use crate::codes::{lookup, mdc};
-use crate::model::{AbsentReason, Component, EffectiveTime, Flag, MdcCode, Measurement, QualityFlag, Timestamp, Value};
+use crate::model::{
+    AbsentReason, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp, Value,
+};
 
 /// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
 /// patient reference.
 pub struct ObservationLinks<'a> {
+    pub origin: Origin,
     pub subject: &'a Reference,
     pub device_url: &'a str,
     pub gateway_url: Option<&'a str>,
@@ -37,7 +40,11 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             Some("Vital Signs"),
         ));
     }
-    category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
+    // The `phd` category and the PHD profiles belong to personal health devices only.
+    let personal_health = links.origin == Origin::PersonalHealth;
+    if personal_health {
+        category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
+    }
 
     // The PHD IG: an invalid value is reported as absent (`error`) and the Observation entered in
     // error; "not available" as absent (`not-performed`). A value and a dataAbsentReason never coexist.
@@ -98,16 +105,23 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     };
 
     Observation {
-        meta: Some(Box::new(Meta {
-            profile: vec![profile(measurement).into()],
-            security,
-            ..Default::default()
-        })),
+        meta: (personal_health || !security.is_empty()).then(|| {
+            let profile = if personal_health {
+                vec![profile(measurement).into()]
+            } else {
+                Vec::new()
+            };
+            Box::new(Meta {
+                profile,
+                security,
+                ..Default::default()
+            })
+        }),
         extension,
         identifier: vec![identifier(PHD_OBSERVATION_IDENTIFIER_SYSTEM, dedup_identifier)],
         status: status.into(),
         category,
-        code: Box::new(code(measurement.code)),
+        code: Box::new(labelled_code(measurement.code, measurement.label.as_deref())),
         subject: Some(Box::new(links.subject.clone())),
         effective: Some(effective(&measurement.time)),
         value,
@@ -128,7 +142,7 @@ fn profile(measurement: &Measurement) -> &'static str {
     match &measurement.value {
         None => PROFILE_PHD_COMPOUND_NUMERIC,
         Some(Value::Flags(_)) => PROFILE_PHD_BITS,
-        Some(Value::Coded(_)) => PROFILE_PHD_CODED,
+        Some(Value::Coded(_) | Value::Concept { .. }) => PROFILE_PHD_CODED,
         Some(Value::Text(_)) => PROFILE_PHD_STRING,
         Some(Value::Quantity(_) | Value::Absent(_)) => PROFILE_PHD_NUMERIC,
     }
@@ -136,8 +150,19 @@ fn profile(measurement: &Measurement) -> &'static str {
 
 /// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require.
 pub fn code(code: MdcCode) -> CodeableConcept {
+    labelled_code(code, None)
+}
+
+/// Like [`code`], for a sender that names the measurement: its label is the display where the code
+/// table does not know the code, and the only identity when the code is pending (0, IHE PCD), in which
+/// case no MDC coding is claimed.
+pub fn labelled_code(code: MdcCode, label: Option<&str>) -> CodeableConcept {
     let entry = lookup(code);
-    let mut codings = vec![mdc_coding(code)];
+    let mut codings = Vec::new();
+    if code.0 != 0 {
+        let display = entry.map(|e| e.reference_id).or(label);
+        codings.push(coding(MDC_SYSTEM, &code.to_string(), display));
+    }
     if let Some(entry) = entry {
         codings.extend(
             entry
@@ -147,7 +172,7 @@ pub fn code(code: MdcCode) -> CodeableConcept {
                 .map(|loinc| coding(LOINC_SYSTEM, loinc, None)),
         );
     }
-    concept(codings, entry.map(|e| e.text))
+    concept(codings, entry.map(|e| e.text).or(label))
 }
 
 fn component(component: &Component) -> ObservationComponent {
@@ -184,6 +209,7 @@ fn observation_value(value: &Value) -> Option<ObservationValue> {
     match value {
         Value::Quantity(q) => Some(ObservationValue::Quantity(Box::new(quantity(q)))),
         Value::Coded(code) => Some(ObservationValue::CodeableConcept(Box::new(coded_value(*code)))),
+        Value::Concept { code, text } => Some(ObservationValue::CodeableConcept(Box::new(concept_value(*code, text)))),
         Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
         Value::Flags(_) | Value::Absent(_) => None,
     }
@@ -193,6 +219,9 @@ fn component_value(value: &Value) -> Option<ObservationComponentValue> {
     match value {
         Value::Quantity(q) => Some(ObservationComponentValue::Quantity(Box::new(quantity(q)))),
         Value::Coded(code) => Some(ObservationComponentValue::CodeableConcept(Box::new(coded_value(*code)))),
+        Value::Concept { code, text } => Some(ObservationComponentValue::CodeableConcept(Box::new(concept_value(
+            *code, text,
+        )))),
         Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
         Value::Flags(_) | Value::Absent(_) => None,
     }
@@ -201,6 +230,15 @@ fn component_value(value: &Value) -> Option<ObservationComponentValue> {
 fn quantity(q: &crate::model::Quantity) -> fhirbolt::model::r4::types::Quantity {
     let q = super::units::normalize(q);
     ucum_quantity(q.value.to_string(), &q.unit)
+}
+
+/// A sender's coded value: the MDC coding when there is a (non-pending) code, and the sender's text.
+fn concept_value(code: Option<MdcCode>, text: &Option<String>) -> CodeableConcept {
+    let codings = code.filter(|c| c.0 != 0).map(mdc_coding).into_iter().collect();
+    concept(
+        codings,
+        text.as_deref().or_else(|| code.and_then(lookup).map(|e| e.text)),
+    )
 }
 
 fn coded_value(code: MdcCode) -> CodeableConcept {

@@ -22,6 +22,8 @@ pub const CONTINUA_DEVICE_IDENTIFIERS_SYSTEM: &str = "http://terminology.hl7.org
 /// Identifier system of IEEE EUI-64 system ids (PHD IG, PhdDevice).
 pub const EUI64_SYSTEM_ID_SYSTEM: &str = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680";
 pub const BLUETOOTH_ADDRESS_SYSTEM: &str = "http://hl7.org/fhir/sid/eui-48/bluetooth";
+/// Prefix of the identifier system of non-EUI equipment instance ids; the namespace follows.
+pub const EQUIPMENT_ID_SYSTEM_PREFIX: &str = "urn:fhirgate:equipment-id:";
 
 /// Identifier system of the PHD dedup identifier (PHD IG, PhdBaseObservation).
 pub const PHD_OBSERVATION_IDENTIFIER_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";

@@ -103,6 +103,15 @@ pub enum DeviceKind {
     PulseOximeter,
 }
 
+/// An equipment instance identifier that is not an EUI (HL7 v2 `EI`: a vendor GUID or serial with
+/// the namespace that issued it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstanceId {
+    pub value: String,
+    /// Where the value is unique: the issuing namespace or universal id, e.g. `mindray.com`.
+    pub namespace: Option<String>,
+}
+
 /// The identity of a measuring device. Every field is optional because transports reveal different
 /// parts of it; a device needs at least one hardware identifier to be addressable
 /// (see [`DeviceIdentity::has_hardware_id`]).
@@ -117,11 +126,21 @@ pub struct DeviceIdentity {
     pub hardware_revision: Option<String>,
     pub software_revision: Option<String>,
     pub kind: Option<DeviceKind>,
+    /// A non-EUI equipment instance id, for devices that have no EUI-64 or Bluetooth address.
+    pub instance_id: Option<InstanceId>,
+    /// The 11073 MDS type of a point-of-care device (e.g. 69965 multi-parameter monitor, 70049
+    /// large-volume infusion pump), with its reference id.
+    pub mds_type: Option<(super::MdcCode, Option<String>)>,
 }
 
 impl DeviceIdentity {
     pub fn has_hardware_id(&self) -> bool {
         self.system_id.is_some() || self.bluetooth_address.is_some()
+    }
+
+    /// True when the device can be identified at all.
+    pub fn is_identifiable(&self) -> bool {
+        self.has_hardware_id() || self.instance_id.is_some()
     }
 }
 

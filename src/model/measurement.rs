@@ -72,6 +72,12 @@ pub enum Value {
     Quantity(Quantity),
     /// A coded value from the MDC nomenclature (e.g. meal context "preprandial").
     Coded(MdcCode),
+    /// A coded value as a sender gave it: an MDC code, its text, or both (HL7 v2 `CWE` such as
+    /// `^pump-status-infusing`, a vendor term with no code).
+    Concept {
+        code: Option<MdcCode>,
+        text: Option<String>,
+    },
     Text(String),
     /// Status bits, each named.
     Flags(Vec<Flag>),
@@ -108,7 +114,11 @@ pub enum QualityFlag {
 /// One coded measurement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measurement {
+    /// The MDC code; `MdcCode(0)` when the sender marks the code as pending assignment (IHE PCD), in
+    /// which case `label` is the identity.
     pub code: MdcCode,
+    /// The sender's name for the measurement (an MDC reference id such as `MDC_FLOW_FLUID_PUMP`).
+    pub label: Option<String>,
     /// The value; `None` for a compound measurement whose values are all in `components`.
     pub value: Option<Value>,
     pub components: Vec<Component>,
@@ -127,6 +137,7 @@ impl Measurement {
     pub fn simple(code: MdcCode, value: Value, time: EffectiveTime) -> Self {
         Measurement {
             code,
+            label: None,
             value: Some(value),
             components: Vec::new(),
             time,
@@ -143,6 +154,11 @@ impl Measurement {
             components,
             ..Measurement::simple(code, Value::Text(String::new()), time)
         }
+    }
+
+    pub fn with_label(mut self, label: Option<String>) -> Self {
+        self.label = label;
+        self
     }
 
     pub fn with_quality(mut self, quality: Vec<QualityFlag>) -> Self {

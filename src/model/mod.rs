@@ -9,8 +9,8 @@ mod reading;
 mod time;
 
 pub use decimal::{Decimal, DecimalParseError};
-pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError};
+pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError, InstanceId};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use patient::PatientRef;
-pub use reading::Reading;
+pub use reading::{Origin, Reading};
 pub use time::{ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};

@@ -6,6 +6,16 @@ use super::device::{DeviceIdentity, GatewayIdentity};
 use super::measurement::Measurement;
 use super::patient::PatientRef;
 
+/// Which family of devices a reading comes from: it decides which FHIR IG the mapper follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Personal health devices (Bluetooth, 11073-20601/-10206): the PHD IG.
+    #[default]
+    PersonalHealth,
+    /// Point-of-care devices (monitors, pumps via IHE PCD): the PoCD IG where it speaks.
+    PointOfCare,
+}
+
 /// What an adapter produces from one payload: the canonical form that every later stage consumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -16,4 +26,5 @@ pub struct Reading {
     /// When the gateway received the data.
     pub received_at: DateTime<FixedOffset>,
     pub measurements: Vec<Measurement>,
+    pub origin: Origin,
 }

@@ -22,7 +22,9 @@ use super::characteristic::{Characteristic, CharacteristicIdError};
 use super::error::FrameError;
 use super::time_context::TimeContext;
 use super::{decode, Decoded};
-use crate::model::{DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, PatientRef, Reading};
+use crate::model::{
+    DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, Origin, PatientRef, Reading,
+};
 
 /// Why an envelope was rejected.
 #[derive(Debug, Error)]
@@ -155,6 +157,7 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
         }),
         received_at: time.received_at,
         measurements,
+        origin: Origin::PersonalHealth,
     })
 }
 
@@ -286,6 +289,7 @@ fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<Devi
         hardware_revision: device.hardware.clone(),
         software_revision: device.software.clone(),
         kind,
+        ..Default::default()
     };
     if !identity.has_hardware_id() {
         return Err(EnvelopeError::field(
