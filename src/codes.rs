@@ -62,6 +62,7 @@ code_table! {
     BLOOD_PRESSURE_MEASUREMENT_STATUS = 8410608, "MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS", "Blood pressure measurement status", None, [], false, None;
     // Heart rate.
     ECG_HEART_RATE = 147842, "MDC_ECG_HEART_RATE", "Heart rate", Some("8867-4"), [], true, Some("/min");
+    RESP_RATE = 151562, "MDC_RESP_RATE", "Respiratory rate", Some("9279-1"), [], true, Some("/min");
     ECG_TIME_PD_RR_GL = 147240, "MDC_ECG_TIME_PD_RR_GL", "RR interval", None, [], false, Some("s");
     // Pulse oximetry (11073-10404).
     PULS_OXIM_SAT_O2 = 150456, "MDC_PULS_OXIM_SAT_O2", "Oxygen saturation", Some("2708-6"), ["59408-5"], true, Some("%");

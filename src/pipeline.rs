@@ -5,6 +5,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use thiserror::Error;
 
 use crate::adapters::ble::envelope::{self, EnvelopeDefaults, EnvelopeError};
+use crate::adapters::hl7v2::error::Hl7Error;
+use crate::adapters::hl7v2::message::Message;
+use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
+use crate::adapters::hl7v2::report::{read_report, ReportError};
 use crate::fhir::{self, SerializeError};
 use crate::mapping::{self, MappingError, MappingOptions};
 use crate::model::Reading;
@@ -14,6 +18,8 @@ use crate::model::Reading;
 pub enum AdapterName {
     /// Bluetooth GATT characteristics in the generic hub envelope (JSON).
     Ble,
+    /// HL7 v2 IHE PCD-01 device observation reports (ORU^R01) from monitors and pumps.
+    Hl7v2,
 }
 
 /// Settings of a mapping run.
@@ -32,6 +38,12 @@ pub enum MapError {
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
     #[error(transparent)]
+    Hl7(#[from] Hl7Error),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Pcd(#[from] PcdError),
+    #[error(transparent)]
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Serialize(#[from] SerializeError),
@@ -40,26 +52,44 @@ pub enum MapError {
 impl MapError {
     /// True when the payload itself is at fault (as opposed to the bridge).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, MapError::Envelope(_) | MapError::Mapping(_))
+        match self {
+            MapError::Pcd(PcdError::NotYetSupported(_)) | MapError::Serialize(_) => false,
+            MapError::Envelope(_)
+            | MapError::Hl7(_)
+            | MapError::Report(_)
+            | MapError::Pcd(_)
+            | MapError::Mapping(_) => true,
+        }
     }
 }
 
-/// Runs the adapter on one payload.
-pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<Reading, MapError> {
+/// Runs the adapter on one payload: the readings it holds (one HL7 message may report several
+/// devices).
+pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<Vec<Reading>, MapError> {
     match settings.adapter {
         AdapterName::Ble => {
             let defaults = EnvelopeDefaults {
                 utc_offset: settings.default_utc_offset,
                 received_at: now.fixed_offset(),
             };
-            Ok(envelope::parse(payload, &defaults)?)
+            Ok(vec![envelope::parse(payload, &defaults)?])
+        }
+        AdapterName::Hl7v2 => {
+            let message = Message::parse(payload)?;
+            pcd::accept_message_type(message.message_type(), message.trigger_event())?;
+            let report = read_report(&message)?;
+            let pcd_settings = PcdSettings {
+                default_offset: settings.default_utc_offset,
+                received_at: now.fixed_offset(),
+            };
+            Ok(pcd::readings(&report, &pcd_settings)?)
         }
     }
 }
 
 /// Maps one payload to a transaction Bundle serialized as pretty JSON.
 pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
-    let reading = read_payload(payload, settings, now)?;
-    let bundle = mapping::map_reading(&reading, &settings.mapping)?;
+    let readings = read_payload(payload, settings, now)?;
+    let bundle = mapping::map_readings(&readings, &settings.mapping)?;
     Ok(fhir::bundle_to_json_pretty(&bundle)?)
 }

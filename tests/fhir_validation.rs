@@ -51,9 +51,11 @@ fn fresh_dir(name: &str) -> PathBuf {
 #[test]
 fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
     let dir = fresh_dir("validated-bundles");
-    let fixtures = common::ble_fixtures();
+    let mut fixtures = common::ble_fixtures();
+    fixtures.extend(common::pcd01_fixtures());
     for path in &fixtures {
-        std::fs::write(dir.join(path.file_name().unwrap()), common::map_fixture(path)).unwrap();
+        let name = path.with_extension("json").file_name().unwrap().to_owned();
+        std::fs::write(dir.join(name), common::map_fixture(path)).unwrap();
     }
     let (ok, report) = validate(&[&dir]);
     assert!(ok, "the FHIR validator rejected fixture output:\n{report}");

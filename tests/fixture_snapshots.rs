@@ -21,6 +21,20 @@ fn ble_fixtures_map_to_their_reviewed_bundles() {
 }
 
 #[test]
+fn pcd01_examples_map_to_their_reviewed_bundles() {
+    for path in common::pcd01_fixtures() {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let json = common::map_fixture(&path);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(common::repo_path("fixtures/hl7v2/expected"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.set_input_file(&path);
+        settings.bind(|| insta::assert_snapshot!(name, json));
+    }
+}
+
+#[test]
 fn mapping_is_deterministic() {
     for path in common::ble_fixtures() {
         assert_eq!(

@@ -211,7 +211,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
             });
         }
         let resource = observation::observation(measurement, identifier, &links);
-        let query = identifier_query(terminology::PHD_OBSERVATION_IDENTIFIER_SYSTEM, identifier);
+        let query = identifier_query(observation::observation_identifier_system(reading.origin), identifier);
         entries.push(conditional_entry(
             url.clone(),
             Resource::Observation(Box::new(resource)),

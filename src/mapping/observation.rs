@@ -118,7 +118,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             })
         }),
         extension,
-        identifier: vec![identifier(PHD_OBSERVATION_IDENTIFIER_SYSTEM, dedup_identifier)],
+        identifier: vec![identifier(
+            observation_identifier_system(links.origin),
+            dedup_identifier,
+        )],
         status: status.into(),
         category,
         code: Box::new(labelled_code(measurement.code, measurement.label.as_deref())),
@@ -135,6 +138,14 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             .unwrap_or_default(),
         component: components,
         ..Default::default()
+    }
+}
+
+/// The dedup identifier's system: the PHD IG's for personal health devices, fhirgate's otherwise.
+pub fn observation_identifier_system(origin: Origin) -> &'static str {
+    match origin {
+        Origin::PersonalHealth => PHD_OBSERVATION_IDENTIFIER_SYSTEM,
+        Origin::PointOfCare => POC_OBSERVATION_IDENTIFIER_SYSTEM,
     }
 }
 

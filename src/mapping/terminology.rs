@@ -27,6 +27,9 @@ pub const EQUIPMENT_ID_SYSTEM_PREFIX: &str = "urn:fhirgate:equipment-id:";
 
 /// Identifier system of the PHD dedup identifier (PHD IG, PhdBaseObservation).
 pub const PHD_OBSERVATION_IDENTIFIER_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";
+/// Identifier system of the same dedup identifier on point-of-care Observations, which are not PHD
+/// Observations and so must not claim the PHD system.
+pub const POC_OBSERVATION_IDENTIFIER_SYSTEM: &str = "urn:fhirgate:observation-dedup-id";
 
 pub const GATEWAY_DEVICE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice";
 

@@ -23,9 +23,28 @@ pub fn ble_fixtures() -> Vec<PathBuf> {
     files
 }
 
+/// The IHE PCD-01 (`ORU^R01`) examples in `fixtures/hl7v2/`, sorted.
+pub fn pcd01_fixtures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("fixtures/hl7v2"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ihe_pcd01_"))
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "hl7"))
+        .collect();
+    files.sort();
+    files
+}
+
 pub fn settings() -> MapSettings {
+    settings_for(AdapterName::Ble)
+}
+
+pub fn settings_for(adapter: AdapterName) -> MapSettings {
     MapSettings {
-        adapter: AdapterName::Ble,
+        adapter,
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
     }
@@ -36,8 +55,14 @@ pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().to_utc()
 }
 
-/// Maps one fixture to its Bundle JSON text.
+/// Maps one fixture to its Bundle JSON text, with the adapter its folder names.
 pub fn map_fixture(path: &Path) -> String {
     let payload = std::fs::read(path).unwrap();
-    fhirgate::pipeline::map_payload(&payload, &settings(), now()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let adapter = if path.extension().is_some_and(|e| e == "hl7") {
+        AdapterName::Hl7v2
+    } else {
+        AdapterName::Ble
+    };
+    fhirgate::pipeline::map_payload(&payload, &settings_for(adapter), now())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

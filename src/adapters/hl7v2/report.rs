@@ -43,13 +43,21 @@ pub struct EquipmentId {
 }
 
 impl EquipmentId {
-    /// The EUI-64, when the universal id is typed as one (`EUI-64`; some vendors write `EUI64`).
+    /// The EUI-64, when the universal id is typed as one (`EUI-64`; some vendors write `EUI64`), or
+    /// when a sender put the type where the namespace belongs (`0123456789ABCDEF^EUI-64`, as in the
+    /// IHE PCD-01 DEC example).
     pub fn eui64(&self) -> Option<Eui64> {
-        let kind = self.universal_id_type.as_deref()?.to_ascii_uppercase();
-        if kind != "EUI-64" && kind != "EUI64" {
-            return None;
+        let is_eui64 = |kind: &Option<String>| {
+            kind.as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("EUI-64") || k.eq_ignore_ascii_case("EUI64"))
+        };
+        if is_eui64(&self.universal_id_type) {
+            return self.universal_id.as_deref()?.trim().parse().ok();
         }
-        self.universal_id.as_deref()?.trim().parse().ok()
+        if is_eui64(&self.namespace) && self.universal_id.is_none() {
+            return self.entity.as_deref()?.trim().parse().ok();
+        }
+        None
     }
 }
 

@@ -1,0 +1,141 @@
+//! IHE PCD-01 Technical Framework examples (`fixtures/hl7v2/ihe_pcd01_*.hl7`) map with every numeric
+//! value, unit and time exact: the expectations are derived from the message itself (OBX-5, OBX-6,
+//! OBX-14/OBR-7/MSH-7) and compared with the Bundle.
+
+mod common;
+
+use fhirgate::adapters::hl7v2::message::Message;
+use fhirgate::adapters::hl7v2::report::{read_report, ObxValue};
+use serde_json::Value;
+
+fn observations(bundle: &Value) -> Vec<&Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Observation")
+        .collect()
+}
+
+fn mdc_code(observation: &Value) -> Option<&str> {
+    observation["code"]["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == "urn:iso:std:iso:11073:10101")?["code"]
+        .as_str()
+}
+
+#[test]
+fn every_numeric_value_unit_and_time_is_exact() {
+    let fixtures = common::pcd01_fixtures();
+    assert_eq!(fixtures.len(), 3);
+    let mut checked = 0;
+    for path in fixtures {
+        let text = std::fs::read(&path).unwrap();
+        let report = read_report(&Message::parse(&text).unwrap()).unwrap();
+        let json = common::map_fixture(&path);
+        let bundle: Value = serde_json::from_str(&json).unwrap();
+        let observations = observations(&bundle);
+        for group in &report.groups {
+            for row in &group.rows {
+                let ObxValue::Numeric(number) = &row.value else {
+                    continue;
+                };
+                let matching: Vec<&&Value> = observations
+                    .iter()
+                    .filter(|o| mdc_code(o) == Some(&row.code.code.to_string()))
+                    .collect();
+                assert_eq!(
+                    matching.len(),
+                    1,
+                    "{}: OBX {} ({})",
+                    path.display(),
+                    row.segment,
+                    row.code.code
+                );
+                let observation = matching[0];
+                let quantity = &observation["valueQuantity"];
+                // The value exactly as sent: numerically, and with its written precision in the JSON text.
+                let sent = number.to_string();
+                assert_eq!(
+                    quantity["value"].as_f64().unwrap(),
+                    sent.parse::<f64>().unwrap(),
+                    "{}",
+                    path.display()
+                );
+                assert!(
+                    json.contains(&format!("\"value\": {sent}")),
+                    "{}: {sent} not written as sent",
+                    path.display()
+                );
+                // The unit as sent, or its UCUM equivalent (`{beat}/min` is written `/min`).
+                let unit = row.unit.clone().unwrap();
+                let expected_unit = if unit.starts_with('{') {
+                    unit.split_once('}').unwrap().1.to_string()
+                } else {
+                    unit
+                };
+                assert_eq!(quantity["code"], expected_unit.as_str(), "{}", path.display());
+                // The time: OBX-14 when given, with the message's offset when the row has none.
+                let effective = observation["effectiveDateTime"].as_str().unwrap();
+                if let Some(time) = row.time {
+                    let digits = time.local.format("%Y-%m-%dT%H:%M:%S").to_string();
+                    assert!(
+                        effective.starts_with(&digits),
+                        "{}: {effective} vs {digits}",
+                        path.display()
+                    );
+                }
+                let offset = report.message_time.and_then(|t| t.offset).unwrap();
+                let own = row.time.and_then(|t| t.offset).unwrap_or(offset);
+                assert!(
+                    effective.ends_with(&own.to_string()),
+                    "{}: {effective} offset {own}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 9 + 4 + 3, "numeric rows across the three examples");
+}
+
+#[test]
+fn devices_and_patients_are_identified_as_the_messages_say() {
+    let bundle: Value = serde_json::from_str(&common::map_fixture(&common::repo_path(
+        "fixtures/hl7v2/ihe_pcd01_dec_soap_wan_bp_example.hl7",
+    )))
+    .unwrap();
+    let entries = bundle["entry"].as_array().unwrap();
+    let gateway = &entries[0]["resource"];
+    assert_eq!(
+        gateway["identifier"][0]["value"], "AC-DE-48-23-45-67-AB-CD",
+        "MSH-3 EUI-64"
+    );
+    let device = &entries[1]["resource"];
+    assert_eq!(
+        device["identifier"][0]["value"], "01-23-45-67-89-AB-CD-EF",
+        "OBX-18 EUI-64 in the namespace slot"
+    );
+    assert_eq!(device["type"]["coding"][0]["code"], "528391", "the MDS row's code");
+    assert!(
+        device["meta"].is_null(),
+        "no PHD profile claimed for point-of-care devices"
+    );
+    let observation = &entries[2]["resource"];
+    assert_eq!(observation["subject"]["identifier"]["value"], "789567");
+    assert_eq!(
+        observation["subject"]["identifier"]["system"],
+        "urn:fhirgate:assigning-authority:Imaginary-Hospital"
+    );
+    assert_eq!(
+        observation["identifier"][0]["system"],
+        "urn:fhirgate:observation-dedup-id"
+    );
+    assert!(!observation["category"].to_string().contains("\"phd\""));
+    assert_eq!(
+        observation["effectiveDateTime"], "2009-08-13T09:57:15+05:00",
+        "inherited from the parent row's OBX-14"
+    );
+}
