@@ -92,6 +92,19 @@ code_table! {
     MODALITY_FAST = 150580, "MDC_MODALITY_FAST", "Fast response average", None, [], false, None;
     MODALITY_SLOW = 150584, "MDC_MODALITY_SLOW", "Slow response average", None, [], false, None;
     PULS_OXIM_DEV_STATUS = 150604, "MDC_PULS_OXIM_DEV_STATUS", "Pulse oximeter device and sensor status", None, [], false, None;
+    // Alerts (IHE PCD-04 ACM) and events (PCD-10 IPEC): IHE PCD TF-2 / IEEE 11073-10101.
+    ATTR_ALERT_SOURCE = 68480, "MDC_ATTR_ALERT_SOURCE", "Alert source", None, [], false, None;
+    ATTR_EVENT_PHASE = 68481, "MDC_ATTR_EVENT_PHASE", "Event phase", None, [], false, None;
+    ATTR_ALARM_STATE = 68482, "MDC_ATTR_ALARM_STATE", "Alarm state", None, [], false, None;
+    ATTR_ALARM_INACTIVATION_STATE = 68483, "MDC_ATTR_ALARM_INACTIVATION_STATE", "Alarm inactivation state", None, [], false, None;
+    ATTR_ALARM_PRIORITY = 68484, "MDC_ATTR_ALARM_PRIORITY", "Alarm priority", None, [], false, None;
+    ATTR_ALERT_TYPE = 68485, "MDC_ATTR_ALERT_TYPE", "Alert type", None, [], false, None;
+    ATTR_EVT_COND = 68487, "MDC_ATTR_EVT_COND", "Event condition", None, [], false, None;
+    ATTR_EVT_SOURCE = 68488, "MDC_ATTR_EVT_SOURCE", "Event source", None, [], false, None;
+    EVT_ALARM = 196616, "MDC_EVT_ALARM", "Alarm", None, [], false, None;
+    EVT_PUMP_DELIV_START = 197288, "MDC_EVT_PUMP_DELIV_START", "Infusion delivery started", None, [], false, None;
+    EVT_PUMP_DELIV_COMP = 197292, "MDC_EVT_PUMP_DELIV_COMP", "Infusion delivery complete", None, [], false, None;
+    EVT_VOL_INFUS_NEAR_COMP = 197334, "MDC_EVT_VOL_INFUS_NEAR_COMP", "Infusion near completion", None, [], false, None;
     ATTR_VAL_BATT_CHARGE = 67996, "MDC_ATTR_VAL_BATT_CHARGE", "Battery level", None, [], false, Some("%");
     // -- glucose & CGM block (11073-10417 / -10425): owned by the glucose/CGM decoders --
     CONC_GLU_CAPILLARY_WHOLEBLOOD = 160184, "MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD", "Glucose in capillary whole blood", None, [], false, Some("mg/dL");

@@ -18,7 +18,8 @@ use crate::model::Reading;
 pub enum AdapterName {
     /// Bluetooth GATT characteristics in the generic hub envelope (JSON).
     Ble,
-    /// HL7 v2 IHE PCD-01 device observation reports (ORU^R01) from monitors and pumps.
+    /// HL7 v2 IHE PCD device observation reports from monitors and pumps: PCD-01 (ORU^R01), PCD-04
+    /// alerts (ORU^R40), PCD-10 infusion events (ORU^R42).
     Hl7v2,
 }
 
@@ -53,7 +54,7 @@ impl MapError {
     /// True when the payload itself is at fault (as opposed to the bridge).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            MapError::Pcd(PcdError::NotYetSupported(_)) | MapError::Serialize(_) => false,
+            MapError::Serialize(_) => false,
             MapError::Envelope(_)
             | MapError::Hl7(_)
             | MapError::Report(_)

@@ -115,11 +115,20 @@ fn hl7v2_messages_that_are_not_device_observations_are_refused() {
         );
         assert!(out.stdout.is_empty());
     }
-    // PCD-10 is recognised but not mapped yet: the bridge's limit, not bad input.
-    let event = common::repo_path("fixtures/hl7v2/ihe_pcd10_iec_infusion_delivery_start_example.hl7");
-    let out = fhirgate(&["map", "--adapter", "hl7v2", event.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    // Infusion events (PCD-10) and alerts (PCD-04) are device observation reports too.
+    for example in [
+        "ihe_pcd10_iec_infusion_delivery_start_example.hl7",
+        "ihe_pcd04_acm_mindray_low_spo2_alarm_start_example.hl7",
+    ] {
+        let path = common::repo_path(&format!("fixtures/hl7v2/{example}"));
+        let out = fhirgate(&["map", "--adapter", "hl7v2", path.to_str().unwrap()], None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

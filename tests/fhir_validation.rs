@@ -52,7 +52,7 @@ fn fresh_dir(name: &str) -> PathBuf {
 fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
     let dir = fresh_dir("validated-bundles");
     let mut fixtures = common::ble_fixtures();
-    fixtures.extend(common::pcd01_fixtures());
+    fixtures.extend(common::pcd_report_fixtures());
     for path in &fixtures {
         let name = path.with_extension("json").file_name().unwrap().to_owned();
         std::fs::write(dir.join(name), common::map_fixture(path)).unwrap();

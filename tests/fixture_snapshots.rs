@@ -21,8 +21,8 @@ fn ble_fixtures_map_to_their_reviewed_bundles() {
 }
 
 #[test]
-fn pcd01_examples_map_to_their_reviewed_bundles() {
-    for path in common::pcd01_fixtures() {
+fn pcd_examples_map_to_their_reviewed_bundles() {
+    for path in common::pcd_report_fixtures() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let json = common::map_fixture(&path);
         let mut settings = insta::Settings::clone_current();

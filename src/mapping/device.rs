@@ -118,12 +118,18 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
             ..Default::default()
         });
     let personal_health = origin == Origin::PersonalHealth;
-    let device_type = match &device.mds_type {
-        Some((code, refid)) => concept(vec![coding(MDC_SYSTEM, &code.to_string(), refid.as_deref())], None),
-        None => concept(
+    // A personal health device is a simple PHD (65573); a point-of-care device is typed by its MDS
+    // row, and left untyped when the message has none (an alert-only message) rather than mistyped.
+    let device_type = match (&device.mds_type, personal_health) {
+        (Some((code, refid)), _) => Some(concept(
+            vec![coding(MDC_SYSTEM, &code.to_string(), refid.as_deref())],
+            None,
+        )),
+        (None, true) => Some(concept(
             vec![coding(MDC_SYSTEM, MDC_MOC_VMS_MDS_SIMP.0, Some(MDC_MOC_VMS_MDS_SIMP.1))],
             Some("Simple PHD"),
-        ),
+        )),
+        (None, false) => None,
     };
     let resource = Device {
         meta: personal_health.then(|| {
@@ -136,7 +142,7 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
         manufacturer: device.manufacturer.as_deref().map(Into::into),
         serial_number: device.serial_number.as_deref().map(Into::into),
         model_number: device.model_number.as_deref().map(Into::into),
-        r#type: Some(Box::new(device_type)),
+        r#type: device_type.map(Box::new),
         specialization: specialization.into_iter().collect(),
         version: [
             version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &device.firmware_revision),

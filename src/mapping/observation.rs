@@ -159,14 +159,9 @@ fn profile(measurement: &Measurement) -> &'static str {
     }
 }
 
-/// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require.
-pub fn code(code: MdcCode) -> CodeableConcept {
-    labelled_code(code, None)
-}
-
-/// Like [`code`], for a sender that names the measurement: its label is the display where the code
-/// table does not know the code, and the only identity when the code is pending (0, IHE PCD), in which
-/// case no MDC coding is claimed.
+/// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require. A sender's label for the
+/// measurement is the display where the code table does not know the code, and the only identity when
+/// the code is pending (0, IHE PCD), in which case no MDC coding is claimed.
 pub fn labelled_code(code: MdcCode, label: Option<&str>) -> CodeableConcept {
     let entry = lookup(code);
     let mut codings = Vec::new();
@@ -192,7 +187,7 @@ fn component(component: &Component) -> ObservationComponent {
         other => (component_value(other), None),
     };
     ObservationComponent {
-        code: Box::new(code(component.code)),
+        code: Box::new(labelled_code(component.code, component.label.as_deref())),
         value,
         data_absent_reason: absent,
         ..Default::default()

@@ -88,7 +88,19 @@ pub enum Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Component {
     pub code: MdcCode,
+    /// The sender's name for the component, when it gave one (the identity of a pending code 0).
+    pub label: Option<String>,
     pub value: Value,
+}
+
+impl Component {
+    pub fn new(code: MdcCode, value: Value) -> Self {
+        Component {
+            code,
+            label: None,
+            value,
+        }
+    }
 }
 
 /// Quality statements a device makes about one measurement (11073 MeasurementStatus and the

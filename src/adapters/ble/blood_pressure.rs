@@ -144,6 +144,7 @@ impl BloodPressureMeasurement {
             );
         } else {
             let component = |code, value| Component {
+                label: None,
                 code,
                 value: quantity_or_absent(value, unit),
             };

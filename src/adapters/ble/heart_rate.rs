@@ -80,6 +80,7 @@ impl HeartRateMeasurement {
                 .rr_intervals
                 .iter()
                 .map(|&raw| crate::model::Component {
+                    label: None,
                     code: mdc::ECG_TIME_PD_RR_GL,
                     value: Value::Quantity(Quantity::new(rr_seconds(raw), "s")),
                 })

@@ -1,17 +1,23 @@
-//! IHE PCD-01 (`ORU^R01`, Device Enterprise Communication): a device observation report becomes model
-//! readings, one per MDS (medical device system, the first number of the OBX-4 containment path).
-//!
-//! Device rows (no value; containment path ending in zeros, e.g. `1.1.0.0`) describe the MDS, VMD and
-//! channel; every row with a value is a metric of the MDS its path starts with. IHE PCD TF-2 §B.8.
+//! IHE PCD device observation reports become model readings, one per MDS (medical device system, the
+//! first number of the OBX-4 containment path):
+//! * PCD-01 `ORU^R01` (Device Enterprise Communication): device rows (no value; containment path
+//!   ending in zeros, e.g. `1.1.0.0`) describe the MDS, VMD and channel; every row with a value is a
+//!   metric of the MDS its path starts with (IHE PCD TF-2 §B.8).
+//! * PCD-10 `ORU^R42` (infusion events): the same, except that the event condition (68487) and event
+//!   source (68488) rows become one event measurement coded by the event (e.g. 197288 delivery start).
+//! * PCD-04 `ORU^R40` (alerts): the rows sharing a path prefix are one alert, which becomes one
+//!   measurement coded by the alert's event, valued by its text, with source, phase, state,
+//!   inactivation state, priority, type and the triggering value as components.
 
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
 use super::report::{DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
+use crate::codes::mdc;
 use crate::model::{
-    ClockQuality, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId, MdcCode, Measurement, NoDeviceTimeReason,
-    OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    ClockQuality, Component, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId, MdcCode, Measurement,
+    NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
 };
 
 /// MDC_ATTR_SYS_ID: a metric row whose value is the device's EUI-64.
@@ -27,8 +33,6 @@ pub const ASSIGNING_AUTHORITY_SYSTEM_PREFIX: &str = "urn:fhirgate:assigning-auth
 pub enum PcdError {
     #[error("message type {0} is not a device observation report (IHE PCD-01 ORU^R01); it is not mapped")]
     NotDeviceObservation(String),
-    #[error("message type {0} (IHE PCD event or alert) is recognised but its mapping is not implemented yet")]
-    NotYetSupported(String),
     #[error("the message reports no observation value (every OBX is a device description or empty)")]
     NoMetrics,
     #[error(
@@ -88,8 +92,7 @@ pub fn accept_message_type(message_type: Option<&str>, trigger_event: Option<&st
         trigger_event.unwrap_or_default()
     );
     match (message_type, trigger_event) {
-        (Some("ORU"), Some("R01")) => Ok(()),
-        (Some("ORU"), Some("R40" | "R42")) => Err(PcdError::NotYetSupported(kind)),
+        (Some("ORU"), Some("R01" | "R40" | "R42")) => Ok(()),
         _ => Err(PcdError::NotDeviceObservation(kind)),
     }
 }
@@ -126,14 +129,12 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
     for mds in mds_numbers {
         let in_mds: Vec<&(&ObxRow, Option<Hl7DateTime>)> =
             rows.iter().filter(|(r, _)| r.path.0.first() == Some(&mds)).collect();
-        let measurements: Vec<Measurement> = in_mds
-            .iter()
-            .filter(|(r, _)| !is_device_row(r) && r.value != ObxValue::Empty)
-            .map(|(row, obr_time)| {
-                let time = row_time(row, *obr_time, &in_mds, report, settings);
-                Measurement::simple(MdcCode(row.code.code), value(row), time).with_label(row.code.reference_id.clone())
-            })
-            .collect();
+        let time_of = |row: &ObxRow, obr_time: Option<Hl7DateTime>| row_time(row, obr_time, &in_mds, report, settings);
+        let measurements = match report.trigger_event.as_str() {
+            "R40" => alerts(&in_mds, &time_of),
+            "R42" => events_and_metrics(&in_mds, &time_of),
+            _ => metrics(&in_mds, &time_of, |_| true),
+        };
         if measurements.is_empty() {
             continue;
         }
@@ -150,6 +151,165 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
         return Err(PcdError::NoMetrics);
     }
     Ok(readings)
+}
+
+type Rows<'a> = [&'a (&'a ObxRow, Option<Hl7DateTime>)];
+
+/// Every valued row of the MDS that `keep` accepts, as its own measurement.
+fn metrics(
+    rows: &Rows<'_>,
+    time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime,
+    keep: impl Fn(&ObxRow) -> bool,
+) -> Vec<Measurement> {
+    rows.iter()
+        .filter(|(r, _)| !is_device_row(r) && r.value != ObxValue::Empty && keep(r))
+        .map(|(row, obr_time)| {
+            Measurement::simple(MdcCode(row.code.code), value(row), time_of(row, *obr_time))
+                .with_label(row.code.reference_id.clone())
+        })
+        .collect()
+}
+
+/// True when `row` is the attribute `code`, also when the sender marks the code pending (0) and names
+/// it by its reference id (the PCD-10 TF example does this for the event condition and source).
+fn is_attribute(row: &ObxRow, code: MdcCode, reference_id: &str) -> bool {
+    row.code.code == code.0 || (row.code.code == 0 && row.code.reference_id.as_deref() == Some(reference_id))
+}
+
+/// PCD-10: the event (condition + source) as one measurement, then the other rows as metrics.
+fn events_and_metrics(
+    rows: &Rows<'_>,
+    time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime,
+) -> Vec<Measurement> {
+    let is_condition = |r: &ObxRow| is_attribute(r, mdc::ATTR_EVT_COND, "MDC_ATTR_EVT_COND");
+    let is_source = |r: &ObxRow| is_attribute(r, mdc::ATTR_EVT_SOURCE, "MDC_ATTR_EVT_SOURCE");
+    let mut out = Vec::new();
+    if let Some((condition, obr_time)) = rows.iter().map(|x| **x).find(|(r, _)| is_condition(r)) {
+        let (code, text) = match &condition.value {
+            ObxValue::Coded {
+                code,
+                text,
+                original_text,
+                ..
+            } => (code.unwrap_or(0), original_text.clone().or(text.clone())),
+            ObxValue::Text(text) => (0, Some(text.clone())),
+            _ => (0, None),
+        };
+        let mut components = Vec::new();
+        if let Some((source, _)) = rows.iter().map(|x| **x).find(|(r, _)| is_source(r)) {
+            let source_path = match &source.value {
+                ObxValue::Text(path) => path.clone(),
+                _ => String::new(),
+            };
+            components.push(Component::new(mdc::ATTR_EVT_SOURCE, Value::Text(source_path.clone())));
+            // The source channel's label, e.g. "Primary", when the message carries it.
+            let channel: Vec<u32> = source_path.split('.').filter_map(|p| p.parse().ok()).collect();
+            let significant = channel.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
+            let label = rows.iter().map(|x| x.0).find(|r| {
+                r.path.0.starts_with(channel.get(..significant).unwrap_or(&[]))
+                    && r.code
+                        .reference_id
+                        .as_deref()
+                        .is_some_and(|id| id.ends_with("PUMP_SOURCE_CHANNEL_LABEL"))
+            });
+            if let Some(label_row) = label {
+                components.push(Component {
+                    code: MdcCode(label_row.code.code),
+                    label: label_row.code.reference_id.clone(),
+                    value: value(label_row),
+                });
+            }
+        }
+        let event =
+            Measurement::compound(MdcCode(code), components, time_of(condition, obr_time)).with_label(text.clone());
+        out.push(Measurement {
+            value: Some(Value::Text(text.unwrap_or_default())),
+            ..event
+        });
+    }
+    out.extend(metrics(rows, time_of, |r| !is_condition(r) && !is_source(r)));
+    out
+}
+
+/// PCD-04: one measurement per alert (rows sharing all but the last path element).
+fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime) -> Vec<Measurement> {
+    let mut prefixes: Vec<&[u32]> = rows
+        .iter()
+        .filter_map(|(r, _)| r.path.0.split_last().map(|(_, p)| p))
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        let mut group: Vec<&(&ObxRow, Option<Hl7DateTime>)> = rows
+            .iter()
+            .copied()
+            .filter(|(r, _)| r.path.0.split_last().map(|(_, p)| p) == Some(prefix))
+            .collect();
+        group.sort_by_key(|(r, _)| r.path.0.last().copied());
+        let Some((first, obr_time)) = group.first().map(|x| **x) else {
+            continue;
+        };
+        // The event is the first row: a generic MDC_EVT_ALARM whose value names the specific event
+        // (B. Braun), or the specific event itself with the alert text as its value (Mindray).
+        let (code, label, text) = match (&first.value, first.code.code == mdc::EVT_ALARM.0) {
+            (
+                ObxValue::Coded {
+                    code,
+                    text,
+                    original_text,
+                    ..
+                },
+                true,
+            ) => (
+                code.unwrap_or(mdc::EVT_ALARM.0),
+                text.clone(),
+                original_text.clone().or(text.clone()),
+            ),
+            (ObxValue::Text(text), _) => (first.code.code, first.code.reference_id.clone(), Some(text.clone())),
+            (
+                ObxValue::Coded {
+                    text, original_text, ..
+                },
+                false,
+            ) => (
+                first.code.code,
+                first.code.reference_id.clone(),
+                original_text.clone().or(text.clone()),
+            ),
+            _ => (first.code.code, first.code.reference_id.clone(), None),
+        };
+        let mut components: Vec<Component> = group
+            .iter()
+            .skip(1)
+            .filter(|(r, _)| r.value != ObxValue::Empty)
+            .map(|(r, _)| Component {
+                code: MdcCode(r.code.code),
+                label: r.code.reference_id.clone(),
+                value: value(r),
+            })
+            .collect();
+        // OBX-8 of the event row carries priority (PH/PM/PL/PN) and alert type (SP/ST/SA).
+        for flag in &first.abnormal_flags {
+            let (code, meaning) = match flag.as_str() {
+                "PH" => (mdc::ATTR_ALARM_PRIORITY, "high"),
+                "PM" => (mdc::ATTR_ALARM_PRIORITY, "medium"),
+                "PL" => (mdc::ATTR_ALARM_PRIORITY, "low"),
+                "PN" => (mdc::ATTR_ALARM_PRIORITY, "none"),
+                "SP" => (mdc::ATTR_ALERT_TYPE, "physiological"),
+                "ST" => (mdc::ATTR_ALERT_TYPE, "technical"),
+                "SA" => (mdc::ATTR_ALERT_TYPE, "advisory"),
+                _ => continue,
+            };
+            components.push(Component::new(code, Value::Text(meaning.to_string())));
+        }
+        let alert = Measurement::compound(MdcCode(code), components, time_of(first, obr_time)).with_label(label);
+        out.push(Measurement {
+            value: Some(Value::Text(text.unwrap_or_default())),
+            ..alert
+        });
+    }
+    out
 }
 
 fn value(row: &ObxRow) -> Value {

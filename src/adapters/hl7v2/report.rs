@@ -102,6 +102,8 @@ pub enum ObxValue {
         code: Option<u32>,
         text: Option<String>,
         system: Option<String>,
+        /// Component 9, the text as the user saw it (an alarm's `Occlusion`).
+        original_text: Option<String>,
     },
     /// `ST`, `TX`, `FT`.
     Text(String),
@@ -301,6 +303,7 @@ fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
                 code,
                 text: non_empty(field.component(2)).or_else(|| non_empty(field.component(9))),
                 system: non_empty(field.component(3)),
+                original_text: non_empty(field.component(9)),
             }
         }
         "ST" | "TX" | "FT" | "" => ObxValue::Text(field.component(1).unwrap_or_default().to_string()),
@@ -507,7 +510,8 @@ mod tests {
             ObxValue::Coded {
                 code: Some(197288),
                 text: Some("MDC_EVT_PUMP_DELIV_START".into()),
-                system: Some("MDC".into())
+                system: Some("MDC".into()),
+                original_text: None,
             }
         );
         assert_eq!(
@@ -515,7 +519,8 @@ mod tests {
             ObxValue::Coded {
                 code: None,
                 text: Some("pump-status-infusing".into()),
-                system: None
+                system: None,
+                original_text: None,
             }
         );
         let rate = row(&r, "1.1.2.4");
@@ -545,7 +550,8 @@ mod tests {
             ObxValue::Coded {
                 code: Some(196940),
                 text: Some("MDC_EVT_FLUID_LINE_OCCL".into()),
-                system: Some("MDC".into())
+                system: Some("MDC".into()),
+                original_text: Some("Occlusion".into()),
             }
         );
         assert_eq!(row(&r, "1.0.0.0.3").value, ObxValue::Text("start".into()));

@@ -1,0 +1,156 @@
+//! IHE PCD-10 infusion events and PCD-04 alerts become event/alert Observations: coded by the event,
+//! valued by its text, with the alert's attributes as components (IHE PCD TF examples).
+
+mod common;
+
+use serde_json::Value;
+
+fn bundle(example: &str) -> Value {
+    serde_json::from_str(&common::map_fixture(&common::repo_path(&format!(
+        "fixtures/hl7v2/{example}.hl7"
+    ))))
+    .unwrap()
+}
+
+fn observations(bundle: &Value) -> Vec<&Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Observation")
+        .collect()
+}
+
+fn coded<'a>(observations: &[&'a Value], code: &str) -> Vec<&'a Value> {
+    observations
+        .iter()
+        .copied()
+        .filter(|o| o["code"]["coding"][0]["code"] == code)
+        .collect()
+}
+
+/// (component code or text, value as a string) pairs.
+fn components(observation: &Value) -> Vec<(String, String)> {
+    observation["component"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let code = c["code"]["coding"][0]["code"]
+                .as_str()
+                .or(c["code"]["text"].as_str())
+                .unwrap()
+                .to_string();
+            let value = if let Some(s) = c["valueString"].as_str() {
+                s.to_string()
+            } else if c["valueQuantity"].is_object() {
+                format!(
+                    "{} {}",
+                    c["valueQuantity"]["value"],
+                    c["valueQuantity"]["code"].as_str().unwrap()
+                )
+            } else {
+                c["valueCodeableConcept"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            };
+            (code, value)
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn pcd10_delivery_start_is_one_event_observation_beside_the_pump_metrics() {
+    let bundle = bundle("ihe_pcd10_iec_infusion_delivery_start_example");
+    let observations = observations(&bundle);
+    let events = coded(&observations, "197288");
+    assert_eq!(events.len(), 1);
+    let event = events[0];
+    assert_eq!(event["valueString"], "MDC_EVT_PUMP_DELIV_START");
+    assert_eq!(
+        components(event),
+        pairs(&[("68488", "1.1.2.0"), ("MDC_DEV_PUMP_SOURCE_CHANNEL_LABEL", "Primary")])
+    );
+    assert_eq!(
+        event["effectiveDateTime"], "2015-10-15T13:21:06-05:00",
+        "OBR-7 with its offset"
+    );
+    // 23 OBX rows: 4 describe devices, 2 make the event, 17 are metrics.
+    assert_eq!(observations.len(), 1 + 17);
+    let rate = coded(&observations, "157784")[0];
+    assert_eq!(
+        (
+            rate["valueQuantity"]["value"].as_f64(),
+            rate["valueQuantity"]["code"].as_str()
+        ),
+        (Some(15.4), Some("mL/h"))
+    );
+    // No Observation for the raw event condition/source rows.
+    assert!(observations
+        .iter()
+        .all(|o| o["code"]["text"] != "MDC_ATTR_EVT_COND" && o["code"]["text"] != "MDC_ATTR_EVT_SOURCE"));
+    // A vendor-coded status keeps its text.
+    let status = coded(&observations, "184519")[0];
+    assert_eq!(status["valueCodeableConcept"]["text"], "pump-status-infusing");
+}
+
+#[test]
+fn pcd04_occlusion_start_and_end_are_alert_observations_with_their_phase() {
+    let start = bundle("ihe_pcd04_acm_bbraun_pump_occlusion_start_example");
+    let end = bundle("ihe_pcd04_acm_bbraun_pump_occlusion_end_example");
+    let mut identifiers = Vec::new();
+    for (bundle, phase, state) in [(&start, "start", "active"), (&end, "end", "inactive")] {
+        let observations = observations(bundle);
+        assert_eq!(observations.len(), 1, "one alert, no separate attribute Observations");
+        let alert = observations[0];
+        assert_eq!(
+            alert["code"]["coding"][0]["code"], "196940",
+            "the specific event, not the generic MDC_EVT_ALARM"
+        );
+        assert_eq!(alert["valueString"], "Occlusion", "the alert text as the user saw it");
+        assert_eq!(
+            components(alert),
+            pairs(&[
+                ("68480", "69985"),
+                ("68481", phase),
+                ("68482", state),
+                ("68483", "enabled"),
+                ("68485", "technical")
+            ])
+        );
+        identifiers.push(alert["identifier"][0]["value"].as_str().unwrap().to_string());
+        // The pump is identified by the EUI-64 the alarm row carries, and left untyped (no MDS row).
+        let device = &bundle["entry"][1]["resource"];
+        assert_eq!(device["identifier"][0]["value"], "00-12-21-00-00-00-00-00");
+        assert!(device["type"].is_null());
+    }
+    assert_ne!(identifiers[0], identifiers[1], "start and end are two Observations");
+}
+
+#[test]
+fn pcd04_physiological_alarm_carries_the_triggering_value_and_priority() {
+    let bundle = bundle("ihe_pcd04_acm_mindray_low_spo2_alarm_start_example");
+    let observations = observations(&bundle);
+    assert_eq!(observations.len(), 1);
+    let alert = observations[0];
+    assert_eq!(alert["code"]["coding"][0]["code"], "196670");
+    assert_eq!(alert["valueString"], "Low SpO2");
+    assert_eq!(
+        components(alert),
+        pairs(&[
+            ("150456", "88 %"),
+            ("68481", "start"),
+            ("68482", "active"),
+            ("68483", "enabled"),
+            ("68484", "medium"),
+            ("68485", "physiological"),
+        ])
+    );
+    assert_eq!(alert["effectiveDateTime"], "2012-01-11T15:04:57-06:00");
+}
