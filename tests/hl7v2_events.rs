@@ -154,3 +154,64 @@ fn pcd04_physiological_alarm_carries_the_triggering_value_and_priority() {
     );
     assert_eq!(alert["effectiveDateTime"], "2012-01-11T15:04:57-06:00");
 }
+
+#[test]
+fn handwritten_delivery_complete_with_numeric_event_codes_and_crlf() {
+    let bundle = bundle("handwritten_pcd10_delivery_complete");
+    let observations = observations(&bundle);
+    let event = coded(&observations, "197292");
+    assert_eq!(event.len(), 1);
+    assert_eq!(components(event[0]), pairs(&[("68488", "1.1.1.0")]));
+    assert_eq!(event[0]["effectiveDateTime"], "2026-11-21T09:29:55+01:00");
+    let delivered = coded(&observations, "157993")[0];
+    assert_eq!(delivered["valueQuantity"]["value"].as_f64(), Some(500.0));
+    let rate = coded(&observations, "157784")[0];
+    assert_eq!(
+        (
+            rate["valueQuantity"]["value"].as_i64(),
+            rate["valueQuantity"]["code"].as_str()
+        ),
+        (Some(0), Some("mL/h"))
+    );
+    // Escapes resolved: \S\ is the component separator, \T\ the subcomponent separator.
+    assert_eq!(coded(&observations, "184514")[0]["valueString"], "NaCl 0.9^ & KCl");
+    // An OID assigning authority becomes urn:oid:.
+    assert_eq!(
+        event[0]["subject"]["identifier"]["system"],
+        "urn:oid:2.16.840.1.113883.19.5"
+    );
+}
+
+#[test]
+fn handwritten_device_status_maps_battery_and_power() {
+    let bundle = bundle("handwritten_pcd15_device_status");
+    let observations = observations(&bundle);
+    let battery = coded(&observations, "67996")[0];
+    assert_eq!(
+        (
+            battery["valueQuantity"]["value"].as_i64(),
+            battery["valueQuantity"]["code"].as_str()
+        ),
+        (Some(42), Some("%"))
+    );
+    let remaining = coded(&observations, "67976")[0];
+    assert_eq!(remaining["valueQuantity"]["code"], "min");
+    let power = coded(&observations, "67925")[0];
+    assert_eq!(power["valueCodeableConcept"]["text"], "onBattery");
+    // The pump sends for itself (MSH-3 and OBX-18 carry its EUI-64): one Device, no gateway.
+    let devices: Vec<&Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Device")
+        .collect();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["modelNumber"], "Space Infusomat");
+    assert_eq!(devices[0]["identifier"][0]["value"], "00-12-21-18-39-00-00-02");
+    assert_eq!(devices[0]["type"]["coding"][0]["code"], "70049");
+    assert!(
+        battery["extension"].is_null(),
+        "no gateway extension when there is no gateway"
+    );
+}

@@ -147,7 +147,11 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
     let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
     let mut entries = Vec::with_capacity(reading.measurements.len() + 2);
 
-    let gateway_url = reading.gateway.as_ref().map(|gateway| {
+    // A device that sends for itself (MSH-3 and OBX-18 name the same EUI-64) has no separate gateway.
+    let own_gateway = |gateway: &crate::model::GatewayIdentity| {
+        gateway.system_id.is_some() && gateway.system_id == reading.device.system_id
+    };
+    let gateway_url = reading.gateway.as_ref().filter(|g| !own_gateway(g)).map(|gateway| {
         let mapped = device::gateway_device(gateway, &options.gateway_id_system, reading.origin);
         let (system, value) = &mapped.conditional_identifier;
         let url = full_url("Device", &format!("{system}|{value}"));

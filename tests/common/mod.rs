@@ -39,14 +39,14 @@ pub fn pcd01_fixtures() -> Vec<PathBuf> {
 }
 
 /// Every IHE PCD device observation example in `fixtures/hl7v2/` (PCD-01, PCD-04 alerts, PCD-10
-/// events), sorted.
+/// events; the TF's and our hand-written ones), sorted.
 pub fn pcd_report_fixtures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("fixtures/hl7v2"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            ["ihe_pcd01_", "ihe_pcd04_", "ihe_pcd10_"]
+            ["ihe_pcd01_", "ihe_pcd04_", "ihe_pcd10_", "handwritten_pcd"]
                 .iter()
                 .any(|prefix| name.starts_with(prefix))
         })
