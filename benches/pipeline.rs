@@ -66,6 +66,7 @@ fn settings() -> MapSettings {
         adapter: AdapterName::Ble,
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
+        associations: Default::default(),
     }
 }
 

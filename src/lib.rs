@@ -4,6 +4,7 @@
 //! [`mapping`] turns the model into FHIR R4 resources (pure functions); [`fhir`] serializes them.
 
 pub mod adapters;
+pub mod association;
 pub mod codes;
 pub mod fhir;
 pub mod mapping;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fhirgate::adapters::ble::envelope::parse_utc_offset;
+use fhirgate::association::AssociationTable;
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
 use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
 
@@ -36,11 +37,20 @@ enum Command {
         /// Identifier system for gateway ids (the envelope's `gateway.id`).
         #[arg(long, env = "FHIRGATE_GATEWAY_ID_SYSTEM", default_value = DEFAULT_GATEWAY_ID_SYSTEM)]
         gateway_id_system: String,
+        /// Device-patient associations (JSON) for payloads that name no patient, e.g. pumps sending
+        /// "Unknown Patient": see README, "Device-patient association".
+        #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
+        associations: Option<PathBuf>,
     },
 }
 
 fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
     parse_utc_offset(text)
+}
+
+fn load_associations(path: &PathBuf) -> Result<AssociationTable, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    AssociationTable::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
@@ -61,7 +71,15 @@ fn main() -> ExitCode {
             file,
             default_utc_offset,
             gateway_id_system,
+            associations,
         } => {
+            let associations = match associations.map(|path| load_associations(&path)).transpose() {
+                Ok(table) => table.unwrap_or_default(),
+                Err(message) => {
+                    eprintln!("fhirgate: {message}");
+                    return ExitCode::from(1);
+                }
+            };
             let payload = match read_input(&file) {
                 Ok(bytes) => bytes,
                 Err(error) => {
@@ -73,6 +91,7 @@ fn main() -> ExitCode {
                 adapter,
                 default_utc_offset,
                 mapping: MappingOptions { gateway_id_system },
+                associations,
             };
             match map_payload(&payload, &settings, chrono::Utc::now()) {
                 Ok(json) => {

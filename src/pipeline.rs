@@ -9,6 +9,7 @@ use crate::adapters::hl7v2::error::Hl7Error;
 use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::{read_report, ReportError};
+use crate::association::{AssociationError, AssociationTable};
 use crate::fhir::{self, SerializeError};
 use crate::mapping::{self, MappingError, MappingOptions};
 use crate::model::Reading;
@@ -30,6 +31,8 @@ pub struct MapSettings {
     /// The UTC offset of device-local times when the payload does not state one.
     pub default_utc_offset: FixedOffset,
     pub mapping: MappingOptions,
+    /// Device↔patient associations for readings that name no patient.
+    pub associations: AssociationTable,
 }
 
 /// Why a payload could not be mapped. `Input` errors are the payload's fault (exit 2, HTTP 400);
@@ -45,6 +48,8 @@ pub enum MapError {
     #[error(transparent)]
     Pcd(#[from] PcdError),
     #[error(transparent)]
+    Association(#[from] AssociationError),
+    #[error(transparent)]
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Serialize(#[from] SerializeError),
@@ -59,6 +64,7 @@ impl MapError {
             | MapError::Hl7(_)
             | MapError::Report(_)
             | MapError::Pcd(_)
+            | MapError::Association(_)
             | MapError::Mapping(_) => true,
         }
     }
@@ -90,7 +96,10 @@ pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) 
 
 /// Maps one payload to a transaction Bundle serialized as pretty JSON.
 pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
-    let readings = read_payload(payload, settings, now)?;
+    let mut readings = read_payload(payload, settings, now)?;
+    for reading in &mut readings {
+        settings.associations.associate(reading)?;
+    }
     let bundle = mapping::map_readings(&readings, &settings.mapping)?;
     Ok(fhir::bundle_to_json_pretty(&bundle)?)
 }

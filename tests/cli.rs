@@ -166,9 +166,89 @@ fn help_explains_every_flag() {
         "--adapter",
         "--default-utc-offset",
         "--gateway-id-system",
+        "--associations",
         "<FILE>",
         "Exit status",
     ] {
         assert!(help.contains(flag), "help lacks {flag}:\n{help}");
     }
+}
+
+#[test]
+fn a_pump_with_unknown_patient_is_mapped_through_the_device_patient_association() {
+    let message = common::repo_path("fixtures/hl7v2/unassociated_pump_pcd01.hl7");
+    let message = message.to_str().unwrap();
+    // Without an association the reading is refused, never guessed.
+    let out = fhirgate(&["map", "--adapter", "hl7v2", message], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no device-patient association"));
+
+    // With the association in force at 10:29:58+01:00, the pump's reading gets its patient.
+    let table = common::repo_path("fixtures/hl7v2/associations.json");
+    let out = fhirgate(
+        &[
+            "map",
+            "--adapter",
+            "hl7v2",
+            "--associations",
+            table.to_str().unwrap(),
+            message,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let observation = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Observation")
+        .unwrap();
+    assert_eq!(observation["resource"]["subject"]["identifier"]["value"], "MRN-4711");
+    assert_eq!(
+        observation["resource"]["subject"]["identifier"]["system"],
+        "urn:oid:2.16.840.1.113883.19.5"
+    );
+
+    // An association that ended before the reading does not apply.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let ended = dir.join("ended-association.json");
+    let text = std::fs::read_to_string(&table)
+        .unwrap()
+        .replace("2026-11-21T20:00:00+01:00", "2026-11-21T10:00:00+01:00");
+    std::fs::write(&ended, text).unwrap();
+    let out = fhirgate(
+        &[
+            "map",
+            "--adapter",
+            "hl7v2",
+            "--associations",
+            ended.to_str().unwrap(),
+            message,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // A broken association file is the bridge's configuration problem: exit 1, naming the file.
+    let broken = dir.join("broken-association.json");
+    std::fs::write(
+        &broken,
+        r#"[{"device": {}, "patient": {"system": "s", "value": "v"}, "from": "2026-01-01T00:00:00Z"}]"#,
+    )
+    .unwrap();
+    let out = fhirgate(
+        &[
+            "map",
+            "--adapter",
+            "hl7v2",
+            "--associations",
+            broken.to_str().unwrap(),
+            message,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken-association.json"));
 }

@@ -41,7 +41,10 @@ pub const DEFAULT_GATEWAY_ID_SYSTEM: &str = "urn:fhirgate:gateway-id";
 /// Why a reading cannot become FHIR.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum MappingError {
-    #[error("the reading names no patient: give `patient` in the payload (the bridge never guesses a patient)")]
+    #[error(
+        "the reading names no patient and no device-patient association covers its device at its time: give \
+         the patient in the payload or associate the device (--associations); the bridge never guesses a patient"
+    )]
     NoPatient,
     #[error("the device has no hardware identifier (EUI-64 system id or Bluetooth address) to identify it by")]
     NoDeviceIdentifier,

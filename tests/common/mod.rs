@@ -65,6 +65,7 @@ pub fn settings_for(adapter: AdapterName) -> MapSettings {
         adapter,
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
+        associations: Default::default(),
     }
 }
 
