@@ -6,7 +6,9 @@
 pub mod adapters;
 pub mod association;
 pub mod codes;
+pub mod delivery;
 pub mod fhir;
+pub mod ingest;
 pub mod mapping;
 pub mod model;
 pub mod pipeline;

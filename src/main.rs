@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use fhirgate::adapters::ble::envelope::parse_utc_offset;
 use fhirgate::association::AssociationTable;
+use fhirgate::delivery::outbox::Outbox;
+use fhirgate::ingest::mllp::{self, MllpConfig};
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
 use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
 
@@ -42,6 +44,73 @@ enum Command {
         #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
         associations: Option<PathBuf>,
     },
+    /// Run the bridge: accept HL7 v2 over MLLP into the durable outbox (HTTP and MQTT ingest and
+    /// delivery to the FHIR server are still to come). Stops on Ctrl-C or SIGTERM.
+    Serve {
+        /// Address of the MLLP listener. Only loopback addresses are accepted until transport
+        /// security (mutual TLS) exists.
+        #[arg(long, env = "FHIRGATE_MLLP_LISTEN", default_value = "127.0.0.1:2575")]
+        mllp_listen: std::net::SocketAddr,
+        /// Directory of the embedded store (the outbox).
+        #[arg(long, env = "FHIRGATE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Largest HL7 message accepted, in bytes.
+        #[arg(long, env = "FHIRGATE_MLLP_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+        mllp_max_message_bytes: usize,
+        /// Seconds of silence after which an MLLP connection is closed.
+        #[arg(long, env = "FHIRGATE_MLLP_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+        mllp_idle_timeout_secs: u64,
+    },
+}
+
+/// Runs `fhirgate serve` until Ctrl-C or SIGTERM.
+fn serve(mllp_listen: std::net::SocketAddr, data_dir: PathBuf, config: MllpConfig) -> ExitCode {
+    if !mllp_listen.ip().is_loopback() {
+        eprintln!(
+            "fhirgate: refusing to listen on {mllp_listen}: MLLP has no authentication, so the bridge binds to \
+             loopback only until mutual TLS is configured"
+        );
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fhirgate: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let outbox = match Outbox::open(&data_dir) {
+            Ok(outbox) => outbox,
+            Err(error) => {
+                eprintln!("fhirgate: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(mllp_listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("fhirgate: cannot listen on {mllp_listen}: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("fhirgate: MLLP on {mllp_listen}, outbox in {}", data_dir.display());
+        let shutdown = async {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match terminate.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        };
+        match mllp::serve(listener, outbox, config, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("fhirgate: MLLP listener failed: {error}");
+                ExitCode::from(1)
+            }
+        }
+    })
 }
 
 fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
@@ -66,6 +135,18 @@ fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve {
+            mllp_listen,
+            data_dir,
+            mllp_max_message_bytes,
+            mllp_idle_timeout_secs,
+        } => {
+            let config = MllpConfig {
+                max_message_bytes: mllp_max_message_bytes,
+                idle_timeout: std::time::Duration::from_secs(mllp_idle_timeout_secs),
+            };
+            serve(mllp_listen, data_dir, config)
+        }
         Command::Map {
             adapter,
             file,

@@ -1,0 +1,257 @@
+//! The durable outbox: every payload the bridge accepts is stored here before the sender is told so
+//! (an MLLP `AA`, later an HTTP 202 or an MQTT PUBACK). Delivery to the FHIR server reads from it and
+//! removes what the server has taken, so a crash between the two loses nothing.
+//!
+//! Storage is redb (an embedded, crash-safe key-value store in pure Rust; chosen over SQLite for no
+//! C build step and a typed API, over fjall for its simple single-file transactional model). Writes
+//! are **group-committed**: one writer thread drains every append waiting at that moment into one
+//! transaction and one fsync, and only then answers each of them, so durability does not cost one
+//! fsync per reading under load.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+/// Records by sequence number (assigned in commit order).
+const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending");
+/// The most appends one transaction takes.
+const MAX_BATCH: usize = 1024;
+
+/// A store failure. The outbox refuses to acknowledge anything it could not store.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("outbox {path}: {message}")]
+pub struct OutboxError {
+    pub path: String,
+    pub message: String,
+}
+
+/// One accepted payload, as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxRecord {
+    /// The adapter that will map it (`ble`, `hl7v2`).
+    pub adapter: String,
+    pub received_at: DateTime<FixedOffset>,
+    /// Where it came from, for operators (`mllp 127.0.0.1:50412`); never patient data.
+    pub source: String,
+    #[serde(with = "payload_base64")]
+    pub payload: Vec<u8>,
+}
+
+mod payload_base64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+struct Append {
+    record: Vec<u8>,
+    reply: oneshot::Sender<Result<u64, OutboxError>>,
+}
+
+/// The outbox. Cheap to clone; all clones share one database and one writer.
+#[derive(Clone)]
+pub struct Outbox {
+    db: Arc<Database>,
+    path: PathBuf,
+    appends: mpsc::Sender<Append>,
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox in `dir` (file `outbox.redb`) and starts its writer thread.
+    pub fn open(dir: &Path) -> Result<Self, OutboxError> {
+        let path = dir.join("outbox.redb");
+        let fail = |message: String| OutboxError {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the data directory: {e}")))?;
+        let db = Database::create(&path).map_err(|e| fail(e.to_string()))?;
+        // Create the table up front so readers never meet a missing table.
+        let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
+        txn.open_table(PENDING).map_err(|e| fail(e.to_string()))?;
+        txn.commit().map_err(|e| fail(e.to_string()))?;
+        let db = Arc::new(db);
+        let (appends, receiver) = mpsc::channel(4 * MAX_BATCH);
+        let writer_db = Arc::clone(&db);
+        let writer_path = path.display().to_string();
+        std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || write_loop(&writer_db, &writer_path, receiver))
+            .map_err(|e| fail(format!("cannot start the writer thread: {e}")))?;
+        Ok(Outbox { db, path, appends })
+    }
+
+    fn error(&self, message: impl ToString) -> OutboxError {
+        OutboxError {
+            path: self.path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Stores `record` durably and returns its sequence number. Returns only after the transaction
+    /// holding it has been committed to disk.
+    pub async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
+        let encoded = serde_json::to_vec(record).map_err(|e| self.error(e))?;
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(Append { record: encoded, reply })
+            .await
+            .map_err(|_| self.error("the writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| self.error("the writer stopped before committing"))?
+    }
+
+    /// Up to `limit` stored records, oldest first.
+    pub fn pending(&self, limit: usize) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for item in table.iter().map_err(|e| self.error(e))?.take(limit) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            let record = serde_json::from_slice(value.value()).map_err(|e| self.error(e))?;
+            out.push((key.value(), record));
+        }
+        Ok(out)
+    }
+
+    /// How many records wait for delivery.
+    pub fn len(&self) -> Result<u64, OutboxError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
+        table.len().map_err(|e| self.error(e))
+    }
+
+    pub fn is_empty(&self) -> Result<bool, OutboxError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+/// The single writer: takes whatever appends are waiting (up to `MAX_BATCH`), commits them in one
+/// transaction, then answers each. On a failed commit every waiting append gets the error, so none is
+/// acknowledged to its sender.
+fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>) {
+    while let Some(first) = receiver.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(db, &batch);
+        for (index, append) in batch.into_iter().enumerate() {
+            let answer = match &result {
+                Ok(first_id) => Ok(first_id + index as u64),
+                Err(message) => Err(OutboxError {
+                    path: path.to_string(),
+                    message: message.clone(),
+                }),
+            };
+            // A sender that gave up waiting is not an error of the store.
+            let _ = append.reply.send(answer);
+        }
+    }
+}
+
+fn commit_batch(db: &Database, batch: &[Append]) -> Result<u64, String> {
+    let txn = db.begin_write().map_err(|e| e.to_string())?;
+    let first_id = {
+        let mut table = txn.open_table(PENDING).map_err(|e| e.to_string())?;
+        let first_id = table
+            .last()
+            .map_err(|e| e.to_string())?
+            .map_or(1, |(key, _)| key.value() + 1);
+        for (offset, append) in batch.iter().enumerate() {
+            table
+                .insert(first_id + offset as u64, append.record.as_slice())
+                .map_err(|e| e.to_string())?;
+        }
+        first_id
+    };
+    txn.commit().map_err(|e| e.to_string())?;
+    Ok(first_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u8) -> OutboxRecord {
+        OutboxRecord {
+            adapter: "hl7v2".into(),
+            received_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:00+01:00").unwrap(),
+            source: "test".into(),
+            payload: vec![n, 0x0D, 0xFF],
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fhirgate-outbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_survive_reopening_in_order() {
+        let dir = temp_dir("reopen");
+        {
+            let outbox = Outbox::open(&dir).unwrap();
+            assert_eq!(outbox.append(&record(1)).await.unwrap(), 1);
+            assert_eq!(outbox.append(&record(2)).await.unwrap(), 2);
+        }
+        // The writer thread of the first instance still holds the file until it sees its channel
+        // close; wait for that before opening again.
+        let reopened = loop {
+            match Outbox::open(&dir) {
+                Ok(outbox) => break outbox,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        let stored = reopened.pending(10).unwrap();
+        assert_eq!(
+            stored.iter().map(|(id, r)| (*id, r.payload[0])).collect::<Vec<_>>(),
+            vec![(1, 1), (2, 2)]
+        );
+        assert_eq!(stored[0].1, record(1));
+        assert_eq!(
+            reopened.append(&record(3)).await.unwrap(),
+            3,
+            "numbering continues after a restart"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_get_distinct_numbers() {
+        let outbox = Outbox::open(&temp_dir("concurrent")).unwrap();
+        let tasks: Vec<_> = (0..200u8)
+            .map(|n| {
+                let outbox = outbox.clone();
+                tokio::spawn(async move { outbox.append(&record(n)).await.unwrap() })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap());
+        }
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=200).collect::<Vec<u64>>());
+        assert_eq!(outbox.len().unwrap(), 200);
+    }
+}

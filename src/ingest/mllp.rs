@@ -1,0 +1,297 @@
+//! The MLLP listener (HL7 v2 Minimal Lower Layer Protocol over TCP): hospital gateways, pumps and
+//! monitors send IHE PCD messages framed as `0x0B message 0x1C 0x0D`, one after another on a
+//! connection, and wait for an original-mode acknowledgement for each.
+//!
+//! A message is acknowledged `AA` only once it is durably in the outbox; a malformed one `AE`, a
+//! message the bridge does not take (an order, say) `AR`, each with an ERR segment that names the
+//! problem, and nothing is stored for them. The transport parses only what an ACK needs and to decide
+//! whether the message is a device observation report it can map later; mapping happens at delivery.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::adapters::hl7v2::message::Message;
+use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
+use crate::adapters::hl7v2::report::read_report;
+use crate::delivery::outbox::{Outbox, OutboxRecord};
+
+const START_BLOCK: u8 = 0x0B;
+const END_BLOCK: [u8; 2] = [0x1C, 0x0D];
+
+/// Listener limits.
+#[derive(Debug, Clone, Copy)]
+pub struct MllpConfig {
+    /// The largest message accepted; a larger one is answered `AR` and the connection closed.
+    pub max_message_bytes: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for MllpConfig {
+    fn default() -> Self {
+        MllpConfig {
+            max_message_bytes: 1024 * 1024,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The acknowledgement codes of HL7 v2 original mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckCode {
+    /// Accepted: durably stored.
+    Accept,
+    /// Error: the message is malformed.
+    Error,
+    /// Reject: the bridge does not take this kind of message, or it is too large.
+    Reject,
+}
+
+impl AckCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            AckCode::Accept => "AA",
+            AckCode::Error => "AE",
+            AckCode::Reject => "AR",
+        }
+    }
+}
+
+/// Serves MLLP on `listener` until `shutdown` completes, then waits for open connections to finish
+/// the message they are on (at most `idle_timeout`).
+pub async fn serve(
+    listener: TcpListener,
+    outbox: Outbox,
+    config: MllpConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let acks = Arc::new(AtomicU64::new(1));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    // A failed accept (e.g. too many open files) must not end the listener.
+                    Err(_) => continue,
+                };
+                let outbox = outbox.clone();
+                let acks = Arc::clone(&acks);
+                connections.spawn(async move { connection(stream, peer, outbox, config, acks).await });
+            }
+            _ = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(config.idle_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+/// One connection: reads frames, answers each, until the peer hangs up, idles or misbehaves.
+async fn connection(mut stream: TcpStream, peer: SocketAddr, outbox: Outbox, config: MllpConfig, acks: Arc<AtomicU64>) {
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let read = match tokio::time::timeout(config.idle_timeout, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return, // closed (a partial frame is discarded), failed or idle
+            Ok(Ok(n)) => n,
+        };
+        buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
+        loop {
+            match next_frame(&mut buffer, config.max_message_bytes) {
+                Frame::Incomplete => break,
+                Frame::TooLarge => {
+                    let text = format!("the message exceeds {} bytes", config.max_message_bytes);
+                    let ack = acknowledgement(None, AckCode::Reject, Some(("100", &text)), &acks);
+                    let _ = stream.write_all(&ack).await;
+                    return;
+                }
+                Frame::Message(message) => {
+                    let ack = handle(&message, peer, &outbox, &acks).await;
+                    if stream.write_all(&ack).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Frame {
+    Message(Vec<u8>),
+    Incomplete,
+    TooLarge,
+}
+
+/// Takes the next complete frame out of `buffer`. Bytes before a start block (stray line ends between
+/// frames, noise) are dropped.
+fn next_frame(buffer: &mut Vec<u8>, max: usize) -> Frame {
+    match buffer.iter().position(|&b| b == START_BLOCK) {
+        None => {
+            buffer.clear();
+            return Frame::Incomplete;
+        }
+        Some(start) => {
+            buffer.drain(..start);
+        }
+    }
+    let body = buffer.get(1..).unwrap_or_default();
+    match body.windows(2).position(|w| w == END_BLOCK) {
+        Some(end) => {
+            let message = body.get(..end).unwrap_or_default().to_vec();
+            buffer.drain(..end + 3);
+            if message.len() > max {
+                Frame::TooLarge
+            } else {
+                Frame::Message(message)
+            }
+        }
+        None if body.len() > max + 1 => Frame::TooLarge,
+        None => Frame::Incomplete,
+    }
+}
+
+/// Decides about one message and stores it when accepted; returns the framed ACK.
+async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU64) -> Vec<u8> {
+    let message = match Message::parse(bytes) {
+        Ok(message) => message,
+        Err(error) => return acknowledgement(None, AckCode::Error, Some(("102", &error.to_string())), acks),
+    };
+    if let Err(error) = pcd::accept_message_type(message.message_type(), message.trigger_event()) {
+        return acknowledgement(Some(&message), AckCode::Reject, Some(("200", &error.to_string())), acks);
+    }
+    // The message must be mappable later; a missing patient is not an error here (the reading waits
+    // for a device-patient association), a malformed observation is.
+    let now = Utc::now().fixed_offset();
+    let settings = PcdSettings {
+        default_offset: *now.offset(),
+        received_at: now,
+    };
+    let checked = read_report(&message).map_err(|e| e.to_string()).and_then(|report| {
+        pcd::readings(&report, &settings)
+            .map(|_| ())
+            .map_err(|e: PcdError| e.to_string())
+    });
+    if let Err(rule) = checked {
+        return acknowledgement(Some(&message), AckCode::Error, Some(("207", &rule)), acks);
+    }
+    let record = OutboxRecord {
+        adapter: "hl7v2".into(),
+        received_at: now,
+        source: format!("mllp {peer}"),
+        payload: bytes.to_vec(),
+    };
+    match outbox.append(&record).await {
+        Ok(_) => acknowledgement(Some(&message), AckCode::Accept, None, acks),
+        // Never AA for what is not stored: the sender keeps the message and retries.
+        Err(error) => acknowledgement(
+            Some(&message),
+            AckCode::Error,
+            Some(("207", &format!("not stored: {error}"))),
+            acks,
+        ),
+    }
+}
+
+/// Escapes text for an HL7 field with the default delimiters.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\E\\"),
+            '|' => out.push_str("\\F\\"),
+            '^' => out.push_str("\\S\\"),
+            '&' => out.push_str("\\T\\"),
+            '~' => out.push_str("\\R\\"),
+            '\r' | '\n' => out.push(' '),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// An original-mode ACK in an MLLP frame, addressed back to the sender, with an ERR segment
+/// (HL7 table 0357 code and text) when there is a problem.
+fn acknowledgement(
+    message: Option<&Message>,
+    code: AckCode,
+    problem: Option<(&str, &str)>,
+    acks: &AtomicU64,
+) -> Vec<u8> {
+    let msh = message.and_then(|m| m.first("MSH"));
+    let field = |n: usize| msh.map(|s| s.field(n).raw().to_string()).unwrap_or_default();
+    let trigger = message.and_then(|m| m.trigger_event()).unwrap_or_default();
+    let version = message.and_then(|m| m.version()).unwrap_or("2.6");
+    let control_id = message.and_then(|m| m.control_id()).unwrap_or_default();
+    let mut text = format!(
+        "MSH|^~\\&|FHIRGATE|FHIRGATE|{}|{}|{}||ACK^{}^ACK|FG{}|P|{}\rMSA|{}|{}\r",
+        field(3),
+        field(4),
+        Utc::now().format("%Y%m%d%H%M%S+0000"),
+        escape(trigger),
+        acks.fetch_add(1, Ordering::Relaxed),
+        escape(version),
+        code.as_str(),
+        escape(control_id),
+    );
+    if let Some((hl7_code, description)) = problem {
+        let table_text = match hl7_code {
+            "100" => "Segment sequence error",
+            "102" => "Data type error",
+            "200" => "Unsupported message type",
+            _ => "Application internal error",
+        };
+        text.push_str(&format!(
+            "ERR|||{hl7_code}^{table_text}^HL70357|E||||{}\r",
+            escape(description)
+        ));
+    }
+    let mut frame = Vec::with_capacity(text.len() + 3);
+    frame.push(START_BLOCK);
+    frame.extend_from_slice(text.as_bytes());
+    frame.extend_from_slice(&END_BLOCK);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_cut_at_end_blocks_and_noise_is_dropped() {
+        let mut buffer = b"\r\n\x0bMSH|1\x1c\x0d\x0bMSH|2\x1c".to_vec();
+        assert!(matches!(next_frame(&mut buffer, 100), Frame::Message(m) if m == b"MSH|1"));
+        assert!(matches!(next_frame(&mut buffer, 100), Frame::Incomplete));
+        buffer.push(0x0d);
+        assert!(matches!(next_frame(&mut buffer, 100), Frame::Message(m) if m == b"MSH|2"));
+        assert!(buffer.is_empty());
+        let mut long = vec![START_BLOCK];
+        long.extend(std::iter::repeat_n(b'x', 20));
+        assert!(matches!(next_frame(&mut long, 10), Frame::TooLarge));
+    }
+
+    #[test]
+    fn ack_text_is_escaped_into_one_err_field() {
+        let acks = AtomicU64::new(7);
+        let frame = acknowledgement(None, AckCode::Error, Some(("102", "bad | ^ & ~ \\ \r text")), &acks);
+        let text = String::from_utf8(frame[1..frame.len() - 2].to_vec()).unwrap();
+        assert!(text.contains("MSA|AE|\r"), "{text}");
+        assert!(
+            text.contains("ERR|||102^Data type error^HL70357|E||||bad \\F\\ \\S\\ \\T\\ \\R\\ \\E\\   text\r"),
+            "{text}"
+        );
+        assert!(text.contains("|FG7|"));
+    }
+}
