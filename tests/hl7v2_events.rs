@@ -12,16 +12,6 @@ fn bundle(example: &str) -> Value {
     .unwrap()
 }
 
-fn observations(bundle: &Value) -> Vec<&Value> {
-    bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == "Observation")
-        .collect()
-}
-
 fn coded<'a>(observations: &[&'a Value], code: &str) -> Vec<&'a Value> {
     observations
         .iter()
@@ -68,7 +58,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn pcd10_delivery_start_is_one_event_observation_beside_the_pump_metrics() {
     let bundle = bundle("ihe_pcd10_iec_infusion_delivery_start_example");
-    let observations = observations(&bundle);
+    let observations = common::observations(&bundle);
     let events = coded(&observations, "197288");
     assert_eq!(events.len(), 1);
     let event = events[0];
@@ -106,7 +96,7 @@ fn pcd04_occlusion_start_and_end_are_alert_observations_with_their_phase() {
     let end = bundle("ihe_pcd04_acm_bbraun_pump_occlusion_end_example");
     let mut identifiers = Vec::new();
     for (bundle, phase, state) in [(&start, "start", "active"), (&end, "end", "inactive")] {
-        let observations = observations(bundle);
+        let observations = common::observations(bundle);
         assert_eq!(observations.len(), 1, "one alert, no separate attribute Observations");
         let alert = observations[0];
         assert_eq!(
@@ -136,7 +126,7 @@ fn pcd04_occlusion_start_and_end_are_alert_observations_with_their_phase() {
 #[test]
 fn pcd04_physiological_alarm_carries_the_triggering_value_and_priority() {
     let bundle = bundle("ihe_pcd04_acm_mindray_low_spo2_alarm_start_example");
-    let observations = observations(&bundle);
+    let observations = common::observations(&bundle);
     assert_eq!(observations.len(), 1);
     let alert = observations[0];
     assert_eq!(alert["code"]["coding"][0]["code"], "196670");
@@ -158,7 +148,7 @@ fn pcd04_physiological_alarm_carries_the_triggering_value_and_priority() {
 #[test]
 fn handwritten_delivery_complete_with_numeric_event_codes_and_crlf() {
     let bundle = bundle("handwritten_pcd10_delivery_complete");
-    let observations = observations(&bundle);
+    let observations = common::observations(&bundle);
     let event = coded(&observations, "197292");
     assert_eq!(event.len(), 1);
     assert_eq!(components(event[0]), pairs(&[("68488", "1.1.1.0")]));
@@ -185,7 +175,7 @@ fn handwritten_delivery_complete_with_numeric_event_codes_and_crlf() {
 #[test]
 fn handwritten_device_status_maps_battery_and_power() {
     let bundle = bundle("handwritten_pcd15_device_status");
-    let observations = observations(&bundle);
+    let observations = common::observations(&bundle);
     let battery = coded(&observations, "67996")[0];
     assert_eq!(
         (

@@ -8,16 +8,6 @@ use fhirgate::adapters::hl7v2::message::Message;
 use fhirgate::adapters::hl7v2::report::{read_report, ObxValue};
 use serde_json::Value;
 
-fn observations(bundle: &Value) -> Vec<&Value> {
-    bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == "Observation")
-        .collect()
-}
-
 fn mdc_code(observation: &Value) -> Option<&str> {
     observation["code"]["coding"]
         .as_array()?
@@ -36,7 +26,7 @@ fn every_numeric_value_unit_and_time_is_exact() {
         let report = read_report(&Message::parse(&text).unwrap()).unwrap();
         let json = common::map_fixture(&path);
         let bundle: Value = serde_json::from_str(&json).unwrap();
-        let observations = observations(&bundle);
+        let observations = common::observations(&bundle);
         for group in &report.groups {
             for row in &group.rows {
                 let ObxValue::Numeric(number) = &row.value else {

@@ -54,30 +54,7 @@ fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str
 /// The identifier system of a non-EUI equipment instance id: `urn:oid:` for an OID namespace, else a
 /// fhirgate URN naming the namespace (HL7 v2 EI has no URI of its own).
 pub fn instance_id_system(id: &InstanceId) -> String {
-    match id.namespace.as_deref() {
-        Some(ns)
-            if !ns.is_empty()
-                && ns
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            format!("urn:oid:{ns}")
-        }
-        Some(ns) => {
-            let safe: String = ns
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-._".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("{EQUIPMENT_ID_SYSTEM_PREFIX}{safe}")
-        }
-        None => EQUIPMENT_ID_SYSTEM_PREFIX.trim_end_matches(':').to_string(),
-    }
+    crate::model::namespace_system(id.namespace.as_deref(), EQUIPMENT_ID_SYSTEM_PREFIX)
 }
 
 /// The measuring device: a PhdDevice for personal health devices; for point-of-care devices a Device

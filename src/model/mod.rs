@@ -4,6 +4,7 @@
 mod decimal;
 mod device;
 mod measurement;
+mod namespace;
 mod patient;
 mod reading;
 mod time;
@@ -11,6 +12,7 @@ mod time;
 pub use decimal::{Decimal, DecimalParseError};
 pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError, InstanceId};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
+pub use namespace::namespace_system;
 pub use patient::PatientRef;
 pub use reading::{Origin, Reading};
 pub use time::{ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};

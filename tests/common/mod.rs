@@ -12,48 +12,40 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// The envelopes in `fixtures/ble/`, sorted.
-pub fn ble_fixtures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("fixtures/ble"))
+/// The files in `fixtures/<folder>/` with extension `ext` whose names start with one of `prefixes`
+/// (any name when empty), sorted.
+fn fixtures(folder: &str, ext: &str, prefixes: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path(&format!("fixtures/{folder}")))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            prefixes.is_empty() || prefixes.iter().any(|prefix| name.starts_with(prefix))
+        })
         .collect();
     files.sort();
     files
 }
 
-/// The IHE PCD-01 (`ORU^R01`) examples in `fixtures/hl7v2/`, sorted.
+/// The envelopes in `fixtures/ble/`.
+pub fn ble_fixtures() -> Vec<PathBuf> {
+    fixtures("ble", "json", &[])
+}
+
+/// The IHE PCD-01 (`ORU^R01`) examples in `fixtures/hl7v2/`.
 pub fn pcd01_fixtures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("fixtures/hl7v2"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("ihe_pcd01_"))
-        })
-        .filter(|p| p.extension().is_some_and(|e| e == "hl7"))
-        .collect();
-    files.sort();
-    files
+    fixtures("hl7v2", "hl7", &["ihe_pcd01_"])
 }
 
 /// Every IHE PCD device observation example in `fixtures/hl7v2/` (PCD-01, PCD-04 alerts, PCD-10
-/// events; the TF's and our hand-written ones), sorted.
+/// events; the TF's and our hand-written ones).
 pub fn pcd_report_fixtures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("fixtures/hl7v2"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            ["ihe_pcd01_", "ihe_pcd04_", "ihe_pcd10_", "handwritten_pcd"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-        })
-        .filter(|p| p.extension().is_some_and(|e| e == "hl7"))
-        .collect();
-    files.sort();
-    files
+    fixtures(
+        "hl7v2",
+        "hl7",
+        &["ihe_pcd01_", "ihe_pcd04_", "ihe_pcd10_", "handwritten_pcd"],
+    )
 }
 
 pub fn settings() -> MapSettings {
@@ -84,4 +76,15 @@ pub fn map_fixture(path: &Path) -> String {
     };
     fhirgate::pipeline::map_payload(&payload, &settings_for(adapter), now())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The Observations of a Bundle.
+pub fn observations(bundle: &serde_json::Value) -> Vec<&serde_json::Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Observation")
+        .collect()
 }

@@ -54,29 +54,7 @@ pub struct PcdSettings {
 /// The patient identifier system of a PID-3 assigning authority: `urn:oid:` for an OID, else a fhirgate
 /// URN naming the authority (HL7 v2 assigning authorities are local names, not URIs).
 pub fn assigning_authority_system(authority: Option<&str>) -> String {
-    match authority {
-        Some(aa)
-            if aa
-                .split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            format!("urn:oid:{aa}")
-        }
-        Some(aa) => {
-            let safe: String = aa
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-._".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("{ASSIGNING_AUTHORITY_SYSTEM_PREFIX}{safe}")
-        }
-        None => ASSIGNING_AUTHORITY_SYSTEM_PREFIX.trim_end_matches(':').to_string(),
-    }
+    crate::model::namespace_system(authority, ASSIGNING_AUTHORITY_SYSTEM_PREFIX)
 }
 
 fn is_device_row(row: &ObxRow) -> bool {
