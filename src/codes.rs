@@ -206,6 +206,21 @@ pub fn ucum_for_mdc_unit(code: u32) -> Option<&'static str> {
     MDC_UNITS.iter().find(|(c, _, _)| *c == code).map(|(_, _, ucum)| *ucum)
 }
 
+/// Measurements about the device itself rather than the patient (device status, PCD-15 / PHD battery).
+/// Their Observation's subject is the Device (PHD IG: battery level, bundle-example-1), and they need
+/// no patient.
+pub static DEVICE_STATUS_CODES: &[MdcCode] = &[
+    MdcCode(67996), // MDC_ATTR_VAL_BATT_CHARGE
+    MdcCode(67976), // MDC_ATTR_TIME_BATT_REMAIN
+    MdcCode(67925), // MDC_ATTR_POWER_STAT
+    MdcCode(67880), // MDC_ATTR_ID_MODEL
+];
+
+/// True for measurements about the device rather than the patient.
+pub fn is_device_status(code: MdcCode) -> bool {
+    DEVICE_STATUS_CODES.contains(&code)
+}
+
 /// The table row for `code`, if the bridge knows it.
 pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
     TABLE.iter().find(|entry| entry.mdc == code)

@@ -204,4 +204,38 @@ fn handwritten_device_status_maps_battery_and_power() {
         battery["extension"].is_null(),
         "no gateway extension when there is no gateway"
     );
+    // Device status is about the device (PHD IG): its subject is the Device, not the patient.
+    let device_url = bundle["entry"][0]["fullUrl"].as_str().unwrap();
+    for observation in [battery, remaining, power] {
+        assert_eq!(observation["subject"]["reference"], device_url);
+        assert_eq!(observation["subject"]["type"], "Device");
+    }
+    assert!(battery["identifier"][0]["value"]
+        .as_str()
+        .unwrap()
+        .contains("-device-67996-"));
+}
+
+#[test]
+fn device_status_without_any_patient_still_maps_but_patient_data_does_not() {
+    let text =
+        std::fs::read_to_string(common::repo_path("fixtures/hl7v2/handwritten_pcd15_device_status.hl7")).unwrap();
+    let without_pid: String = text
+        .split('\r')
+        .filter(|s| !s.is_empty() && !s.starts_with("PID"))
+        .map(|s| format!("{s}\r"))
+        .collect();
+    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
+    let json = fhirgate::pipeline::map_payload(without_pid.as_bytes(), &settings, common::now()).unwrap();
+    let bundle: Value = serde_json::from_str(&json).unwrap();
+    let observations = common::observations(&bundle);
+    assert_eq!(observations.len(), 4);
+    assert!(observations.iter().all(|o| o["subject"]["type"] == "Device"));
+    // A flow rate is about the patient: without a patient it is refused, never attributed to the device.
+    let with_rate = without_pid.replace(
+        "OBX|5|",
+        "OBX|6|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.1.1|5|265266^MDC_DIM_MILLI_L_PER_HR^MDC|||||R\rOBX|5|",
+    );
+    let error = fhirgate::pipeline::map_payload(with_rate.as_bytes(), &settings, common::now()).unwrap_err();
+    assert!(error.to_string().contains("names no patient"), "{error}");
 }

@@ -19,8 +19,9 @@ pub fn device_part(device: &DeviceIdentity) -> Option<String> {
         .or_else(|| device.instance_id.as_ref().map(|i| i.value.clone()))
 }
 
-/// The full dedup identifier value of `measurement`.
-pub fn observation_identifier(device_part: &str, patient: &PatientRef, measurement: &Measurement) -> String {
+/// The full dedup identifier value of `measurement`. A measurement about the device itself has no
+/// patient; its patient part is the word `device`.
+pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, measurement: &Measurement) -> String {
     let time = measurement.time.anchor().local;
     // A pending code (0) is identified by the sender's label instead.
     let kind = match (measurement.code.0, &measurement.label) {
@@ -28,9 +29,8 @@ pub fn observation_identifier(device_part: &str, patient: &PatientRef, measureme
         _ => measurement.code.to_string(),
     };
     let mut value = format!(
-        "{device_part}-{}-{}-{}-{}.{:02}",
-        patient.value,
-        patient.system,
+        "{device_part}-{}-{}-{}.{:02}",
+        patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
         kind,
         time.format("%Y%m%d%H%M%S"),
         time.and_utc().timestamp_subsec_millis() / 10
@@ -77,7 +77,7 @@ mod tests {
         .with_supplemental_type(MdcCode(150588));
         let device_part = device_part(&device).unwrap();
         assert_eq!(
-            observation_identifier(&device_part, &patient, &measurement),
+            observation_identifier(&device_part, Some(&patient), &measurement),
             "74E8FFFEFF051C00-sisansarahId-urn:oid:2.999.1.2.3.4.5.6.7.8.10-149530-20181113175903.00-150588"
         );
     }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 pub use observation::date_time;
 
-use crate::model::{Reading, Value};
+use crate::model::{PatientRef, Reading, Value};
 
 /// Settings of the mapping that are deployment choices, not facts of the reading.
 #[derive(Debug, Clone)]
@@ -141,10 +141,26 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
     })
 }
 
+/// The patient part of a measurement's dedup identifier: none for the device's own status.
+fn dedup_patient<'a>(
+    patient: Option<&'a PatientRef>,
+    measurement: &crate::model::Measurement,
+) -> Option<&'a PatientRef> {
+    patient.filter(|_| !crate::codes::is_device_status(measurement.code))
+}
+
 fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<BundleEntry>, MappingError> {
-    let patient = reading.patient.as_ref().ok_or(MappingError::NoPatient)?;
     if reading.measurements.is_empty() {
         return Err(MappingError::NoMeasurements);
+    }
+    // Only a reading of nothing but device status may lack a patient.
+    let patient = reading.patient.as_ref();
+    let about_patient = reading
+        .measurements
+        .iter()
+        .any(|m| !crate::codes::is_device_status(m.code));
+    if patient.is_none() && about_patient {
+        return Err(MappingError::NoPatient);
     }
     let device = device::measuring_device(&reading.device, reading.origin).ok_or(MappingError::NoDeviceIdentifier)?;
     let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
@@ -176,7 +192,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         identifier_query(system, value),
     ));
 
-    let subject = Reference {
+    let subject = patient.map(|patient| Reference {
         r#type: Some("Patient".into()),
         identifier: Some(Box::new(Identifier {
             system: Some(patient.system.as_str().into()),
@@ -184,16 +200,16 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
             ..Default::default()
         })),
         ..Default::default()
-    };
+    });
     let identifiers: Vec<String> = reading
         .measurements
         .iter()
-        .map(|m| dedup::observation_identifier(&device_part, patient, m))
+        .map(|m| dedup::observation_identifier(&device_part, dedup_patient(patient, m), m))
         .collect();
     let measurement_urls: Vec<String> = identifiers.iter().map(|id| full_url("Observation", id)).collect();
     let links = observation::ObservationLinks {
         origin: reading.origin,
-        subject: &subject,
+        patient: subject.as_ref(),
         device_url: &device_url,
         gateway_url: gateway_url.as_deref(),
         measurement_urls: &measurement_urls,

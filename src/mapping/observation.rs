@@ -9,7 +9,7 @@ use fhirbolt::model::r4::types::{
 
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
-use crate::codes::{lookup, mdc};
+use crate::codes::{is_device_status, lookup, mdc};
 use crate::model::{
     AbsentReason, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp, Value,
 };
@@ -18,7 +18,8 @@ use crate::model::{
 /// patient reference.
 pub struct ObservationLinks<'a> {
     pub origin: Origin,
-    pub subject: &'a Reference,
+    /// The patient, `None` when the reading names none (then only device status is mapped).
+    pub patient: Option<&'a Reference>,
     pub device_url: &'a str,
     pub gateway_url: Option<&'a str>,
     /// fullUrls of the reading's measurements, by index (for `derivedFrom`).
@@ -125,7 +126,14 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         status: status.into(),
         category,
         code: Box::new(labelled_code(measurement.code, measurement.label.as_deref())),
-        subject: Some(Box::new(links.subject.clone())),
+        // A device's own status is about the device (PHD IG: battery level's subject is the Device).
+        subject: Some(Box::new(match links.patient {
+            Some(patient) if !is_device_status(measurement.code) => patient.clone(),
+            _ => Reference {
+                r#type: Some("Device".into()),
+                ..reference(links.device_url)
+            },
+        })),
         effective: Some(effective(&measurement.time)),
         value,
         data_absent_reason: absent.map(Box::new),
