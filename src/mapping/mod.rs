@@ -50,11 +50,12 @@ pub enum MappingError {
     NoDeviceIdentifier,
     #[error("the reading holds no measurement")]
     NoMeasurements,
+    /// Names the code and device time, never the identifier itself: it contains the patient's id.
     #[error(
-        "two different measurements share the dedup identifier {identifier} (same device, patient, code and device \
-         time): the server would keep only one, so the payload is rejected rather than losing a value"
+        "two different values of {code} at device time {time} from the same device and patient: a server \
+         would keep only one, so the payload is rejected rather than losing a value"
     )]
-    ConflictingMeasurements { identifier: String },
+    ConflictingMeasurements { code: String, time: String },
 }
 
 /// The namespace of fhirgate's name-based (v5) UUIDs: fullUrls derive from the conditional identity
@@ -230,7 +231,11 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
                 continue;
             }
             return Err(MappingError::ConflictingMeasurements {
-                identifier: identifier.clone(),
+                code: measurement
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| measurement.code.to_string()),
+                time: measurement.time.anchor().local.to_string(),
             });
         }
         let resource = observation::observation(measurement, identifier, &links);
@@ -294,6 +299,10 @@ mod tests {
         assert_eq!(bundle.entry.len(), 2, "device + one Observation");
         let error = map_reading(&reading(&[72, 73]), &MappingOptions::default()).unwrap_err();
         assert!(matches!(error, MappingError::ConflictingMeasurements { .. }), "{error}");
+        assert!(
+            !error.to_string().contains("P1"),
+            "the patient id stays out of error messages: {error}"
+        );
     }
 
     #[test]
