@@ -239,3 +239,30 @@ fn device_status_without_any_patient_still_maps_but_patient_data_does_not() {
     let error = fhirgate::pipeline::map_payload(with_rate.as_bytes(), &settings, common::now()).unwrap_err();
     assert!(error.to_string().contains("names no patient"), "{error}");
 }
+
+#[test]
+fn the_care_location_of_pv1_rides_on_every_observation() {
+    let bundle = bundle("ihe_pcd10_iec_infusion_delivery_start_example");
+    for observation in common::observations(&bundle) {
+        let location = &observation["contained"][0];
+        assert_eq!(location["resourceType"], "Location");
+        assert_eq!(location["name"], "3 West ICU, room 3002, bed 1");
+        assert_eq!(location["physicalType"]["coding"][0]["code"], "bd");
+        let extension = observation["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/event-location")
+            .expect("event-location extension");
+        assert_eq!(
+            extension["valueReference"]["reference"],
+            format!("#{}", location["id"].as_str().unwrap())
+        );
+    }
+    // A message without PV1 says nothing about location.
+    let without = serde_json::from_str::<Value>(&common::map_fixture(&common::repo_path(
+        "fixtures/hl7v2/handwritten_pcd15_device_status.hl7",
+    )))
+    .unwrap();
+    assert!(common::observations(&without).iter().all(|o| o["contained"].is_null()));
+}

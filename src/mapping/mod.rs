@@ -214,6 +214,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         device_url: &device_url,
         gateway_url: gateway_url.as_deref(),
         measurement_urls: &measurement_urls,
+        location: reading.location.as_ref(),
     };
     let mut seen: std::collections::HashMap<&str, &crate::model::Measurement> = std::collections::HashMap::new();
     for ((measurement, identifier), url) in reading.measurements.iter().zip(&identifiers).zip(&measurement_urls) {
@@ -283,6 +284,7 @@ mod tests {
             }),
             received_at: received_at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
             origin: Origin::PersonalHealth,
+            location: None,
             measurements: values
                 .iter()
                 .map(|&v| {

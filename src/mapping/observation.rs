@@ -1,17 +1,19 @@
 //! Model measurement → FHIR R4 Observation per the PHD IG and the R4 vital-signs profiles.
 
 use fhirbolt::model::r4::resources::{
-    Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
+    Location, Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
 };
 use fhirbolt::model::r4::types::{
     CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference,
 };
+use fhirbolt::model::r4::Resource;
 
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
 use crate::codes::{is_device_status, lookup, mdc};
 use crate::model::{
-    AbsentReason, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp, Value,
+    AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp,
+    Value,
 };
 
 /// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
@@ -24,6 +26,45 @@ pub struct ObservationLinks<'a> {
     pub gateway_url: Option<&'a str>,
     /// fullUrls of the reading's measurements, by index (for `derivedFrom`).
     pub measurement_urls: &'a [String],
+    /// Where the measurements were taken (HL7 v2 PV1-3), when known.
+    pub location: Option<&'a CareLocation>,
+}
+
+/// The id of the contained Location within each Observation.
+const CONTAINED_LOCATION_ID: &str = "location";
+
+/// The location at the time of the reading, as a contained Location: a snapshot, so that a device that
+/// moves later does not move its past readings. Named from its parts and typed by the most specific one
+/// (bed, room or ward; R4 location-physical-type).
+fn contained_location(location: &CareLocation) -> Resource {
+    let labelled = [
+        (location.facility.as_deref(), ""),
+        (location.point_of_care.as_deref(), ""),
+        (location.room.as_deref(), "room "),
+        (location.bed.as_deref(), "bed "),
+    ];
+    let name = labelled
+        .iter()
+        .filter_map(|(part, label)| part.map(|p| format!("{label}{p}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (code, display) = if location.bed.is_some() {
+        ("bd", "Bed")
+    } else if location.room.is_some() {
+        ("ro", "Room")
+    } else {
+        ("wa", "Ward")
+    };
+    Resource::Location(Box::new(Location {
+        id: Some(CONTAINED_LOCATION_ID.into()),
+        name: Some(name.into()),
+        mode: Some("instance".into()),
+        physical_type: Some(Box::new(concept(
+            vec![coding(LOCATION_PHYSICAL_TYPE_SYSTEM, code, Some(display))],
+            None,
+        ))),
+        ..Default::default()
+    }))
 }
 
 /// Builds the Observation for `measurement`.
@@ -88,6 +129,16 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     }
 
     let mut extension = Vec::new();
+    let contained: Vec<Resource> = links.location.map(contained_location).into_iter().collect();
+    if !contained.is_empty() {
+        extension.push(Extension {
+            url: EVENT_LOCATION_EXTENSION.to_string(),
+            value: Some(ExtensionValue::Reference(Box::new(reference(&format!(
+                "#{CONTAINED_LOCATION_ID}"
+            ))))),
+            ..Default::default()
+        });
+    }
     if let Some(gateway) = links.gateway_url {
         extension.push(Extension {
             url: GATEWAY_DEVICE_EXTENSION.to_string(),
@@ -118,6 +169,7 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
                 ..Default::default()
             })
         }),
+        contained,
         extension,
         identifier: vec![identifier(
             observation_identifier_system(links.origin),

@@ -32,6 +32,9 @@ pub const PHD_OBSERVATION_IDENTIFIER_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/
 pub const POC_OBSERVATION_IDENTIFIER_SYSTEM: &str = "urn:fhirgate:observation-dedup-id";
 
 pub const GATEWAY_DEVICE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice";
+/// R4 core extension: the principal physical location where the event (here, the measurement) happened.
+pub const EVENT_LOCATION_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/event-location";
+pub const LOCATION_PHYSICAL_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
 
 pub const PROFILE_PHD_NUMERIC: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdNumericObservation";
 pub const PROFILE_PHD_COMPOUND_NUMERIC: &str =

@@ -14,5 +14,5 @@ pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIde
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use namespace::namespace_system;
 pub use patient::PatientRef;
-pub use reading::{Origin, Reading};
+pub use reading::{CareLocation, Origin, Reading};
 pub use time::{ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};

@@ -16,6 +16,16 @@ pub enum Origin {
     PointOfCare,
 }
 
+/// Where the patient was when the device measured (HL7 v2 PV1-3 point of care, room, bed, facility).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CareLocation {
+    /// The nursing unit or ward (`3 West ICU`).
+    pub point_of_care: Option<String>,
+    pub room: Option<String>,
+    pub bed: Option<String>,
+    pub facility: Option<String>,
+}
+
 /// What an adapter produces from one payload: the canonical form that every later stage consumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -27,4 +37,6 @@ pub struct Reading {
     pub received_at: DateTime<FixedOffset>,
     pub measurements: Vec<Measurement>,
     pub origin: Origin,
+    /// Where the measurements were taken, when the payload says.
+    pub location: Option<CareLocation>,
 }

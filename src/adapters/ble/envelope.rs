@@ -158,6 +158,7 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
         received_at: time.received_at,
         measurements,
         origin: Origin::PersonalHealth,
+        location: None,
     })
 }
 

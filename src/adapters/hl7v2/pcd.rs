@@ -123,6 +123,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
             received_at: settings.received_at,
             measurements,
             origin: Origin::PointOfCare,
+            location: report.location.clone(),
         });
     }
     if readings.is_empty() {

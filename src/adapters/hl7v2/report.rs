@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use super::message::{Field, Message, Segment};
 use super::time::{parse_dtm, Hl7DateTime};
-use crate::model::{Decimal, Eui64};
+use crate::model::{CareLocation, Decimal, Eui64};
 
 /// Why a message is not a usable device observation report.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -177,8 +177,8 @@ pub struct DeviceObservationReport {
     /// MSH-7.
     pub message_time: Option<Hl7DateTime>,
     pub patient: Option<PatientId>,
-    /// PV1-3 point of care, room, bed, joined with `^` as sent.
-    pub location: Option<String>,
+    /// PV1-3: point of care, room, bed, facility.
+    pub location: Option<CareLocation>,
     pub groups: Vec<ObservationGroup>,
 }
 
@@ -372,7 +372,15 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
             })
         })
     });
-    let location = message.first("PV1").and_then(|pv1| non_empty(Some(pv1.field(3).raw())));
+    let location = message.first("PV1").map(|pv1| pv1.field(3)).and_then(|field| {
+        let location = CareLocation {
+            point_of_care: non_empty(field.component(1)),
+            room: non_empty(field.component(2)),
+            bed: non_empty(field.component(3)),
+            facility: non_empty(field.component(4)),
+        };
+        (location != CareLocation::default()).then_some(location)
+    });
 
     let mut groups: Vec<ObservationGroup> = Vec::new();
     for segment in message.segments() {
@@ -453,7 +461,16 @@ mod tests {
             (patient.id.as_str(), patient.id_type.as_deref()),
             ("HO2009001", Some("MR"))
         );
-        assert_eq!(r.location.as_deref(), Some("HO Surgery^OR^1"));
+        let location = r.location.as_ref().unwrap();
+        assert_eq!(
+            (
+                location.point_of_care.as_deref(),
+                location.room.as_deref(),
+                location.bed.as_deref(),
+                location.facility.as_deref()
+            ),
+            (Some("HO Surgery"), Some("OR"), Some("1"), None)
+        );
         assert_eq!(r.groups.len(), 1);
         assert_eq!(r.groups[0].rows.len(), 17);
 
