@@ -288,3 +288,31 @@ async fn fhirgate_serve_accepts_and_keeps_the_message_across_sigterm() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback only"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_shutdown_the_message_in_flight_is_finished_and_idle_connections_close() {
+    let mut server = start("shutdown", MllpConfig::default()).await;
+    let message = frame(&example("ihe_pcd01_dec_soap_wan_bp_example"));
+    let mut busy = TcpStream::connect(server.addr).await.unwrap();
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    busy.write_all(&message[..40]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = server.stop.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The idle connection is closed at once.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "idle connection closed on shutdown: {closed:?}"
+    );
+    // The message in flight is completed, stored and acknowledged; then that connection closes too.
+    busy.write_all(&message[40..]).await.unwrap();
+    assert_eq!(msa(&read_acks(&mut busy, 1).await[0]).0, "AA");
+    let closed = tokio::time::timeout(Duration::from_secs(5), busy.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "busy connection closed after its message: {closed:?}"
+    );
+    assert_eq!(server.outbox.len().unwrap(), 1);
+}

@@ -42,6 +42,19 @@ proptest! {
         }
     }
 
+    /// Arbitrary text (any Unicode) in the envelope's string fields: a UUID-length string with a
+    /// multi-byte character once split inside that character.
+    #[test]
+    fn arbitrary_characteristic_and_offset_text_never_panics(characteristic in "\\PC{0,40}", offset in "\\PC{0,8}") {
+        let envelope = serde_json::json!({
+            "device": {"address": "C4:7C:8D:6A:1F:20"},
+            "patient": {"system": "urn:oid:1.2.3", "value": "P1"},
+            "characteristic": characteristic, "value": "0055", "utcOffset": offset,
+            "receivedAt": "2026-11-21T10:00:00Z"
+        });
+        let _ = fhirgate::pipeline::map_payload(envelope.to_string().as_bytes(), &common::settings(), common::now());
+    }
+
     #[test]
     fn arbitrary_envelope_text_never_panics(text in "\\PC{0,200}") {
         let _ = fhirgate::pipeline::map_payload(text.as_bytes(), &common::settings(), common::now());

@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::adapters::hl7v2::message::Message;
@@ -74,6 +75,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let acks = Arc::new(AtomicU64::new(1));
     let mut connections = JoinSet::new();
+    let (stopping, stop_signal) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -85,13 +87,17 @@ pub async fn serve(
                 };
                 let outbox = outbox.clone();
                 let acks = Arc::clone(&acks);
-                connections.spawn(async move { connection(stream, peer, outbox, config, acks).await });
+                let stop = stop_signal.clone();
+                connections.spawn(async move { connection(stream, peer, outbox, config, acks, stop).await });
             }
             _ = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
     drop(listener);
+    // Every connection finishes the message it is in, answers it, and closes; one that never completes
+    // its frame is cut after the idle timeout (nothing of it was stored).
+    let _ = stopping.send(true);
     let _ = tokio::time::timeout(config.idle_timeout, async {
         while connections.join_next().await.is_some() {}
     })
@@ -100,13 +106,25 @@ pub async fn serve(
 }
 
 /// One connection: reads frames, answers each, until the peer hangs up, idles or misbehaves.
-async fn connection(mut stream: TcpStream, peer: SocketAddr, outbox: Outbox, config: MllpConfig, acks: Arc<AtomicU64>) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    outbox: Outbox,
+    config: MllpConfig,
+    acks: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut buffer: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let read = match tokio::time::timeout(config.idle_timeout, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return, // closed (a partial frame is discarded), failed or idle
-            Ok(Ok(n)) => n,
+        // Between messages, a shutdown closes the connection; inside one, reading goes on to its end.
+        let between_messages = !buffer.contains(&START_BLOCK);
+        let read = tokio::select! {
+            read = tokio::time::timeout(config.idle_timeout, stream.read(&mut chunk)) => match read {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return, // closed (a partial frame is discarded), failed or idle
+                Ok(Ok(n)) => n,
+            },
+            _ = stop.wait_for(|stopping| *stopping), if between_messages => return,
         };
         buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
         loop {
@@ -114,7 +132,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, outbox: Outbox, con
                 Frame::Incomplete => break,
                 Frame::TooLarge => {
                     let text = format!("the message exceeds {} bytes", config.max_message_bytes);
-                    let ack = acknowledgement(None, AckCode::Reject, Some(("100", &text)), &acks);
+                    let ack = acknowledgement(None, AckCode::Reject, Some(("207", &text)), &acks);
                     let _ = stream.write_all(&ack).await;
                     return;
                 }
@@ -158,19 +176,31 @@ fn next_frame(buffer: &mut Vec<u8>, max: usize) -> Frame {
                 Frame::Message(message)
             }
         }
-        None if body.len() > max + 1 => Frame::TooLarge,
+        None if body.len() > max.saturating_add(1) => Frame::TooLarge,
         None => Frame::Incomplete,
     }
 }
 
-/// Decides about one message and stores it when accepted; returns the framed ACK.
-async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU64) -> Vec<u8> {
+/// What the check of a message decided, before anything is stored.
+enum Verdict {
+    /// Not HL7 v2 that parses.
+    Malformed(String),
+    /// Parsed, but not a message the bridge takes.
+    Unsupported(Box<Message>, String),
+    /// A device observation report that cannot be mapped.
+    Invalid(Box<Message>, String),
+    Acceptable(Box<Message>),
+}
+
+/// Parses and checks a message. CPU-bound (a message can hold thousands of rows), so it runs off the
+/// async workers.
+fn check(bytes: &[u8]) -> Verdict {
     let message = match Message::parse(bytes) {
-        Ok(message) => message,
-        Err(error) => return acknowledgement(None, AckCode::Error, Some(("102", &error.to_string())), acks),
+        Ok(message) => Box::new(message),
+        Err(error) => return Verdict::Malformed(error.to_string()),
     };
     if let Err(error) = pcd::accept_message_type(message.message_type(), message.trigger_event()) {
-        return acknowledgement(Some(&message), AckCode::Reject, Some(("200", &error.to_string())), acks);
+        return Verdict::Unsupported(message, error.to_string());
     }
     // The message must be mappable later; a missing patient is not an error here (the reading waits
     // for a device-patient association), a malformed observation is.
@@ -184,12 +214,32 @@ async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU6
             .map(|_| ())
             .map_err(|e: PcdError| e.to_string())
     });
-    if let Err(rule) = checked {
-        return acknowledgement(Some(&message), AckCode::Error, Some(("207", &rule)), acks);
+    match checked {
+        Ok(()) => Verdict::Acceptable(message),
+        Err(rule) => Verdict::Invalid(message, rule),
     }
+}
+
+/// Decides about one message and stores it when accepted; returns the framed ACK.
+async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU64) -> Vec<u8> {
+    let owned = bytes.to_vec();
+    let verdict = match tokio::task::spawn_blocking(move || check(&owned)).await {
+        Ok(verdict) => verdict,
+        Err(_) => Verdict::Malformed("the message could not be checked".into()),
+    };
+    let message = match verdict {
+        Verdict::Malformed(rule) => return acknowledgement(None, AckCode::Error, Some(("102", &rule)), acks),
+        Verdict::Unsupported(message, rule) => {
+            return acknowledgement(Some(&message), AckCode::Reject, Some(("200", &rule)), acks)
+        }
+        Verdict::Invalid(message, rule) => {
+            return acknowledgement(Some(&message), AckCode::Error, Some(("207", &rule)), acks)
+        }
+        Verdict::Acceptable(message) => message,
+    };
     let record = OutboxRecord {
         adapter: "hl7v2".into(),
-        received_at: now,
+        received_at: Utc::now().fixed_offset(),
         source: format!("mllp {peer}"),
         payload: bytes.to_vec(),
     };
@@ -231,7 +281,18 @@ fn acknowledgement(
     acks: &AtomicU64,
 ) -> Vec<u8> {
     let msh = message.and_then(|m| m.first("MSH"));
-    let field = |n: usize| msh.map(|s| s.field(n).raw().to_string()).unwrap_or_default();
+    // MSH-3/4 (HD) re-encoded with the ACK's own delimiters: the sender may use others.
+    let field = |n: usize| {
+        msh.and_then(|s| s.field(n).repetitions().first())
+            .map(|r| {
+                (1..=3)
+                    .map(|c| escape(r.component(c).unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("^")
+            })
+            .map(|joined| joined.trim_end_matches('^').to_string())
+            .unwrap_or_default()
+    };
     let trigger = message.and_then(|m| m.trigger_event()).unwrap_or_default();
     let version = message.and_then(|m| m.version()).unwrap_or("2.6");
     let control_id = message.and_then(|m| m.control_id()).unwrap_or_default();
@@ -248,7 +309,6 @@ fn acknowledgement(
     );
     if let Some((hl7_code, description)) = problem {
         let table_text = match hl7_code {
-            "100" => "Segment sequence error",
             "102" => "Data type error",
             "200" => "Unsupported message type",
             _ => "Application internal error",

@@ -7,7 +7,11 @@ use crate::model::{Decimal, Quantity};
 /// The quantity in the unit FHIR receivers expect. Other units pass unchanged.
 pub fn normalize(quantity: &Quantity) -> Quantity {
     match quantity.unit.as_str() {
-        "kPa" => Quantity::new(kilopascal_to_mm_hg(quantity.value), "mm[Hg]"),
+        // A value too large to convert exactly stays in kPa rather than being corrupted.
+        "kPa" => match kilopascal_to_mm_hg(quantity.value) {
+            Some(mm_hg) => Quantity::new(mm_hg, "mm[Hg]"),
+            None => quantity.clone(),
+        },
         // 1 m = 100 cm: only the exponent moves, so precision is kept (1.830 m → 183.0 cm).
         "m" => Quantity::new(quantity.value.scaled_by_power_of_ten(2), "cm"),
         // UCUM annotations carry no meaning (`{beat}/min` is `/min`), but the vital-signs profiles
@@ -23,20 +27,25 @@ pub fn normalize(quantity: &Quantity) -> Quantity {
 /// kPa → mm[Hg] with 1 mm[Hg] = 101.325/760 kPa. One kPa is about 7.5 mm[Hg], so the result keeps one
 /// decimal fewer than the input (resolution 0.1 kPa ≈ 0.75 mm[Hg] → whole mm[Hg]); rounded half away
 /// from zero.
-fn kilopascal_to_mm_hg(kpa: Decimal) -> Decimal {
+fn kilopascal_to_mm_hg(kpa: Decimal) -> Option<Decimal> {
     let exponent = kpa.exponent();
     let decimals = (-exponent - 1).max(0);
     // value × 760000/101325 × 10^decimals = mantissa × 30400 × 10^(exponent + decimals) / 4053
-    let scale = exponent + decimals;
-    let mut numerator = i128::from(kpa.mantissa()) * 30_400;
+    let scale = exponent.checked_add(decimals)?;
+    let mut numerator = i128::from(kpa.mantissa()).checked_mul(30_400)?;
     let mut denominator: i128 = 4053;
+    let power = 10i128.checked_pow(scale.unsigned_abs())?;
     if scale >= 0 {
-        numerator *= 10i128.pow(scale as u32);
+        numerator = numerator.checked_mul(power)?;
     } else {
-        denominator *= 10i128.pow(scale.unsigned_abs());
+        denominator = denominator.checked_mul(power)?;
     }
-    let rounded = (2 * numerator + numerator.signum() * denominator) / (2 * denominator);
-    Decimal::new(rounded as i64, -decimals)
+    // Half away from zero: (2n ± d) / 2d.
+    let rounded = numerator
+        .checked_mul(2)?
+        .checked_add(numerator.signum() * denominator)?
+        / denominator.checked_mul(2)?;
+    Some(Decimal::new(i64::try_from(rounded).ok()?, -decimals))
 }
 
 #[cfg(test)]
@@ -58,6 +67,15 @@ mod tests {
         assert_eq!(kpa(1600, -2), "120.0"); // 16.00 kPa = 120.01
         assert_eq!(kpa(16, 0), "120"); // 120.01
         assert_eq!(kpa(-2, 0), "-15"); // -15.0012
+    }
+
+    #[test]
+    fn values_too_large_to_convert_stay_in_kilopascal() {
+        // Wrapped to a negative number before; now left unconverted.
+        let huge = Quantity::new(Decimal::new(1_229_782_938_247_303_442, 0), "kPa");
+        assert_eq!(normalize(&huge), huge);
+        let overflowing_power = Quantity::new(Decimal::new(8_388_607, 127), "kPa");
+        assert_eq!(normalize(&overflowing_power), overflowing_power);
     }
 
     #[test]

@@ -66,6 +66,10 @@ impl Characteristic {
     pub fn parse(text: &str) -> Result<Self, CharacteristicIdError> {
         let malformed = || CharacteristicIdError::Malformed(text.to_string());
         let lower = text.trim().to_ascii_lowercase();
+        // UUIDs are ASCII; anything else would also make the byte slicing below split a character.
+        if !lower.is_ascii() {
+            return Err(malformed());
+        }
         let short = if lower.len() == 36 {
             let (head, tail) = lower.split_at(8);
             if tail != BLUETOOTH_BASE_UUID_TAIL || !head.starts_with("0000") {
@@ -116,6 +120,17 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn non_ascii_text_of_uuid_length_is_malformed_not_a_panic() {
+        // 7 ASCII + 'é' (2 bytes) + 27 ASCII = 36 bytes: byte 8 falls inside 'é'.
+        let text = format!("0000000\u{e9}{}", "a".repeat(27));
+        assert_eq!(text.len(), 36);
+        assert!(matches!(
+            Characteristic::parse(&text),
+            Err(CharacteristicIdError::Malformed(_))
+        ));
     }
 
     #[test]

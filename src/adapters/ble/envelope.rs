@@ -29,7 +29,7 @@ use crate::model::{
 /// Why an envelope was rejected.
 #[derive(Debug, Error)]
 pub enum EnvelopeError {
-    #[error("hub envelope is not valid JSON for the envelope format: {0}")]
+    #[error("hub envelope is not valid JSON for the envelope format: {}", crate::privacy::json_error(.0))]
     Json(#[from] serde_json::Error),
     #[error("hub envelope field `{field}`: {rule}")]
     Field { field: String, rule: String },
@@ -240,7 +240,7 @@ fn time_context(envelope: &Envelope, defaults: &EnvelopeDefaults) -> Result<Time
 /// Parses `Z`, `+02:00`, `-05:30` (also without the colon).
 pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
     let bad = || format!("'{text}' is not a UTC offset like +02:00, -05:30 or Z");
-    if text == "Z" || text == "z" {
+    if text == "Z" {
         return FixedOffset::east_opt(0).ok_or_else(bad);
     }
     let (sign, rest) = match text.as_bytes().first() {
@@ -248,11 +248,17 @@ pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
         Some(b'-') => (-1, &text[1..]),
         _ => return Err(bad()),
     };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4
-        || !digits.chars().all(|c| c.is_ascii_digit())
-        || (rest.len() == 5 && rest.as_bytes().get(2) != Some(&b':'))
-    {
+    // Exactly `HH:MM` or `HHMM`.
+    let digits = match (rest.len(), rest.as_bytes().get(2)) {
+        (5, Some(b':')) => format!(
+            "{}{}",
+            rest.get(..2).unwrap_or_default(),
+            rest.get(3..).unwrap_or_default()
+        ),
+        (4, _) => rest.to_string(),
+        _ => return Err(bad()),
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
@@ -448,11 +454,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_wrongly_typed_patient_id_is_not_repeated_in_the_error() {
+        let json = ISSUE_EXAMPLE.replace("\"MRN-4711\"", "4711");
+        let err = parse(json.as_bytes(), &defaults()).unwrap_err().to_string();
+        assert!(!err.contains("4711") && err.contains("expected a string"), "{err}");
+        let json = ISSUE_EXAMPLE.replace(
+            "{\"system\": \"urn:oid:2.16.840.1.113883.19.5\", \"value\": \"MRN-4711\"}",
+            "\"MRN-4711\"",
+        );
+        let err = parse(json.as_bytes(), &defaults()).unwrap_err().to_string();
+        assert!(!err.contains("MRN-4711"), "{err}");
+    }
+
+    #[test]
     fn utc_offsets() {
         assert_eq!(parse_utc_offset("+02:00").unwrap().local_minus_utc(), 7200);
         assert_eq!(parse_utc_offset("-0530").unwrap().local_minus_utc(), -19800);
         assert_eq!(parse_utc_offset("Z").unwrap().local_minus_utc(), 0);
-        for bad in ["+2", "02:00", "+15:00", "+02:60", "+0a:00", "", "+"] {
+        for bad in [
+            "+2", "02:00", "+15:00", "+02:60", "+0a:00", "", "+", "+12:3:4", "+:1234:", "+12::34", "z", "+1:234",
+        ] {
             assert!(parse_utc_offset(bad).is_err(), "{bad}");
         }
     }

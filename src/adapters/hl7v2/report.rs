@@ -367,7 +367,12 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
         pid.field(3).repetitions().iter().find_map(|r| {
             Some(PatientId {
                 id: non_empty(r.component(1))?,
-                assigning_authority: non_empty(r.subcomponent(4, 1)).or_else(|| non_empty(r.subcomponent(4, 2))),
+                // CX-4 is HD: namespace & universal id & type. A universal ISO id (an OID) is the
+                // authority's global name, so it wins over the local namespace.
+                assigning_authority: match (non_empty(r.subcomponent(4, 2)), non_empty(r.subcomponent(4, 3))) {
+                    (Some(oid), Some(kind)) if kind.eq_ignore_ascii_case("ISO") => Some(oid),
+                    _ => non_empty(r.subcomponent(4, 1)).or_else(|| non_empty(r.subcomponent(4, 2))),
+                },
                 id_type: non_empty(r.component(5)),
             })
         })
@@ -576,6 +581,15 @@ mod tests {
             r.message_time.unwrap().offset.map(|o| o.local_minus_utc()),
             Some(-6 * 3600)
         );
+    }
+
+    #[test]
+    fn an_iso_universal_id_in_cx4_wins_over_the_namespace() {
+        let text = "MSH|^~\\&|GW|X|||20261121100000+0100||ORU^R01|1|P|2.6\rPID|||123^^^HOSP&1.2.3&ISO^MR\rOBR|1|||x|||20261121100000\r";
+        let r = report(text);
+        assert_eq!(r.patient.unwrap().assigning_authority.as_deref(), Some("1.2.3"));
+        let local = report(&text.replace("HOSP&1.2.3&ISO", "HOSP"));
+        assert_eq!(local.patient.unwrap().assigning_authority.as_deref(), Some("HOSP"));
     }
 
     #[test]
