@@ -23,7 +23,7 @@ use crate::model::{BluetoothAddress, DeviceIdentity, Eui64, HardwareIdError, Ins
 /// A table that cannot be used.
 #[derive(Debug, Error)]
 pub enum AssociationFileError {
-    #[error("device-patient association file is not valid: {0}")]
+    #[error("device-patient association file is not valid: {}", crate::privacy::json_error(.0))]
     Json(#[from] serde_json::Error),
     #[error("device-patient association {index}: {rule}")]
     Entry { index: usize, rule: String },

@@ -12,3 +12,4 @@ pub mod ingest;
 pub mod mapping;
 pub mod model;
 pub mod pipeline;
+pub mod privacy;

@@ -39,9 +39,11 @@ pub enum Hl7Error {
         text: String,
         rule: String,
     },
+    /// The line's text is kept for callers but not shown: after a stray line break inside a field it is
+    /// field data (a patient's name), and errors end up in terminals and logs.
     #[error(
-        "HL7 v2 message: segment {segment} (`{id}`) at byte {offset}: a segment id must be 3 uppercase \
-         letters or digits (HL7 v2.6 §2.5.2)"
+        "HL7 v2 message: segment {segment} at byte {offset} does not start with a segment id (3 uppercase \
+         letters or digits, HL7 v2.6 §2.5.2); often a line break inside a field"
     )]
     InvalidSegmentId { segment: usize, offset: usize, id: String },
     #[error(
@@ -50,8 +52,9 @@ pub enum Hl7Error {
     )]
     SecondMsh { segment: usize, offset: usize },
     #[error(
-        "HL7 v2 message: segment {segment} ({segment_id}) field {field}: {problem} `{escape}` at byte {offset} \
-         (repetition {repetition}, component {component}, subcomponent {subcomponent})"
+        "HL7 v2 message: segment {segment} ({segment_id}) field {field}: {problem}{shown} at byte {offset} \
+         (repetition {repetition}, component {component}, subcomponent {subcomponent})",
+        shown = shown_escape(*problem, escape)
     )]
     Escape {
         segment: usize,
@@ -65,6 +68,17 @@ pub enum Hl7Error {
         escape: String,
         problem: EscapeProblem,
     },
+}
+
+/// The escape text for a message, only where it is HL7 syntax rather than field data: an unknown or
+/// unterminated escape is usually a backslash inside a value (`Doe\Jane`), which may be a patient's.
+fn shown_escape(problem: EscapeProblem, escape: &str) -> String {
+    match problem {
+        EscapeProblem::Unknown | EscapeProblem::Unterminated => {
+            format!(" ({} characters, not shown)", escape.chars().count())
+        }
+        _ => format!(" `{escape}`"),
+    }
 }
 
 impl Hl7Error {
