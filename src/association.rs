@@ -123,14 +123,16 @@ impl AssociationTable {
                         .device
                         .system_id
                         .as_deref()
-                        .map(|t| t.parse().map_err(|err: HardwareIdError| fail(err.to_string())))
-                        .transpose()?,
+                        .map(str::parse)
+                        .transpose()
+                        .map_err(|err: HardwareIdError| fail(err.to_string()))?,
                     bluetooth_address: e
                         .device
                         .address
                         .as_deref()
-                        .map(|t| t.parse().map_err(|err: HardwareIdError| fail(err.to_string())))
-                        .transpose()?,
+                        .map(str::parse)
+                        .transpose()
+                        .map_err(|err: HardwareIdError| fail(err.to_string()))?,
                     instance_id: e.device.instance_id.map(|i| InstanceId {
                         value: i.value,
                         namespace: i.namespace,

@@ -22,6 +22,7 @@ use super::characteristic::{Characteristic, CharacteristicIdError};
 use super::error::FrameError;
 use super::time_context::TimeContext;
 use super::{decode, Decoded};
+use crate::model::HardwareIdError;
 use crate::model::{
     DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, Origin, PatientRef, Reading,
 };
@@ -269,23 +270,20 @@ pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
     FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
 }
 
+/// An optional hardware identifier field (EUI-64 or Bluetooth address), naming the field when it
+/// does not parse.
+fn hardware_id<T: std::str::FromStr<Err = HardwareIdError>>(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, EnvelopeError> {
+    text.map(str::parse)
+        .transpose()
+        .map_err(|e: HardwareIdError| EnvelopeError::field(field, e.to_string()))
+}
+
 fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<DeviceIdentity, EnvelopeError> {
-    let system_id = device
-        .system_id
-        .as_deref()
-        .map(|t| {
-            t.parse()
-                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.systemId", e.to_string()))
-        })
-        .transpose()?;
-    let bluetooth_address = device
-        .address
-        .as_deref()
-        .map(|t| {
-            t.parse()
-                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("device.address", e.to_string()))
-        })
-        .transpose()?;
+    let system_id = hardware_id("device.systemId", device.system_id.as_deref())?;
+    let bluetooth_address = hardware_id("device.address", device.address.as_deref())?;
     let identity = DeviceIdentity {
         system_id,
         bluetooth_address,
@@ -311,14 +309,7 @@ fn gateway_identity(gateway: GatewayJson) -> Result<GatewayIdentity, EnvelopeErr
     if gateway.id.trim().is_empty() {
         return Err(EnvelopeError::field("gateway.id", "must not be empty"));
     }
-    let system_id = gateway
-        .system_id
-        .as_deref()
-        .map(|t| {
-            t.parse()
-                .map_err(|e: crate::model::HardwareIdError| EnvelopeError::field("gateway.systemId", e.to_string()))
-        })
-        .transpose()?;
+    let system_id = hardware_id("gateway.systemId", gateway.system_id.as_deref())?;
     Ok(GatewayIdentity {
         id: gateway.id,
         system_id,
