@@ -9,6 +9,8 @@
 //!   measurement coded by the alert's event, valued by its text, with source, phase, state,
 //!   inactivation state, priority, type and the triggering value as components.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
@@ -107,7 +109,9 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
     for mds in mds_numbers {
         let in_mds: Vec<&(&ObxRow, Option<Hl7DateTime>)> =
             rows.iter().filter(|(r, _)| r.path.0.first() == Some(&mds)).collect();
-        let time_of = |row: &ObxRow, obr_time: Option<Hl7DateTime>| row_time(row, obr_time, &in_mds, report, settings);
+        let ancestors = AncestorTimes::new(&in_mds);
+        let time_of =
+            |row: &ObxRow, obr_time: Option<Hl7DateTime>| row_time(row, obr_time, &ancestors, report, settings);
         let measurements = match report.trigger_event.as_str() {
             "R40" => alerts(&in_mds, &time_of),
             "R42" => events_and_metrics(&in_mds, &time_of),
@@ -212,19 +216,15 @@ fn events_and_metrics(
 
 /// PCD-04: one measurement per alert (rows sharing all but the last path element).
 fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime) -> Vec<Measurement> {
-    let mut prefixes: Vec<&[u32]> = rows
-        .iter()
-        .filter_map(|(r, _)| r.path.0.split_last().map(|(_, p)| p))
-        .collect();
-    prefixes.sort_unstable();
-    prefixes.dedup();
+    // Rows by alert (all but the last path element), alerts in path order, rows in message order.
+    let mut groups: BTreeMap<&[u32], Vec<&(&ObxRow, Option<Hl7DateTime>)>> = BTreeMap::new();
+    for entry in rows.iter().copied() {
+        if let Some((_, prefix)) = entry.0.path.0.split_last() {
+            groups.entry(prefix).or_default().push(entry);
+        }
+    }
     let mut out = Vec::new();
-    for prefix in prefixes {
-        let mut group: Vec<&(&ObxRow, Option<Hl7DateTime>)> = rows
-            .iter()
-            .copied()
-            .filter(|(r, _)| r.path.0.split_last().map(|(_, p)| p) == Some(prefix))
-            .collect();
+    for mut group in groups.into_values() {
         group.sort_by_key(|(r, _)| r.path.0.last().copied());
         let Some((first, obr_time)) = group.first().map(|x| **x) else {
             continue;
@@ -306,21 +306,50 @@ fn value(row: &ObxRow) -> Value {
     }
 }
 
+/// The OBX-14 times of one MDS's rows by significant containment path (`1.1.0.0` → `1.1`), so that a
+/// row's nearest timed ancestor is found by walking up its own path instead of rescanning every row.
+struct AncestorTimes<'a> {
+    by_path: HashMap<&'a [u32], Vec<(usize, Hl7DateTime)>>,
+}
+
+impl<'a> AncestorTimes<'a> {
+    fn new(rows: &Rows<'a>) -> Self {
+        let mut by_path: HashMap<&'a [u32], Vec<(usize, Hl7DateTime)>> = HashMap::new();
+        for (row, _) in rows.iter().copied() {
+            if let Some(time) = row.time {
+                by_path
+                    .entry(row.path.significant())
+                    .or_default()
+                    .push((row.path.0.len(), time));
+            }
+        }
+        AncestorTimes { by_path }
+    }
+
+    /// The time of the deepest row above `path` that has one (the last such row in message order when
+    /// several share that path), ignoring rows whose own path is longer than `path`.
+    fn nearest(&self, path: &[u32]) -> Option<Hl7DateTime> {
+        (0..path.len()).rev().find_map(|depth| {
+            let timed = self.by_path.get(path.get(..depth)?)?;
+            timed
+                .iter()
+                .rev()
+                .find(|(len, _)| *len <= path.len())
+                .map(|(_, time)| *time)
+        })
+    }
+}
+
 /// OBX-14 of the row, else of its nearest ancestor row that has one, else OBR-7, else MSH-7; with the
 /// row's own offset, else MSH-7's, else the configured default. Without any time: the receipt time.
 fn row_time(
     row: &ObxRow,
     obr_time: Option<Hl7DateTime>,
-    mds_rows: &[&(&ObxRow, Option<Hl7DateTime>)],
+    ancestors: &AncestorTimes<'_>,
     report: &DeviceObservationReport,
     settings: &PcdSettings,
 ) -> EffectiveTime {
-    let ancestor_time = mds_rows
-        .iter()
-        .filter(|(r, _)| r.time.is_some() && r.path.0.len() <= row.path.0.len())
-        .filter(|(r, _)| row.path.0.starts_with(r.path.significant()) && r.path.significant().len() < row.path.0.len())
-        .max_by_key(|(r, _)| r.path.significant().len())
-        .and_then(|(r, _)| r.time);
+    let ancestor_time = ancestors.nearest(&row.path.0);
     let Some(time) = row.time.or(ancestor_time).or(obr_time).or(report.message_time) else {
         return EffectiveTime::Instant(Timestamp::gateway_receipt(
             settings.received_at,
