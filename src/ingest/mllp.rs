@@ -114,11 +114,11 @@ async fn connection(
     acks: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut buffer: Vec<u8> = Vec::new();
+    let mut framer = Framer::default();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         // Between messages, a shutdown closes the connection; inside one, reading goes on to its end.
-        let between_messages = !buffer.contains(&START_BLOCK);
+        let between_messages = !framer.in_message();
         let read = tokio::select! {
             read = tokio::time::timeout(config.idle_timeout, stream.read(&mut chunk)) => match read {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return, // closed (a partial frame is discarded), failed or idle
@@ -126,9 +126,9 @@ async fn connection(
             },
             _ = stop.wait_for(|stopping| *stopping), if between_messages => return,
         };
-        buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
+        framer.push(chunk.get(..read).unwrap_or_default());
         loop {
-            match next_frame(&mut buffer, config.max_message_bytes) {
+            match framer.next(config.max_message_bytes) {
                 Frame::Incomplete => break,
                 Frame::TooLarge => {
                     let text = format!("the message exceeds {} bytes", config.max_message_bytes);
@@ -153,31 +153,68 @@ enum Frame {
     TooLarge,
 }
 
-/// Takes the next complete frame out of `buffer`. Bytes before a start block (stray line ends between
-/// frames, noise) are dropped.
-fn next_frame(buffer: &mut Vec<u8>, max: usize) -> Frame {
-    match buffer.iter().position(|&b| b == START_BLOCK) {
-        None => {
-            buffer.clear();
-            return Frame::Incomplete;
-        }
-        Some(start) => {
-            buffer.drain(..start);
-        }
+/// The bytes of one connection, cut into frames. It remembers how far it has searched for the end of
+/// the frame in progress, so a message that trickles in is scanned once, not once per read.
+#[derive(Default)]
+struct Framer {
+    buffer: Vec<u8>,
+    /// Body bytes of the frame in progress already known to hold no end block.
+    searched: usize,
+}
+
+impl Framer {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
     }
-    let body = buffer.get(1..).unwrap_or_default();
-    match body.windows(2).position(|w| w == END_BLOCK) {
-        Some(end) => {
-            let message = body.get(..end).unwrap_or_default().to_vec();
-            buffer.drain(..end + 3);
-            if message.len() > max {
-                Frame::TooLarge
-            } else {
-                Frame::Message(message)
+
+    /// True while part of a frame has been received. After [`Framer::next`] the buffer is either
+    /// empty or starts with a start block.
+    fn in_message(&self) -> bool {
+        self.buffer.first() == Some(&START_BLOCK)
+    }
+
+    /// Takes the next complete frame out of the buffer. Bytes before a start block (stray line ends
+    /// between frames, noise) are dropped.
+    fn next(&mut self, max: usize) -> Frame {
+        match self.buffer.iter().position(|&b| b == START_BLOCK) {
+            None => {
+                self.buffer.clear();
+                self.searched = 0;
+                return Frame::Incomplete;
+            }
+            Some(0) => {}
+            Some(start) => {
+                self.buffer.drain(..start);
+                self.searched = 0;
             }
         }
-        None if body.len() > max.saturating_add(1) => Frame::TooLarge,
-        None => Frame::Incomplete,
+        let body = self.buffer.get(1..).unwrap_or_default();
+        // The end block is two bytes and may straddle what was searched and what is new.
+        let from = self.searched.saturating_sub(1);
+        let end = body
+            .get(from..)
+            .and_then(|rest| rest.windows(2).position(|w| w == END_BLOCK))
+            .map(|i| i + from);
+        match end {
+            Some(end) => {
+                let message = body.get(..end).unwrap_or_default().to_vec();
+                self.buffer.drain(..end + 3);
+                self.searched = 0;
+                if message.len() > max {
+                    Frame::TooLarge
+                } else {
+                    Frame::Message(message)
+                }
+            }
+            None => {
+                self.searched = body.len();
+                if body.len() > max.saturating_add(1) {
+                    Frame::TooLarge
+                } else {
+                    Frame::Incomplete
+                }
+            }
+        }
     }
 }
 
@@ -331,15 +368,35 @@ mod tests {
 
     #[test]
     fn frames_are_cut_at_end_blocks_and_noise_is_dropped() {
-        let mut buffer = b"\r\n\x0bMSH|1\x1c\x0d\x0bMSH|2\x1c".to_vec();
-        assert!(matches!(next_frame(&mut buffer, 100), Frame::Message(m) if m == b"MSH|1"));
-        assert!(matches!(next_frame(&mut buffer, 100), Frame::Incomplete));
-        buffer.push(0x0d);
-        assert!(matches!(next_frame(&mut buffer, 100), Frame::Message(m) if m == b"MSH|2"));
-        assert!(buffer.is_empty());
-        let mut long = vec![START_BLOCK];
-        long.extend(std::iter::repeat_n(b'x', 20));
-        assert!(matches!(next_frame(&mut long, 10), Frame::TooLarge));
+        let mut framer = Framer::default();
+        framer.push(b"\r\n\x0bMSH|1\x1c\x0d\x0bMSH|2\x1c");
+        assert!(matches!(framer.next(100), Frame::Message(m) if m == b"MSH|1"));
+        assert!(matches!(framer.next(100), Frame::Incomplete));
+        // The end block straddles two reads.
+        framer.push(&[0x0d]);
+        assert!(matches!(framer.next(100), Frame::Message(m) if m == b"MSH|2"));
+        assert!(framer.buffer.is_empty());
+        let mut long = Framer::default();
+        long.push(&[START_BLOCK]);
+        long.push(&[b'x'; 20]);
+        assert!(matches!(long.next(10), Frame::TooLarge));
+    }
+
+    #[test]
+    fn a_frame_arriving_byte_by_byte_is_cut_once_and_searched_incrementally() {
+        let mut framer = Framer::default();
+        let frame = b"\x0bMSH|^~\\&|GW\rPID|||1\x1c\x0d";
+        let mut messages = Vec::new();
+        for (i, byte) in frame.iter().enumerate() {
+            framer.push(&[*byte]);
+            match framer.next(100) {
+                Frame::Message(m) => messages.push(m),
+                Frame::Incomplete => assert_eq!(framer.searched, i, "resumes where it stopped"),
+                Frame::TooLarge => panic!("not too large"),
+            }
+        }
+        assert_eq!(messages, vec![b"MSH|^~\\&|GW\rPID|||1".to_vec()]);
+        assert!(!framer.in_message());
     }
 
     #[test]
