@@ -145,12 +145,11 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// A measurement with a single value and nothing else.
-    pub fn simple(code: MdcCode, value: Value, time: EffectiveTime) -> Self {
+    fn new(code: MdcCode, value: Option<Value>, time: EffectiveTime) -> Self {
         Measurement {
             code,
             label: None,
-            value: Some(value),
+            value,
             components: Vec::new(),
             time,
             quality: Vec::new(),
@@ -159,13 +158,20 @@ impl Measurement {
         }
     }
 
+    /// A measurement with a single value and nothing else.
+    pub fn simple(code: MdcCode, value: Value, time: EffectiveTime) -> Self {
+        Measurement::new(code, Some(value), time)
+    }
+
     /// A compound measurement whose values are its components.
     pub fn compound(code: MdcCode, components: Vec<Component>, time: EffectiveTime) -> Self {
-        Measurement {
-            value: None,
-            components,
-            ..Measurement::simple(code, Value::Text(String::new()), time)
-        }
+        Measurement::new(code, None, time).with_components(components)
+    }
+
+    /// Adds components (the attributes of an alert, say) to a measurement.
+    pub fn with_components(mut self, components: Vec<Component>) -> Self {
+        self.components = components;
+        self
     }
 
     pub fn with_label(mut self, label: Option<String>) -> Self {

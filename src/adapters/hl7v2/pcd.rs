@@ -203,12 +203,12 @@ fn events_and_metrics(
                 });
             }
         }
-        let event =
-            Measurement::compound(MdcCode(code), components, time_of(condition, obr_time)).with_label(text.clone());
-        out.push(Measurement {
-            value: Some(Value::Text(text.unwrap_or_default())),
-            ..event
-        });
+        let time = time_of(condition, obr_time);
+        out.push(
+            Measurement::simple(MdcCode(code), Value::Text(text.clone().unwrap_or_default()), time)
+                .with_components(components)
+                .with_label(text),
+        );
     }
     out.extend(metrics(rows, time_of, |r| !is_condition(r) && !is_source(r)));
     out
@@ -282,11 +282,12 @@ fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> Eff
             };
             components.push(Component::new(code, Value::Text(meaning.to_string())));
         }
-        let alert = Measurement::compound(MdcCode(code), components, time_of(first, obr_time)).with_label(label);
-        out.push(Measurement {
-            value: Some(Value::Text(text.unwrap_or_default())),
-            ..alert
-        });
+        let time = time_of(first, obr_time);
+        out.push(
+            Measurement::simple(MdcCode(code), Value::Text(text.unwrap_or_default()), time)
+                .with_components(components)
+                .with_label(label),
+        );
     }
     out
 }
