@@ -5,13 +5,23 @@ use fhirbolt::model::r4::types::{Identifier, Meta};
 
 use super::fhir_types::{coding, concept};
 use super::terminology::*;
-use crate::model::{DeviceIdentity, DeviceKind, GatewayIdentity, InstanceId, Origin};
+use crate::model::{DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, InstanceId, Origin};
 
 /// A Device resource with the identifier it is conditionally created on.
 pub struct MappedDevice {
     pub resource: Device,
     /// `system|value` of the identifier that identifies it (EUI-64 preferred, else Bluetooth).
     pub conditional_identifier: (String, String),
+}
+
+/// The identifier of an IEEE EUI-64 system id (`SYSID`), for PHDs and gateways alike.
+fn system_id_identifier(eui: Eui64) -> Identifier {
+    typed_identifier(
+        "SYSID",
+        "IEEE 11073 System Identifier",
+        EUI64_SYSTEM_ID_SYSTEM,
+        eui.dashed(),
+    )
 }
 
 fn typed_identifier(type_code: &str, display: &str, system: &str, value: String) -> Identifier {
@@ -62,12 +72,7 @@ pub fn instance_id_system(id: &InstanceId) -> String {
 pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<MappedDevice> {
     let mut identifiers = Vec::new();
     if let Some(eui) = device.system_id {
-        identifiers.push(typed_identifier(
-            "SYSID",
-            "IEEE 11073 System Identifier",
-            EUI64_SYSTEM_ID_SYSTEM,
-            eui.dashed(),
-        ));
+        identifiers.push(system_id_identifier(eui));
     }
     if let Some(address) = device.bluetooth_address {
         identifiers.push(typed_identifier(
@@ -142,12 +147,7 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
 pub fn gateway_device(gateway: &GatewayIdentity, gateway_id_system: &str, origin: Origin) -> MappedDevice {
     let mut identifiers = Vec::new();
     if let Some(eui) = gateway.system_id {
-        identifiers.push(typed_identifier(
-            "SYSID",
-            "IEEE 11073 System Identifier",
-            EUI64_SYSTEM_ID_SYSTEM,
-            eui.dashed(),
-        ));
+        identifiers.push(system_id_identifier(eui));
     }
     identifiers.push(Identifier {
         system: Some(gateway_id_system.into()),

@@ -142,6 +142,19 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
     })
 }
 
+/// A Device as a conditional create on its identifier, with the fullUrl other entries refer to it by.
+fn device_entry(mapped: device::MappedDevice) -> (String, BundleEntry) {
+    let (system, value) = &mapped.conditional_identifier;
+    let url = full_url("Device", &format!("{system}|{value}"));
+    let entry = conditional_entry(
+        url.clone(),
+        Resource::Device(Box::new(mapped.resource)),
+        "Device",
+        identifier_query(system, value),
+    );
+    (url, entry)
+}
+
 /// The patient part of a measurement's dedup identifier: none for the device's own status.
 fn dedup_patient<'a>(
     patient: Option<&'a PatientRef>,
@@ -172,26 +185,16 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         gateway.system_id.is_some() && gateway.system_id == reading.device.system_id
     };
     let gateway_url = reading.gateway.as_ref().filter(|g| !own_gateway(g)).map(|gateway| {
-        let mapped = device::gateway_device(gateway, &options.gateway_id_system, reading.origin);
-        let (system, value) = &mapped.conditional_identifier;
-        let url = full_url("Device", &format!("{system}|{value}"));
-        entries.push(conditional_entry(
-            url.clone(),
-            Resource::Device(Box::new(mapped.resource)),
-            "Device",
-            identifier_query(system, value),
+        let (url, entry) = device_entry(device::gateway_device(
+            gateway,
+            &options.gateway_id_system,
+            reading.origin,
         ));
+        entries.push(entry);
         url
     });
-
-    let (system, value) = &device.conditional_identifier;
-    let device_url = full_url("Device", &format!("{system}|{value}"));
-    entries.push(conditional_entry(
-        device_url.clone(),
-        Resource::Device(Box::new(device.resource)),
-        "Device",
-        identifier_query(system, value),
-    ));
+    let (device_url, entry) = device_entry(device);
+    entries.push(entry);
 
     let subject = patient.map(|patient| Reference {
         r#type: Some("Patient".into()),
