@@ -1,0 +1,375 @@
+//! The configuration of `fhirgate serve`: built-in defaults, then a TOML file (`--config`), then
+//! environment variables `FHIRGATE_<SECTION>__<KEY>` (double underscore between section and key, e.g.
+//! `FHIRGATE_FHIR__BASE_URL`), each overriding the one before. Unknown keys in the file are errors, so a
+//! typo does not silently leave a default in place.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::pipeline::AdapterName;
+
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub http: HttpConfig,
+    pub mllp: MllpSettings,
+    pub mqtt: MqttConfig,
+    pub fhir: FhirConfig,
+    pub mapping: MappingConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the embedded store (outbox and dead letters).
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Gateways allowed to post, each with the SHA-256 (hex) of its bearer token. With none configured
+    /// the listener must be on loopback and takes unauthenticated requests.
+    pub gateways: Vec<GatewayToken>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            gateways: Vec::new(),
+        }
+    }
+}
+
+/// One gateway's credentials. Only the token's hash is stored: `printf %s TOKEN | sha256sum`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayToken {
+    pub id: String,
+    pub token_sha256: String,
+}
+
+impl HttpConfig {
+    /// The gateway whose token this is, if any.
+    pub fn gateway_for_token(&self, token: &str) -> Option<&GatewayToken> {
+        let digest = hex::encode(Sha256::digest(token.as_bytes()));
+        self.gateways
+            .iter()
+            .find(|gateway| gateway.token_sha256.eq_ignore_ascii_case(&digest))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MllpSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub max_message_bytes: usize,
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for MllpSettings {
+    fn default() -> Self {
+        MllpSettings {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 2575)),
+            max_message_bytes: 1024 * 1024,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    /// Must be unique per bridge instance: the broker keeps the persistent session under it.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Connect with TLS, trusting `ca_file` (PEM) or, without it, the system's roots.
+    pub tls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub keep_alive_secs: u64,
+    pub subscriptions: Vec<MqttSubscription>,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: "fhirgate".into(),
+            username: None,
+            password: None,
+            tls: false,
+            ca_file: None,
+            keep_alive_secs: 30,
+            subscriptions: vec![MqttSubscription {
+                filter: "$share/fhirgate/hubs/+/ble".into(),
+                adapter: AdapterName::Ble,
+            }],
+        }
+    }
+}
+
+/// A topic filter and the adapter that parses what arrives on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSubscription {
+    pub filter: String,
+    pub adapter: AdapterName,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FhirConfig {
+    /// The FHIR server's base URL (e.g. `https://ehr.example.org/fhir`). Without one, readings are
+    /// accepted and stored, and wait.
+    pub base_url: Option<String>,
+    pub auth: FhirAuth,
+    /// Most stored payloads sent in one transaction Bundle.
+    pub batch_size: usize,
+    /// How long to wait for a batch to fill before sending what there is.
+    pub linger_ms: u64,
+    pub timeout_secs: u64,
+    /// First retry delay; doubled on each failure up to `max_backoff_secs`, with jitter.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+}
+
+impl Default for FhirConfig {
+    fn default() -> Self {
+        FhirConfig {
+            base_url: None,
+            auth: FhirAuth::None,
+            batch_size: 50,
+            linger_ms: 50,
+            timeout_secs: 30,
+            initial_backoff_ms: 500,
+            max_backoff_secs: 60,
+        }
+    }
+}
+
+impl FhirConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// How the bridge authenticates to the FHIR server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FhirAuth {
+    None,
+    /// A static bearer token.
+    Bearer {
+        token: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MappingConfig {
+    /// UTC offset of device-local times when the payload states none.
+    pub default_utc_offset: String,
+    pub gateway_id_system: String,
+    /// Device↔patient associations (JSON file).
+    pub associations: Option<PathBuf>,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        MappingConfig {
+            default_utc_offset: "+00:00".into(),
+            gateway_id_system: crate::mapping::DEFAULT_GATEWAY_ID_SYSTEM.into(),
+            associations: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `fhirgate=debug`); `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `FHIRGATE_<SECTION>__<KEY>` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::figment(file, Env::prefixed("FHIRGATE_"))
+    }
+
+    fn figment(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("{}: no such file", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only sectioned variables: the `map` command's FHIRGATE_DEFAULT_UTC_OFFSET and the like are not
+        // configuration of the server.
+        let env = env.split("__").filter(|key| key.as_str().contains('.'));
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.http.enabled && !self.http.listen.ip().is_loopback() && self.http.gateways.is_empty() {
+            return Err(ConfigError(format!(
+                "http.listen is {}, which is not loopback, and no gateway tokens are configured \
+                 (http.gateways): the bridge accepts unauthenticated requests on loopback only",
+                self.http.listen
+            )));
+        }
+        if self.mllp.enabled && !self.mllp.listen.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "mllp.listen is {}: MLLP has no authentication, so it binds to loopback only",
+                self.mllp.listen
+            )));
+        }
+        for gateway in &self.http.gateways {
+            if gateway.token_sha256.len() != 64 || hex::decode(&gateway.token_sha256).is_err() {
+                return Err(ConfigError(format!(
+                    "http.gateways: the token_sha256 of gateway {:?} is not 64 hex digits",
+                    gateway.id
+                )));
+            }
+        }
+        crate::adapters::ble::envelope::parse_utc_offset(&self.mapping.default_utc_offset)
+            .map_err(|e| ConfigError(format!("mapping.default_utc_offset: {e}")))?;
+        if self.fhir.batch_size == 0 {
+            return Err(ConfigError("fhir.batch_size must be at least 1".into()));
+        }
+        if let Some(url) = &self.fhir.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "fhir.base_url must be an http(s) URL, not {url:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fhirgate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_are_loopback_with_a_local_store() {
+        let config = Config::figment(None, Env::prefixed("FHIRGATE_TEST_NONE_")).unwrap();
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.mllp.listen.to_string(), "127.0.0.1:2575");
+        assert_eq!(config.store.data_dir, PathBuf::from("data"));
+        assert!(!config.mqtt.enabled);
+        assert_eq!(config.fhir.base_url, None);
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let file = temp_file(
+            "layers.toml",
+            "[fhir]\nbase_url = \"http://127.0.0.1:9000/fhir\"\nbatch_size = 7\n\n\
+             [fhir.auth]\nkind = \"bearer\"\ntoken = \"abc\"\n\n\
+             [[mqtt.subscriptions]]\nfilter = \"wards/+/pumps\"\nadapter = \"hl7v2\"\n",
+        );
+        std::env::set_var("FHIRGATE_TEST_LAYERS_FHIR__BATCH_SIZE", "9");
+        std::env::set_var("FHIRGATE_TEST_LAYERS_STORE__DATA_DIR", "/var/lib/fhirgate");
+        std::env::set_var("FHIRGATE_TEST_LAYERS_DEFAULT_UTC_OFFSET", "+01:00");
+        let config = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_LAYERS_")).unwrap();
+        assert_eq!(config.fhir.base_url.as_deref(), Some("http://127.0.0.1:9000/fhir"));
+        assert_eq!(config.fhir.batch_size, 9, "the environment wins over the file");
+        assert_eq!(config.fhir.auth, FhirAuth::Bearer { token: "abc".into() });
+        assert_eq!(config.store.data_dir, PathBuf::from("/var/lib/fhirgate"));
+        assert_eq!(config.fhir.linger_ms, 50, "untouched settings keep their defaults");
+        assert_eq!(
+            config.mqtt.subscriptions,
+            vec![MqttSubscription {
+                filter: "wards/+/pumps".into(),
+                adapter: AdapterName::Hl7v2
+            }]
+        );
+    }
+
+    #[test]
+    fn a_typo_in_the_file_is_an_error_naming_the_key() {
+        let file = temp_file("typo.toml", "[fhir]\nbase_ur = \"http://x\"\n");
+        let error = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_TYPO_")).unwrap_err();
+        assert!(error.0.contains("base_ur"), "{error}");
+    }
+
+    #[test]
+    fn open_listeners_without_tokens_are_refused() {
+        let file = temp_file("open.toml", "[http]\nlisten = \"0.0.0.0:8080\"\n");
+        let error = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_OPEN_")).unwrap_err();
+        assert!(error.0.contains("not loopback"), "{error}");
+        let file = temp_file(
+            "tokens.toml",
+            &format!(
+                "[http]\nlisten = \"0.0.0.0:8080\"\n[[http.gateways]]\nid = \"hub-7\"\ntoken_sha256 = \"{}\"\n",
+                hex::encode(Sha256::digest(b"s3cret"))
+            ),
+        );
+        let config = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_TOKENS_")).unwrap();
+        assert_eq!(
+            config.http.gateway_for_token("s3cret").map(|g| g.id.as_str()),
+            Some("hub-7")
+        );
+        assert_eq!(config.http.gateway_for_token("s3cret "), None);
+    }
+}
