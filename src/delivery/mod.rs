@@ -1,4 +1,6 @@
-//! Delivery: the durable outbox every transport writes accepted payloads to. The FHIR client,
-//! retries and dead letters that empty it are still to come.
+//! Delivery: the durable outbox every transport writes accepted payloads to, the dead-letter store
+//! beside it, the FHIR client, and the deliverer that empties the outbox into the FHIR server.
 
+pub mod deliverer;
+pub mod fhir_client;
 pub mod outbox;

@@ -15,10 +15,12 @@ use chrono::{DateTime, FixedOffset};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Records by sequence number (assigned in commit order).
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending");
+/// Records the bridge gave up on, with the reason, by their own sequence number.
+const DEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
 /// The most appends one transaction takes.
 const MAX_BATCH: usize = 1024;
 
@@ -59,8 +61,29 @@ mod payload_base64 {
     }
 }
 
+/// Why a record is in the dead-letter store, and what an operator needs to fix it: the payload (in
+/// `record`), the Bundle that was sent and the server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub record: OutboxRecord,
+    /// What went wrong, for people: the mapping rule broken, or the server's status.
+    pub reason: String,
+    /// The HTTP status the FHIR server answered, when it was the server that refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The transaction Bundle as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// The server's response body (an OperationOutcome, usually).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    pub failed_at: DateTime<FixedOffset>,
+}
+
+/// Several records appended together: stored in one transaction, numbered consecutively.
 struct Append {
-    record: Vec<u8>,
+    records: Vec<Vec<u8>>,
     reply: oneshot::Sender<Result<u64, OutboxError>>,
 }
 
@@ -70,6 +93,8 @@ pub struct Outbox {
     db: Arc<Database>,
     path: PathBuf,
     appends: mpsc::Sender<Append>,
+    /// Woken after each commit, so delivery does not poll an empty store.
+    appended: Arc<Notify>,
 }
 
 impl Outbox {
@@ -85,16 +110,24 @@ impl Outbox {
         // Create the table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
         txn.open_table(PENDING).map_err(|e| fail(e.to_string()))?;
+        txn.open_table(DEAD).map_err(|e| fail(e.to_string()))?;
         txn.commit().map_err(|e| fail(e.to_string()))?;
         let db = Arc::new(db);
         let (appends, receiver) = mpsc::channel(4 * MAX_BATCH);
         let writer_db = Arc::clone(&db);
         let writer_path = path.display().to_string();
+        let appended = Arc::new(Notify::new());
+        let writer_appended = Arc::clone(&appended);
         std::thread::Builder::new()
             .name("outbox-writer".into())
-            .spawn(move || write_loop(&writer_db, &writer_path, receiver))
+            .spawn(move || write_loop(&writer_db, &writer_path, receiver, &writer_appended))
             .map_err(|e| fail(format!("cannot start the writer thread: {e}")))?;
-        Ok(Outbox { db, path, appends })
+        Ok(Outbox {
+            db,
+            path,
+            appends,
+            appended,
+        })
     }
 
     fn error(&self, message: impl ToString) -> OutboxError {
@@ -107,10 +140,23 @@ impl Outbox {
     /// Stores `record` durably and returns its sequence number. Returns only after the transaction
     /// holding it has been committed to disk.
     pub async fn append(&self, record: &OutboxRecord) -> Result<u64, OutboxError> {
-        let encoded = serde_json::to_vec(record).map_err(|e| self.error(e))?;
+        self.append_all(std::slice::from_ref(record)).await
+    }
+
+    /// Stores `records` durably, all or none, numbered consecutively; returns the first number.
+    /// Returns only after the transaction holding them has been committed to disk.
+    pub async fn append_all(&self, records: &[OutboxRecord]) -> Result<u64, OutboxError> {
+        let encoded = records
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))?;
         let (reply, answer) = oneshot::channel();
         self.appends
-            .send(Append { record: encoded, reply })
+            .send(Append {
+                records: encoded,
+                reply,
+            })
             .await
             .map_err(|_| self.error("the writer has stopped"))?;
         answer
@@ -141,24 +187,137 @@ impl Outbox {
     pub fn is_empty(&self) -> Result<bool, OutboxError> {
         Ok(self.len()? == 0)
     }
+
+    /// Waits until something has been appended since the last wake-up (returns at once if an append
+    /// happened while nobody waited).
+    pub async fn appended(&self) {
+        self.appended.notified().await;
+    }
+
+    /// Removes delivered records.
+    pub fn remove(&self, ids: &[u64]) -> Result<(), OutboxError> {
+        self.write(|txn| {
+            let mut table = txn.open_table(PENDING)?;
+            for id in ids {
+                table.remove(id)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves pending record `id` to the dead-letter store, in one transaction; returns its number there.
+    pub fn bury(&self, id: u64, letter: &DeadLetter) -> Result<u64, OutboxError> {
+        let encoded = serde_json::to_vec(letter).map_err(|e| self.error(e))?;
+        self.write(|txn| {
+            txn.open_table(PENDING)?.remove(id)?;
+            insert_next(&mut txn.open_table(DEAD)?, &encoded)
+        })
+    }
+
+    /// Stores a dead letter for a payload that never reached the outbox (an MQTT message that does not
+    /// parse, which has no sender to answer); returns its number.
+    pub fn add_dead_letter(&self, letter: &DeadLetter) -> Result<u64, OutboxError> {
+        let encoded = serde_json::to_vec(letter).map_err(|e| self.error(e))?;
+        self.write(|txn| insert_next(&mut txn.open_table(DEAD)?, &encoded))
+    }
+
+    /// Every dead letter, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<(u64, DeadLetter)>, OutboxError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(DEAD).map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for item in table.iter().map_err(|e| self.error(e))? {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            let letter = serde_json::from_slice(value.value()).map_err(|e| self.error(e))?;
+            out.push((key.value(), letter));
+        }
+        Ok(out)
+    }
+
+    /// One dead letter.
+    pub fn dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, OutboxError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(DEAD).map_err(|e| self.error(e))?;
+        match table.get(id).map_err(|e| self.error(e))? {
+            Some(value) => Ok(Some(serde_json::from_slice(value.value()).map_err(|e| self.error(e))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves dead letter `id` back into the outbox (at the end), in one transaction, so delivery tries
+    /// it again; returns its new outbox number, or `None` when there is no such dead letter.
+    pub fn replay(&self, id: u64) -> Result<Option<u64>, OutboxError> {
+        let replayed = self.write(|txn| {
+            let letter = match txn.open_table(DEAD)?.remove(id)? {
+                Some(value) => value.value().to_vec(),
+                None => return Ok(None),
+            };
+            let letter: DeadLetter = serde_json::from_slice(&letter).map_err(|e| StoreFailure(e.to_string()))?;
+            let record = serde_json::to_vec(&letter.record).map_err(|e| StoreFailure(e.to_string()))?;
+            Ok(Some(insert_next(&mut txn.open_table(PENDING)?, &record)?))
+        })?;
+        if replayed.is_some() {
+            self.appended.notify_one();
+        }
+        Ok(replayed)
+    }
+
+    /// Runs `work` in one write transaction and commits it.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreFailure>,
+    ) -> Result<T, OutboxError> {
+        let txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        let value = work(&txn).map_err(|e| self.error(e))?;
+        txn.commit().map_err(|e| self.error(e))?;
+        Ok(value)
+    }
+}
+
+/// Any redb failure inside a write, as text (redb's own error type is large to pass around).
+struct StoreFailure(String);
+
+impl<E: Into<redb::Error>> From<E> for StoreFailure {
+    fn from(error: E) -> Self {
+        StoreFailure(error.into().to_string())
+    }
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Inserts `value` under the next free number of `table` and returns the number.
+fn insert_next(table: &mut redb::Table<u64, &[u8]>, value: &[u8]) -> Result<u64, StoreFailure> {
+    let id = table.last()?.map_or(1, |(key, _)| key.value() + 1);
+    table.insert(id, value)?;
+    Ok(id)
 }
 
 /// The single writer: takes whatever appends are waiting (up to `MAX_BATCH`), commits them in one
 /// transaction, then answers each. On a failed commit every waiting append gets the error, so none is
 /// acknowledged to its sender.
-fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>) {
+fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, appended: &Notify) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.iter().map(|a| a.records.len()).sum::<usize>() < MAX_BATCH {
             match receiver.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }
         }
         let result = commit_batch(db, &batch);
-        for (index, append) in batch.into_iter().enumerate() {
+        if result.is_ok() {
+            appended.notify_one();
+        }
+        let mut offset = 0;
+        for append in batch {
+            let first = offset;
+            offset += append.records.len() as u64;
             let answer = match &result {
-                Ok(first_id) => Ok(first_id + index as u64),
+                Ok(first_id) => Ok(first_id + first),
                 Err(message) => Err(OutboxError {
                     path: path.to_string(),
                     message: message.clone(),
@@ -178,9 +337,9 @@ fn commit_batch(db: &Database, batch: &[Append]) -> Result<u64, String> {
             .last()
             .map_err(|e| e.to_string())?
             .map_or(1, |(key, _)| key.value() + 1);
-        for (offset, append) in batch.iter().enumerate() {
+        for (offset, record) in batch.iter().flat_map(|a| &a.records).enumerate() {
             table
-                .insert(first_id + offset as u64, append.record.as_slice())
+                .insert(first_id + offset as u64, record.as_slice())
                 .map_err(|e| e.to_string())?;
         }
         first_id

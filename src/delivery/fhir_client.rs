@@ -1,0 +1,222 @@
+//! The FHIR client: posts transaction Bundles to the EHR's server and sorts each answer into
+//! delivered, try again later, or rejected for good. It decides nothing else; retry timing and the
+//! dead-letter store are the deliverer's.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use thiserror::Error;
+
+use crate::config::{FhirAuth, FhirConfig};
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+/// What became of one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The server committed the transaction (every entry answered 2xx).
+    Delivered,
+    /// The server is unreachable, overloaded or failing: send the same Bundle again later (after
+    /// `after` when it said so).
+    Retry { reason: String, after: Option<Duration> },
+    /// The server refused the Bundle itself (4xx): sending it again will not help.
+    Rejected { status: u16, body: String },
+}
+
+#[derive(Debug, Error)]
+#[error("FHIR client: {0}")]
+pub struct ClientError(String);
+
+/// A client for one FHIR server.
+#[derive(Clone)]
+pub struct FhirClient {
+    http: reqwest::Client,
+    base_url: String,
+    auth: FhirAuth,
+}
+
+impl FhirClient {
+    pub fn new(base_url: &str, config: &FhirConfig) -> Result<FhirClient, ClientError> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout())
+            .connect_timeout(Duration::from_secs(10).min(config.timeout()))
+            .user_agent(concat!("fhirgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(FhirClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            auth: config.auth.clone(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Posts a transaction Bundle (FHIR JSON) to the server's base URL.
+    pub async fn transaction(&self, bundle_json: String) -> Answer {
+        let mut request = self
+            .http
+            .post(&self.base_url)
+            .header(CONTENT_TYPE, FHIR_JSON)
+            .header(reqwest::header::ACCEPT, FHIR_JSON)
+            .body(bundle_json);
+        if let FhirAuth::Bearer { token } = &self.auth {
+            request = request.bearer_auth(token);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Answer::Retry {
+                    reason: describe_send_error(&error),
+                    after: None,
+                }
+            }
+        };
+        let status = response.status();
+        let after = retry_after(response.headers());
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Answer::Retry {
+                    reason: format!(
+                        "the server's answer ({status}) broke off: {}",
+                        describe_send_error(&error)
+                    ),
+                    after,
+                }
+            }
+        };
+        classify(status, after, body)
+    }
+}
+
+/// Sorts a complete answer. Authentication failures are retried, not dead-lettered: they are the
+/// bridge's configuration at fault, and every reading would otherwise be buried until it is fixed.
+fn classify(status: StatusCode, after: Option<Duration>, body: String) -> Answer {
+    if status.is_success() {
+        return match failed_entry(&body) {
+            None => Answer::Delivered,
+            Some(entry_status) => Answer::Rejected {
+                status: status.as_u16(),
+                body: format!("transaction answered {status} but an entry answered {entry_status}: {body}"),
+            },
+        };
+    }
+    let retryable = status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+        );
+    if retryable {
+        Answer::Retry {
+            reason: format!("the FHIR server answered {status}"),
+            after,
+        }
+    } else if status.is_client_error() {
+        Answer::Rejected {
+            status: status.as_u16(),
+            body,
+        }
+    } else {
+        Answer::Retry {
+            reason: format!("the FHIR server answered an unexpected {status}"),
+            after,
+        }
+    }
+}
+
+/// The first entry status of a transaction-response that is not 2xx, if any.
+fn failed_entry(body: &str) -> Option<String> {
+    let response: serde_json::Value = serde_json::from_str(body).ok()?;
+    response
+        .get("entry")?
+        .as_array()?
+        .iter()
+        .filter_map(|entry| entry.pointer("/response/status")?.as_str())
+        .find(|status| !status.trim_start().starts_with('2'))
+        .map(str::to_string)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from FHIR servers and treated as absent).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(3600)))
+}
+
+fn describe_send_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    // reqwest's message names the URL, never the body.
+    format!("{kind}: {error}")
+}
+
+/// reqwest and rumqttc are built without a TLS crypto provider of their own; both use the process
+/// default, which is ring (no C toolchain or cmake needed, unlike aws-lc).
+pub fn install_crypto_provider() {
+    // Fails only when a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_sorted_by_status() {
+        let ok = r#"{"resourceType":"Bundle","type":"transaction-response","entry":[
+            {"response":{"status":"201 Created"}},{"response":{"status":"200 OK"}}]}"#;
+        assert_eq!(classify(StatusCode::OK, None, ok.into()), Answer::Delivered);
+        let partial = r#"{"resourceType":"Bundle","entry":[{"response":{"status":"412 Precondition Failed"}}]}"#;
+        assert!(matches!(
+            classify(StatusCode::OK, None, partial.into()),
+            Answer::Rejected { status: 200, body } if body.contains("412")
+        ));
+        assert_eq!(
+            classify(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Duration::from_secs(7)),
+                String::new()
+            ),
+            Answer::Retry {
+                reason: "the FHIR server answered 429 Too Many Requests".into(),
+                after: Some(Duration::from_secs(7))
+            }
+        );
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, None, String::new()),
+            Answer::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, None, String::new()),
+            Answer::Retry { .. }
+        ));
+        assert_eq!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, None, "outcome".into()),
+            Answer::Rejected {
+                status: 422,
+                body: "outcome".into()
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "5".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(5)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}
