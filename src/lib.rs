@@ -4,12 +4,16 @@
 //! [`mapping`] turns the model into FHIR R4 resources (pure functions); [`fhir`] serializes them.
 
 pub mod adapters;
+pub mod admin;
 pub mod association;
 pub mod codes;
+pub mod config;
 pub mod delivery;
 pub mod fhir;
 pub mod ingest;
 pub mod mapping;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod privacy;
+pub mod serve;

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fhirgate::adapters::ble::envelope::parse_utc_offset;
+use fhirgate::admin::{AdminError, Target};
 use fhirgate::association::AssociationTable;
-use fhirgate::delivery::outbox::Outbox;
-use fhirgate::ingest::mllp::{self, MllpConfig};
+use fhirgate::config::Config;
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
 use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
 
@@ -44,34 +44,53 @@ enum Command {
         #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
         associations: Option<PathBuf>,
     },
-    /// Run the bridge: accept HL7 v2 over MLLP into the durable outbox (HTTP and MQTT ingest and
-    /// delivery to the FHIR server are still to come). Stops on Ctrl-C or SIGTERM.
+    /// Run the bridge: HTTP, MLLP and MQTT ingest into the durable outbox, delivery to the FHIR
+    /// server. Settings come from the TOML file, then FHIRGATE_<SECTION>__<KEY> environment variables;
+    /// with neither it listens on 127.0.0.1 (HTTP 8080, MLLP 2575) with its store in ./data. Stops
+    /// gracefully on Ctrl-C or SIGTERM.
     Serve {
-        /// Address of the MLLP listener. Only loopback addresses are accepted until transport
-        /// security (mutual TLS) exists.
-        #[arg(long, env = "FHIRGATE_MLLP_LISTEN", default_value = "127.0.0.1:2575")]
-        mllp_listen: std::net::SocketAddr,
-        /// Directory of the embedded store (the outbox).
-        #[arg(long, env = "FHIRGATE_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-        /// Largest HL7 message accepted, in bytes.
-        #[arg(long, env = "FHIRGATE_MLLP_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
-        mllp_max_message_bytes: usize,
-        /// Seconds of silence after which an MLLP connection is closed.
-        #[arg(long, env = "FHIRGATE_MLLP_IDLE_TIMEOUT_SECS", default_value_t = 300)]
-        mllp_idle_timeout_secs: u64,
+        /// The configuration file (see README, "Configuration").
+        #[arg(long, env = "FHIRGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Inspect and resend what could not be delivered. Talks to the running bridge (its HTTP admin
+    /// endpoints) or, when none runs, opens the store directly.
+    Deadletter {
+        /// The bridge's configuration file (for the store directory and the HTTP address).
+        #[arg(long, env = "FHIRGATE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: DeadletterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadletterAction {
+    /// One line per dead letter: number, time, adapter, source, reason.
+    List,
+    /// Everything kept about one dead letter (payload, Bundle, the server's answer) as JSON.
+    Show { id: u64 },
+    /// Put dead letters back in the outbox to be delivered again (after a fix). Conditional creates
+    /// make a replay of something already delivered create nothing.
+    Replay {
+        /// The dead letters to replay.
+        ids: Vec<u64>,
+        /// Replay every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
     },
 }
 
 /// Runs `fhirgate serve` until Ctrl-C or SIGTERM.
-fn serve(mllp_listen: std::net::SocketAddr, data_dir: PathBuf, config: MllpConfig) -> ExitCode {
-    if !mllp_listen.ip().is_loopback() {
-        eprintln!(
-            "fhirgate: refusing to listen on {mllp_listen}: MLLP has no authentication, so the bridge binds to \
-             loopback only until mutual TLS is configured"
-        );
-        return ExitCode::from(2);
-    }
+fn serve(config: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("fhirgate: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -80,37 +99,106 @@ fn serve(mllp_listen: std::net::SocketAddr, data_dir: PathBuf, config: MllpConfi
         }
     };
     runtime.block_on(async move {
-        let outbox = match Outbox::open(&data_dir) {
-            Ok(outbox) => outbox,
-            Err(error) => {
-                eprintln!("fhirgate: {error}");
-                return ExitCode::from(1);
-            }
-        };
-        let listener = match tokio::net::TcpListener::bind(mllp_listen).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("fhirgate: cannot listen on {mllp_listen}: {error}");
-                return ExitCode::from(1);
-            }
-        };
-        eprintln!("fhirgate: MLLP on {mllp_listen}, outbox in {}", data_dir.display());
         let shutdown = async {
-            let mut terminate =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = async { match terminate.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
-        match mllp::serve(listener, outbox, config, shutdown).await {
+        match fhirgate::serve::run(config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("fhirgate: MLLP listener failed: {error}");
+                eprintln!("fhirgate: {error}");
                 ExitCode::from(1)
             }
         }
     })
+}
+
+/// Structured logs on stderr. Payload values and patient identifiers are never logged at info or
+/// above (see README, "Privacy").
+fn init_logging(config: &fhirgate::config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs a `fhirgate deadletter` command. Exit 0 done, 2 no such dead letter, 1 failure.
+fn deadletter(config: Option<&std::path::Path>, action: DeadletterAction) -> ExitCode {
+    let config = match Config::load(config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("fhirgate: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fhirgate: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let target = Target::connect(&config).await?;
+        let mut out = String::new();
+        let mut missing = Vec::new();
+        match action {
+            DeadletterAction::List => {
+                for letter in target.list().await? {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\t{}\n",
+                        letter.id, letter.failed_at, letter.adapter, letter.source, letter.reason
+                    ));
+                }
+            }
+            DeadletterAction::Show { id } => match target.show(id).await? {
+                Some(letter) => {
+                    out = serde_json::to_string_pretty(&letter).map_err(|e| AdminError(e.to_string()))?;
+                    out.push('\n');
+                }
+                None => missing.push(id),
+            },
+            DeadletterAction::Replay { ids, all } => {
+                let ids = if all {
+                    target.list().await?.into_iter().map(|letter| letter.id).collect()
+                } else {
+                    ids
+                };
+                for id in ids {
+                    match target.replay(id).await? {
+                        Some(outbox_id) => out.push_str(&format!("replayed {id} as outbox {outbox_id}\n")),
+                        None => missing.push(id),
+                    }
+                }
+            }
+        }
+        Ok::<_, AdminError>((out, missing))
+    });
+    match result {
+        Ok((out, missing)) => {
+            print!("{out}");
+            if missing.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("fhirgate: no dead letter {missing:?}");
+                ExitCode::from(2)
+            }
+        }
+        Err(error) => {
+            eprintln!("fhirgate: {error}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
@@ -135,18 +223,8 @@ fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve {
-            mllp_listen,
-            data_dir,
-            mllp_max_message_bytes,
-            mllp_idle_timeout_secs,
-        } => {
-            let config = MllpConfig {
-                max_message_bytes: mllp_max_message_bytes,
-                idle_timeout: std::time::Duration::from_secs(mllp_idle_timeout_secs),
-            };
-            serve(mllp_listen, data_dir, config)
-        }
+        Command::Serve { config } => serve(config),
+        Command::Deadletter { config, action } => deadletter(config.as_deref(), action),
         Command::Map {
             adapter,
             file,

@@ -15,13 +15,30 @@ use crate::mapping::{self, MappingError, MappingOptions};
 use crate::model::Reading;
 
 /// The adapters `map` can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AdapterName {
     /// Bluetooth GATT characteristics in the generic hub envelope (JSON).
     Ble,
     /// HL7 v2 IHE PCD device observation reports from monitors and pumps: PCD-01 (ORU^R01), PCD-04
     /// alerts (ORU^R40), PCD-10 infusion events (ORU^R42).
     Hl7v2,
+}
+
+impl AdapterName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdapterName::Ble => "ble",
+            AdapterName::Hl7v2 => "hl7v2",
+        }
+    }
+
+    /// The adapter of this name (`ble`, `hl7v2`).
+    pub fn from_name(name: &str) -> Option<AdapterName> {
+        [AdapterName::Ble, AdapterName::Hl7v2]
+            .into_iter()
+            .find(|adapter| adapter.as_str() == name)
+    }
 }
 
 /// Settings of a mapping run.
@@ -33,6 +50,45 @@ pub struct MapSettings {
     pub mapping: MappingOptions,
     /// Device↔patient associations for readings that name no patient.
     pub associations: AssociationTable,
+}
+
+/// The settings of every adapter, for the parts of the bridge that see payloads of all kinds.
+#[derive(Debug, Clone)]
+pub struct AdapterSettings {
+    pub ble: MapSettings,
+    pub hl7v2: MapSettings,
+}
+
+impl AdapterSettings {
+    /// The same settings for every adapter.
+    pub fn new(base: &MapSettings) -> Self {
+        AdapterSettings {
+            ble: MapSettings {
+                adapter: AdapterName::Ble,
+                ..base.clone()
+            },
+            hl7v2: MapSettings {
+                adapter: AdapterName::Hl7v2,
+                ..base.clone()
+            },
+        }
+    }
+
+    pub fn for_adapter(&self, adapter: AdapterName) -> &MapSettings {
+        match adapter {
+            AdapterName::Ble => &self.ble,
+            AdapterName::Hl7v2 => &self.hl7v2,
+        }
+    }
+
+    /// Runs the adapter over a payload the way delivery will, so that a transport refuses at the door
+    /// what could never be delivered. A missing patient is not a refusal: the reading waits for an
+    /// association. The error names the field, byte or rule, never a value.
+    pub fn check(&self, adapter: AdapterName, payload: &[u8]) -> Result<(), String> {
+        read_payload(payload, self.for_adapter(adapter), Utc::now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Why a payload could not be mapped. `Input` errors are the payload's fault (exit 2, HTTP 400);
@@ -94,12 +150,23 @@ pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) 
     }
 }
 
-/// Maps one payload to a transaction Bundle serialized as pretty JSON.
-pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
+/// Runs the adapter and gives each reading that names no patient the one its device is associated
+/// with at the reading's time: the readings ready for the mapper.
+pub fn associated_readings(
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reading>, MapError> {
     let mut readings = read_payload(payload, settings, now)?;
     for reading in &mut readings {
         settings.associations.associate(reading)?;
     }
+    Ok(readings)
+}
+
+/// Maps one payload to a transaction Bundle serialized as pretty JSON.
+pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
+    let readings = associated_readings(payload, settings, now)?;
     let bundle = mapping::map_readings(&readings, &settings.mapping)?;
     Ok(fhir::bundle_to_json_pretty(&bundle)?)
 }

@@ -45,7 +45,7 @@ async fn start(name: &str, config: MllpConfig) -> Server {
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = outbox.clone();
     tokio::spawn(async move {
-        mllp::serve(listener, serving, config, async {
+        mllp::serve(listener, serving, config, Default::default(), async {
             let _ = stopped.await;
         })
         .await
@@ -240,7 +240,10 @@ async fn fhirgate_serve_accepts_and_keeps_the_message_across_sigterm() {
     };
     let listen = format!("127.0.0.1:{port}");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
-        .args(["serve", "--mllp-listen", &listen, "--data-dir", dir.to_str().unwrap()])
+        .arg("serve")
+        .env("FHIRGATE_MLLP__LISTEN", &listen)
+        .env("FHIRGATE_STORE__DATA_DIR", &dir)
+        .env("FHIRGATE_HTTP__ENABLED", "false")
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -276,13 +279,10 @@ async fn fhirgate_serve_accepts_and_keeps_the_message_across_sigterm() {
 
     // Binding a non-loopback address is refused.
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
-        .args([
-            "serve",
-            "--mllp-listen",
-            "0.0.0.0:0",
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ])
+        .arg("serve")
+        .env("FHIRGATE_MLLP__LISTEN", "0.0.0.0:0")
+        .env("FHIRGATE_STORE__DATA_DIR", &dir)
+        .env("FHIRGATE_HTTP__ENABLED", "false")
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));

@@ -22,6 +22,7 @@ use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::read_report;
 use crate::delivery::outbox::{Outbox, OutboxRecord};
+use crate::metrics::{Metrics, Transport};
 
 const START_BLOCK: u8 = 0x0B;
 const END_BLOCK: [u8; 2] = [0x1C, 0x0D];
@@ -71,6 +72,7 @@ pub async fn serve(
     listener: TcpListener,
     outbox: Outbox,
     config: MllpConfig,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let acks = Arc::new(AtomicU64::new(1));
@@ -85,10 +87,9 @@ pub async fn serve(
                     // A failed accept (e.g. too many open files) must not end the listener.
                     Err(_) => continue,
                 };
-                let outbox = outbox.clone();
-                let acks = Arc::clone(&acks);
+                let context = Context { outbox: outbox.clone(), metrics: Arc::clone(&metrics), acks: Arc::clone(&acks) };
                 let stop = stop_signal.clone();
-                connections.spawn(async move { connection(stream, peer, outbox, config, acks, stop).await });
+                connections.spawn(async move { connection(stream, peer, context, config, stop).await });
             }
             _ = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -105,13 +106,20 @@ pub async fn serve(
     Ok(())
 }
 
+/// What every connection shares.
+struct Context {
+    outbox: Outbox,
+    metrics: Arc<Metrics>,
+    /// The next ACK control id.
+    acks: Arc<AtomicU64>,
+}
+
 /// One connection: reads frames, answers each, until the peer hangs up, idles or misbehaves.
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    outbox: Outbox,
+    context: Context,
     config: MllpConfig,
-    acks: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut framer = Framer::default();
@@ -131,13 +139,15 @@ async fn connection(
             match framer.next(config.max_message_bytes) {
                 Frame::Incomplete => break,
                 Frame::TooLarge => {
+                    context.metrics.received(Transport::Mllp, 1);
+                    context.metrics.rejected(Transport::Mllp, "too_large");
                     let text = format!("the message exceeds {} bytes", config.max_message_bytes);
-                    let ack = acknowledgement(None, AckCode::Reject, Some(("207", &text)), &acks);
+                    let ack = acknowledgement(None, AckCode::Reject, Some(("207", &text)), &context.acks);
                     let _ = stream.write_all(&ack).await;
                     return;
                 }
                 Frame::Message(message) => {
-                    let ack = handle(&message, peer, &outbox, &acks).await;
+                    let ack = handle(&message, peer, &context).await;
                     if stream.write_all(&ack).await.is_err() {
                         return;
                     }
@@ -258,19 +268,26 @@ fn check(bytes: &[u8]) -> Verdict {
 }
 
 /// Decides about one message and stores it when accepted; returns the framed ACK.
-async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU64) -> Vec<u8> {
+async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
+    let (acks, metrics) = (&*context.acks, &context.metrics);
+    metrics.received(Transport::Mllp, 1);
     let owned = bytes.to_vec();
     let verdict = match tokio::task::spawn_blocking(move || check(&owned)).await {
         Ok(verdict) => verdict,
         Err(_) => Verdict::Malformed("the message could not be checked".into()),
     };
     let message = match verdict {
-        Verdict::Malformed(rule) => return acknowledgement(None, AckCode::Error, Some(("102", &rule)), acks),
+        Verdict::Malformed(rule) => {
+            metrics.rejected(Transport::Mllp, "bad_payload");
+            return acknowledgement(None, AckCode::Error, Some(("102", &rule)), acks);
+        }
         Verdict::Unsupported(message, rule) => {
-            return acknowledgement(Some(&message), AckCode::Reject, Some(("200", &rule)), acks)
+            metrics.rejected(Transport::Mllp, "unsupported");
+            return acknowledgement(Some(&message), AckCode::Reject, Some(("200", &rule)), acks);
         }
         Verdict::Invalid(message, rule) => {
-            return acknowledgement(Some(&message), AckCode::Error, Some(("207", &rule)), acks)
+            metrics.rejected(Transport::Mllp, "bad_payload");
+            return acknowledgement(Some(&message), AckCode::Error, Some(("207", &rule)), acks);
         }
         Verdict::Acceptable(message) => message,
     };
@@ -280,15 +297,21 @@ async fn handle(bytes: &[u8], peer: SocketAddr, outbox: &Outbox, acks: &AtomicU6
         source: format!("mllp {peer}"),
         payload: bytes.to_vec(),
     };
-    match outbox.append(&record).await {
-        Ok(_) => acknowledgement(Some(&message), AckCode::Accept, None, acks),
+    match context.outbox.append(&record).await {
+        Ok(_) => {
+            metrics.accepted(Transport::Mllp, 1);
+            acknowledgement(Some(&message), AckCode::Accept, None, acks)
+        }
         // Never AA for what is not stored: the sender keeps the message and retries.
-        Err(error) => acknowledgement(
-            Some(&message),
-            AckCode::Error,
-            Some(("207", &format!("not stored: {error}"))),
-            acks,
-        ),
+        Err(error) => {
+            metrics.rejected(Transport::Mllp, "store");
+            acknowledgement(
+                Some(&message),
+                AckCode::Error,
+                Some(("207", &format!("not stored: {error}"))),
+                acks,
+            )
+        }
     }
 }
 

@@ -1,0 +1,278 @@
+//! MQTT ingest (rumqttc) from a broker the hubs publish to. QoS 1 with a persistent session and
+//! **manual acknowledgements**: the PUBACK for a message goes out only after it is durably in the
+//! outbox, so a bridge that dies before that leaves the message with the broker, which sends it again.
+//!
+//! Several bridge instances share the load through shared subscriptions (`$share/<group>/<filter>`):
+//! the broker hands each message to one member of the group. A payload that cannot be read cannot be
+//! answered (MQTT has no negative acknowledgement), so it is acknowledged and kept in the dead-letter
+//! store with the reason: never lost, never redelivered forever.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{MqttConfig, MqttSubscription};
+use crate::delivery::outbox::{DeadLetter, Outbox, OutboxRecord};
+use crate::metrics::{Metrics, Transport as MetricTransport};
+use crate::pipeline::{AdapterName, AdapterSettings};
+
+#[derive(Debug, Error)]
+#[error("MQTT: {0}")]
+pub struct MqttError(String);
+
+/// The broker connection's options from the configuration.
+pub fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
+    let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+    options
+        .set_keep_alive(Duration::from_secs(config.keep_alive_secs.max(5)))
+        // A persistent session: the broker keeps our subscriptions and unacknowledged messages while
+        // the bridge is away.
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_max_packet_size(4 * 1024 * 1024, 64 * 1024);
+    if let Some(username) = &config.username {
+        options.set_credentials(username, config.password.clone().unwrap_or_default());
+    }
+    if config.tls {
+        crate::delivery::fhir_client::install_crypto_provider();
+        let tls = match &config.ca_file {
+            Some(path) => TlsConfiguration::Simple {
+                ca: std::fs::read(path).map_err(|e| MqttError(format!("mqtt.ca_file {}: {e}", path.display())))?,
+                alpn: None,
+                client_auth: None,
+            },
+            None => TlsConfiguration::default(),
+        };
+        options.set_transport(Transport::Tls(tls));
+    }
+    Ok(options)
+}
+
+/// Does `topic` match the subscription `filter` (MQTT wildcards `+` and `#`, and a `$share/<group>/`
+/// prefix, which is not part of the topic)?
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    let filter = match filter.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, filter)| filter),
+        None => filter,
+    };
+    let mut levels = topic.split('/');
+    for wanted in filter.split('/') {
+        match (wanted, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (wanted, Some(level)) if wanted == level => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
+/// The adapter for a message's topic: the first subscription whose filter matches.
+fn adapter_for(subscriptions: &[MqttSubscription], topic: &str) -> Option<AdapterName> {
+    subscriptions
+        .iter()
+        .find(|s| topic_matches(&s.filter, topic))
+        .map(|s| s.adapter)
+}
+
+/// Runs MQTT ingest until `stop` turns true: connects (and reconnects) to the broker, subscribes, and
+/// stores each message before acknowledging it.
+pub async fn run(
+    config: MqttConfig,
+    outbox: Outbox,
+    check: Arc<AdapterSettings>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), MqttError> {
+    let (client, mut events) = AsyncClient::new(options(&config)?, 256);
+    // The event loop must keep polling (pings, acks going out) while messages are stored, so storing
+    // happens in its own task. The broker sends at most its in-flight window of unacknowledged
+    // messages, which bounds this queue.
+    let (messages, queue) = mpsc::unbounded_channel::<Publish>();
+    let worker = tokio::spawn(store_messages(
+        queue,
+        client.clone(),
+        config.subscriptions.clone(),
+        outbox,
+        check,
+        metrics,
+    ));
+    let mut failures: u32 = 0;
+    loop {
+        let event = tokio::select! {
+            event = events.poll() => event,
+            _ = stop.wait_for(|stopping| *stopping) => break,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                failures = 0;
+                info!(broker = %format!("{}:{}", config.host, config.port), session_present = ack.session_present, "connected to the MQTT broker");
+                subscribe(&client, &config.subscriptions).await;
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if messages.send(publish).is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_millis(250 * u64::from(failures.min(20)));
+                warn!(%error, wait_ms = wait.as_millis() as u64, "MQTT connection lost; reconnecting");
+                if reconnect_wait(wait, &mut stop).await {
+                    break;
+                }
+            }
+        }
+    }
+    // Stop taking messages; the ones already queued are stored and acknowledged, as far as the
+    // connection allows. Anything not acknowledged is redelivered by the broker to the next session.
+    drop(messages);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = worker.await;
+        // Let the event loop send the last PUBACKs.
+        let _ = client.disconnect().await;
+        while let Ok(event) = events.poll().await {
+            if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    })
+    .await;
+    Ok(())
+}
+
+async fn reconnect_wait(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = stop.wait_for(|stopping| *stopping) => true,
+    }
+}
+
+async fn subscribe(client: &AsyncClient, subscriptions: &[MqttSubscription]) {
+    for subscription in subscriptions {
+        if let Err(error) = client.subscribe(&subscription.filter, QoS::AtLeastOnce).await {
+            error!(filter = %subscription.filter, %error, "cannot subscribe");
+        }
+    }
+}
+
+/// Stores each message in order, then acknowledges it.
+async fn store_messages(
+    mut queue: mpsc::UnboundedReceiver<Publish>,
+    client: AsyncClient,
+    subscriptions: Vec<MqttSubscription>,
+    outbox: Outbox,
+    check: Arc<AdapterSettings>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(publish) = queue.recv().await {
+        metrics.received(MetricTransport::Mqtt, 1);
+        let topic = publish.topic.clone();
+        let record = OutboxRecord {
+            adapter: String::new(),
+            received_at: Utc::now().fixed_offset(),
+            source: format!("mqtt {topic}"),
+            payload: publish.payload.to_vec(),
+        };
+        let stored = match adapter_for(&subscriptions, &topic) {
+            None => bury(
+                &outbox,
+                &metrics,
+                record,
+                "no subscription's adapter matches the topic".into(),
+            ),
+            Some(adapter) => {
+                let record = OutboxRecord {
+                    adapter: adapter.as_str().to_string(),
+                    ..record
+                };
+                let settings = Arc::clone(&check);
+                let payload = record.payload.clone();
+                let checked = tokio::task::spawn_blocking(move || settings.check(adapter, &payload))
+                    .await
+                    .unwrap_or_else(|_| Err("the payload could not be checked".into()));
+                match checked {
+                    Ok(()) => match outbox.append(&record).await {
+                        Ok(id) => {
+                            metrics.accepted(MetricTransport::Mqtt, 1);
+                            debug!(outbox_id = id, %topic, "stored");
+                            true
+                        }
+                        Err(error) => {
+                            metrics.rejected(MetricTransport::Mqtt, "store");
+                            error!(%error, "could not store an MQTT message; it stays with the broker");
+                            false
+                        }
+                    },
+                    Err(reason) => bury(&outbox, &metrics, record, reason),
+                }
+            }
+        };
+        // Unstored, unacknowledged: the broker sends it again on the next session.
+        if stored {
+            if let Err(error) = client.ack(&publish).await {
+                warn!(%error, "could not acknowledge an MQTT message; the broker will send it again");
+            }
+        }
+    }
+}
+
+/// Keeps an unreadable message in the dead-letter store; true when stored (then it may be acked).
+fn bury(outbox: &Outbox, metrics: &Metrics, record: OutboxRecord, reason: String) -> bool {
+    metrics.rejected(MetricTransport::Mqtt, "bad_payload");
+    let letter = DeadLetter {
+        record,
+        reason,
+        status: None,
+        bundle: None,
+        outcome: None,
+        failed_at: Utc::now().fixed_offset(),
+    };
+    match outbox.add_dead_letter(&letter) {
+        Ok(id) => {
+            metrics.dead_lettered("ingest");
+            warn!(dead_letter_id = id, source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
+            true
+        }
+        Err(error) => {
+            error!(%error, "could not keep a refused MQTT message; it stays with the broker");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_match_filters_with_wildcards_and_shared_groups() {
+        assert!(topic_matches("hubs/+/ble", "hubs/ward-7/ble"));
+        assert!(topic_matches("$share/fhirgate/hubs/+/ble", "hubs/ward-7/ble"));
+        assert!(!topic_matches("hubs/+/ble", "hubs/ward-7/hl7v2"));
+        assert!(!topic_matches("hubs/+/ble", "hubs/ward-7/ble/extra"));
+        assert!(!topic_matches("hubs/+/ble", "hubs/ble"));
+        assert!(topic_matches("hubs/#", "hubs/ward-7/ble"));
+        assert!(topic_matches("hubs/#", "hubs"));
+        assert!(!topic_matches("$share/fhirgate", "hubs"));
+        let subscriptions = vec![
+            MqttSubscription {
+                filter: "pumps/#".into(),
+                adapter: AdapterName::Hl7v2,
+            },
+            MqttSubscription {
+                filter: "$share/g/hubs/+/ble".into(),
+                adapter: AdapterName::Ble,
+            },
+        ];
+        assert_eq!(adapter_for(&subscriptions, "pumps/icu/3"), Some(AdapterName::Hl7v2));
+        assert_eq!(adapter_for(&subscriptions, "hubs/h1/ble"), Some(AdapterName::Ble));
+        assert_eq!(adapter_for(&subscriptions, "other"), None);
+    }
+}

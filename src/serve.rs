@@ -1,0 +1,158 @@
+//! The running bridge (`fhirgate serve`): the store, the transports that fill it, and the deliverer
+//! that empties it, started together and stopped in order: first the transports stop taking payloads
+//! (answering what they have), then the deliverer finishes the transaction in flight.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::adapters::ble::envelope::parse_utc_offset;
+use crate::association::AssociationTable;
+use crate::config::Config;
+use crate::delivery::deliverer::Deliverer;
+use crate::delivery::fhir_client::FhirClient;
+use crate::delivery::outbox::Outbox;
+use crate::ingest::http::{self, HttpState};
+use crate::ingest::mllp::{self, MllpConfig};
+use crate::ingest::mqtt;
+use crate::mapping::MappingOptions;
+use crate::metrics::Metrics;
+use crate::pipeline::{AdapterName, AdapterSettings, MapSettings};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {address}: {error}")]
+    Listen { address: String, error: std::io::Error },
+}
+
+/// The mapping settings of the deployment (shared by the transports' checks and the deliverer).
+pub fn adapter_settings(config: &Config) -> Result<AdapterSettings, ServeError> {
+    let default_utc_offset = parse_utc_offset(&config.mapping.default_utc_offset).map_err(ServeError::Setup)?;
+    let associations = match &config.mapping.associations {
+        Some(path) => load_associations(path)?,
+        None => AssociationTable::default(),
+    };
+    Ok(AdapterSettings::new(&MapSettings {
+        adapter: AdapterName::Ble,
+        default_utc_offset,
+        mapping: MappingOptions {
+            gateway_id_system: config.mapping.gateway_id_system.clone(),
+        },
+        associations,
+    }))
+}
+
+fn load_associations(path: &Path) -> Result<AssociationTable, ServeError> {
+    let bytes = std::fs::read(path).map_err(|e| ServeError::Setup(format!("cannot read {}: {e}", path.display())))?;
+    AssociationTable::from_json(&bytes).map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))
+}
+
+/// Runs the bridge until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let settings = Arc::new(adapter_settings(&config)?);
+    let outbox = Outbox::open(&config.store.data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
+    let metrics = Arc::new(Metrics::new());
+    let (stop_ingest, ingest_stopping) = watch::channel(false);
+    let (stop_delivery, delivery_stopping) = watch::channel(false);
+    let mut ingest = tokio::task::JoinSet::new();
+
+    if config.http.enabled {
+        let listener = bind(config.http.listen).await?;
+        if config.http.gateways.is_empty() {
+            warn!(listen = %config.http.listen, "no gateway tokens configured: HTTP ingest accepts unauthenticated requests (loopback only)");
+        }
+        let router = http::router(HttpState {
+            outbox: outbox.clone(),
+            metrics: Arc::clone(&metrics),
+            config: Arc::new(config.http.clone()),
+            check: Arc::clone(&settings),
+        });
+        info!(listen = %config.http.listen, "HTTP ingest listening");
+        let stopping = stopped(ingest_stopping.clone());
+        ingest.spawn(async move {
+            if let Err(error) = http::serve(listener, router, stopping).await {
+                tracing::error!(%error, "the HTTP listener failed");
+            }
+        });
+    }
+    if config.mllp.enabled {
+        let listener = bind(config.mllp.listen).await?;
+        let mllp_config = MllpConfig {
+            max_message_bytes: config.mllp.max_message_bytes,
+            idle_timeout: Duration::from_secs(config.mllp.idle_timeout_secs),
+        };
+        info!(listen = %config.mllp.listen, "MLLP ingest listening");
+        let (outbox, metrics, stopping) = (outbox.clone(), Arc::clone(&metrics), stopped(ingest_stopping.clone()));
+        ingest.spawn(async move {
+            if let Err(error) = mllp::serve(listener, outbox, mllp_config, metrics, stopping).await {
+                tracing::error!(%error, "the MLLP listener failed");
+            }
+        });
+    }
+    if config.mqtt.enabled {
+        let (outbox, metrics, check) = (outbox.clone(), Arc::clone(&metrics), Arc::clone(&settings));
+        let mqtt_config = config.mqtt.clone();
+        // Fail at start on a bad TLS file rather than in the background.
+        mqtt::options(&mqtt_config).map_err(|e| ServeError::Setup(e.to_string()))?;
+        let stopping = ingest_stopping.clone();
+        ingest.spawn(async move {
+            if let Err(error) = mqtt::run(mqtt_config, outbox, check, metrics, stopping).await {
+                tracing::error!(%error, "MQTT ingest failed");
+            }
+        });
+    }
+
+    let delivery = match &config.fhir.base_url {
+        Some(base_url) => {
+            let client = FhirClient::new(base_url, &config.fhir).map_err(|e| ServeError::Setup(e.to_string()))?;
+            info!(server = %base_url, "delivering to the FHIR server");
+            let deliverer = Deliverer {
+                outbox: outbox.clone(),
+                client,
+                settings: (*settings).clone(),
+                config: config.fhir.clone(),
+                metrics: Arc::clone(&metrics),
+            };
+            Some(tokio::spawn(deliverer.run(delivery_stopping)))
+        }
+        None => {
+            warn!("no FHIR server configured (fhir.base_url): readings are stored and wait in the outbox");
+            None
+        }
+    };
+
+    shutdown.await;
+    info!("stopping: no new payloads; finishing deliveries in flight");
+    let _ = stop_ingest.send(true);
+    while ingest.join_next().await.is_some() {}
+    let _ = stop_delivery.send(true);
+    if let Some(delivery) = delivery {
+        let _ = delivery.await;
+    }
+    match outbox.len() {
+        Ok(depth) => info!(outbox_depth = depth, "stopped"),
+        Err(error) => warn!(%error, "stopped; the outbox could not be read"),
+    }
+    Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| ServeError::Listen {
+            address: address.to_string(),
+            error,
+        })
+}
+
+/// A future that completes when `stopping` turns true (or its sender is gone).
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
