@@ -1,0 +1,355 @@
+//! The bridge end to end, with real components: `fhirgate serve` as a process, the Helios FHIR server
+//! and mosquitto. Every result is read back from the FHIR server by identifier and counted: readings
+//! over HTTP and MQTT arrive as the Observations and Devices the mapper makes; a reading sent twice is
+//! one Observation; an outage of the server, and a SIGKILL of the bridge mid-stream, lose nothing and
+//! duplicate nothing; a Bundle the server refuses lands in the dead-letter store and `deadletter
+//! replay` delivers it once the cause is fixed.
+
+mod common;
+mod harness;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use harness::{Bridge, Broker, FhirServer};
+use serde_json::Value;
+
+const DEDUP_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";
+
+/// A weight reading (GATT 0x2A9D) of the fixture scale, `n` minutes after 2026-08-16 08:00, with a
+/// weight of its own: each `n` is a distinct reading.
+fn weight_reading(n: u32) -> Vec<u8> {
+    let raw = 13000 + n; // × 0.005 kg
+    let (hour, minute) = (8 + n / 60, n % 60);
+    let value = format!(
+        "02{:02x}{:02x}ea0708{:02x}{:02x}{:02x}00",
+        raw & 0xFF,
+        (raw >> 8) & 0xFF,
+        16,
+        hour,
+        minute
+    );
+    serde_json::json!({
+        "gateway": { "id": "hub-ward-7" },
+        "device": { "address": "C4:7C:8D:6A:1F:20", "manufacturer": "Acme", "model": "S-1" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-4711" },
+        "characteristic": "2A9D",
+        "value": value,
+        "receivedAt": "2026-11-21T10:00:00Z",
+        "utcOffset": "+01:00"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The Bundle the mapper makes of a BLE payload, as the expectation for what the server holds.
+fn mapped(payload: &[u8]) -> Value {
+    let json = fhirgate::pipeline::map_payload(payload, &common::settings(), common::now()).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// `system|value` of every identifier of the Bundle's resources of `resource_type`.
+fn identifiers(bundle: &Value, resource_type: &str) -> BTreeSet<String> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == resource_type)
+        .flat_map(|r| r["identifier"].as_array().cloned().unwrap_or_default())
+        .map(|i| format!("{}|{}", i["system"].as_str().unwrap(), i["value"].as_str().unwrap()))
+        .collect()
+}
+
+fn dedup_ids(bundle: &Value) -> BTreeSet<String> {
+    identifiers(bundle, "Observation")
+        .into_iter()
+        .filter(|i| i.starts_with(DEDUP_SYSTEM))
+        .collect()
+}
+
+fn query_value(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The one Observation with this identifier on the server (asserting there is exactly one).
+fn observation_by_identifier(fhir: &FhirServer, identifier: &str) -> Value {
+    let found = fhir.resources(&format!("Observation?identifier={}", query_value(identifier)));
+    assert_eq!(found.len(), 1, "Observations with identifier {identifier}");
+    found.into_iter().next().unwrap()
+}
+
+fn delivered(bridge: &Bridge, count: f64) -> bool {
+    bridge.metric("fhirgate_delivered_total") >= count && bridge.outbox_depth() == 0
+}
+
+fn bridge_env(fhir: &FhirServer) -> Vec<(&'static str, String)> {
+    vec![("FHIRGATE_FHIR__BASE_URL", fhir.base_url())]
+}
+
+#[test]
+fn readings_over_http_and_mqtt_arrive_as_the_mapped_observations_and_devices() {
+    let Some(fhir) = FhirServer::start("arrive") else {
+        return;
+    };
+    let Some(broker) = Broker::start("arrive") else { return };
+    let mut env = bridge_env(&fhir);
+    env.push(("FHIRGATE_MQTT__ENABLED", "true".into()));
+    env.push(("FHIRGATE_MQTT__PORT", broker.port.to_string()));
+    env.push(("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-arrive".into()));
+    let bridge = Bridge::start("arrive", &env);
+
+    let over_http = std::fs::read(common::repo_path("fixtures/ble/2A35-blood-pressure.json")).unwrap();
+    let over_mqtt = std::fs::read(common::repo_path("fixtures/ble/2A9D-weight.json")).unwrap();
+    assert_eq!(bridge.post("ble", &over_http), 202);
+    // The bridge subscribes after connecting; publish once its subscription is in place.
+    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
+        bridge.log().contains("connected to the MQTT broker")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    broker.publish("hubs/ward-7/ble", &over_mqtt);
+    harness::wait_until("both deliveries", Duration::from_secs(60), || delivered(&bridge, 2.0));
+
+    for payload in [&over_http, &over_mqtt] {
+        let bundle = mapped(payload);
+        for entry in bundle["entry"].as_array().unwrap() {
+            let expected = &entry["resource"];
+            if expected["resourceType"] != "Observation" {
+                continue;
+            }
+            let dedup = expected["identifier"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["system"] == DEDUP_SYSTEM)
+                .map(|i| format!("{DEDUP_SYSTEM}|{}", i["value"].as_str().unwrap()))
+                .unwrap();
+            let stored = observation_by_identifier(&fhir, &dedup);
+            for field in [
+                "code",
+                "valueQuantity",
+                "component",
+                "effectiveDateTime",
+                "status",
+                "category",
+                "subject",
+            ] {
+                assert_eq!(stored[field], expected[field], "{field} of {dedup}");
+            }
+            // The device reference, rewritten by the server from the Bundle's urn:uuid.
+            let device = stored["device"]["reference"].as_str().unwrap();
+            assert!(device.starts_with("Device/"), "{device}");
+        }
+        for device in identifiers(&bundle, "Device") {
+            let found = fhir.count(&format!("Device?identifier={}", query_value(&device)));
+            assert_eq!(found, 1, "Device {device}");
+        }
+    }
+    let expected_observations = mapped(&over_http)["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(mapped(&over_mqtt)["entry"].as_array().unwrap())
+        .filter(|e| e["resource"]["resourceType"] == "Observation")
+        .count() as u64;
+    assert_eq!(fhir.count("Observation"), expected_observations);
+    assert_eq!(bridge.metric("fhirgate_accepted_total"), 2.0);
+}
+
+#[test]
+fn the_same_reading_sent_twice_is_one_observation() {
+    let Some(fhir) = FhirServer::start("twice") else { return };
+    let bridge = Bridge::start("twice", &bridge_env(&fhir));
+    let payload = weight_reading(1);
+    assert_eq!(bridge.post("ble", &payload), 202);
+    harness::wait_until("the first delivery", Duration::from_secs(60), || {
+        delivered(&bridge, 1.0)
+    });
+    assert_eq!(bridge.post("ble", &payload), 202);
+    harness::wait_until("the second delivery", Duration::from_secs(60), || {
+        delivered(&bridge, 2.0)
+    });
+    let expected = dedup_ids(&mapped(&payload));
+    assert_eq!(expected.len(), 1);
+    for identifier in &expected {
+        observation_by_identifier(&fhir, identifier);
+    }
+    assert_eq!(fhir.count("Observation"), 1);
+    assert_eq!(fhir.count("Device"), 2, "the scale and its gateway, once each");
+}
+
+#[test]
+fn a_fhir_outage_loses_nothing() {
+    let Some(mut fhir) = FhirServer::start("outage") else {
+        return;
+    };
+    let bridge = Bridge::start("outage", &bridge_env(&fhir));
+    fhir.stop();
+    let readings: Vec<Vec<u8>> = (0..20).map(weight_reading).collect();
+    for reading in &readings {
+        assert_eq!(bridge.post("ble", reading), 202, "accepted while the server is down");
+    }
+    // The bridge keeps trying while the server is away.
+    harness::wait_until("retries", Duration::from_secs(30), || {
+        bridge.metric("fhirgate_retried_total") >= 3.0
+    });
+    assert_eq!(bridge.outbox_depth(), 20, "nothing is dropped while the server is down");
+    fhir.resume();
+    harness::wait_until("delivery after the outage", Duration::from_secs(90), || {
+        delivered(&bridge, 20.0)
+    });
+    let expected: BTreeSet<String> = readings.iter().flat_map(|r| dedup_ids(&mapped(r))).collect();
+    assert_eq!(expected.len(), 20);
+    assert_eq!(fhir.count("Observation"), 20);
+    for identifier in &expected {
+        observation_by_identifier(&fhir, identifier);
+    }
+}
+
+#[test]
+fn the_bridge_killed_mid_stream_loses_and_duplicates_nothing() {
+    let Some(fhir) = FhirServer::start("kill9") else { return };
+    let Some(broker) = Broker::start("kill9") else { return };
+    let mut env = bridge_env(&fhir);
+    env.push(("FHIRGATE_MQTT__ENABLED", "true".into()));
+    env.push(("FHIRGATE_MQTT__PORT", broker.port.to_string()));
+    env.push(("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-kill9".into()));
+    let mut bridge = Bridge::start("kill9", &env);
+    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
+        bridge.log().contains("connected to the MQTT broker")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let total = 120u32;
+    let readings: Vec<Vec<u8>> = (0..total).map(weight_reading).collect();
+    // Even readings over HTTP, odd ones over MQTT; the bridge is killed with SIGKILL a third of the way
+    // in and restarted at two thirds. An HTTP client resends what was not answered 202, as hubs do;
+    // MQTT messages wait at the broker.
+    for (n, reading) in readings.iter().enumerate() {
+        if n == total as usize / 3 {
+            bridge.kill9();
+        }
+        if n == 2 * total as usize / 3 {
+            bridge.resume();
+        }
+        if n % 2 == 0 {
+            loop {
+                if bridge.post("ble", reading) == 202 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                if n >= total as usize / 3 && n < 2 * total as usize / 3 {
+                    // Nobody answers while the bridge is down: hold the reading until it is back.
+                    bridge.resume();
+                }
+            }
+        } else {
+            broker.publish("hubs/ward-7/ble", reading);
+        }
+    }
+    let expected: BTreeSet<String> = readings.iter().flat_map(|r| dedup_ids(&mapped(r))).collect();
+    assert_eq!(expected.len(), total as usize);
+    harness::wait_until("every reading in the server", Duration::from_secs(120), || {
+        fhir.count("Observation") >= u64::from(total) && bridge.outbox_depth() == 0
+    });
+    // Let any straggling duplicate land before counting exactly.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(fhir.count("Observation"), u64::from(total), "no loss, no duplicate");
+    let stored: BTreeSet<String> = fhir
+        .resources("Observation")
+        .iter()
+        .flat_map(|o| o["identifier"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["system"] == DEDUP_SYSTEM)
+        .map(|i| format!("{DEDUP_SYSTEM}|{}", i["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(stored, expected);
+    assert_eq!(fhir.count("Device"), 2);
+}
+
+#[test]
+fn a_refused_bundle_is_dead_lettered_and_replay_delivers_it_once_fixed() {
+    let Some(fhir) = FhirServer::start("refused") else {
+        return;
+    };
+    // Two Devices already on the server carry the scale's identifier: the conditional create of the
+    // scale cannot decide between them, so the server refuses the whole transaction (hfs answers 400).
+    let scale = serde_json::json!({
+        "resourceType": "Device",
+        "identifier": [{ "system": "http://hl7.org/fhir/sid/eui-48/bluetooth", "value": "C4-7C-8D-6A-1F-20" }]
+    });
+    let first = fhir.create("Device", &scale);
+    fhir.create("Device", &scale);
+    let bridge = Bridge::start("refused", &bridge_env(&fhir));
+    let payload = weight_reading(7);
+    assert_eq!(bridge.post("ble", &payload), 202);
+    harness::wait_until("the dead letter", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_dead_lettered_total") >= 1.0
+    });
+    assert_eq!(bridge.outbox_depth(), 0);
+    assert_eq!(fhir.count("Observation"), 0, "a refused transaction commits nothing");
+
+    let (code, listing) = bridge.deadletter(&["list"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 1, "{listing}");
+    assert!(lines[0].starts_with("1\t"), "{listing}");
+    assert!(lines[0].contains("refused the Bundle with 400"), "{listing}");
+    let (code, shown) = bridge.deadletter(&["show", "1"]);
+    assert_eq!(code, 0);
+    let letter: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(letter["status"], 400);
+    assert!(letter["bundle"].as_str().unwrap().contains("\"transaction\""));
+    assert!(
+        letter["outcome"].as_str().unwrap().contains("OperationOutcome"),
+        "{letter}"
+    );
+    assert_eq!(letter["record"]["adapter"], "ble");
+
+    // The fix: the operator removes the duplicate Device. Then replay.
+    fhir.delete(&format!("Device/{first}"));
+    let (code, replayed) = bridge.deadletter(&["replay", "1"]);
+    assert_eq!(code, 0, "{replayed}");
+    harness::wait_until("the replayed delivery", Duration::from_secs(60), || {
+        delivered(&bridge, 1.0)
+    });
+    let expected = dedup_ids(&mapped(&payload));
+    for identifier in &expected {
+        observation_by_identifier(&fhir, identifier);
+    }
+    assert_eq!(fhir.count("Observation"), 1);
+    assert_eq!(bridge.deadletter(&["list"]).1, "", "the dead letter left the store");
+    assert_eq!(bridge.deadletter(&["replay", "1"]).0, 2, "nothing left to replay");
+}
+
+#[test]
+fn serve_with_no_arguments_starts_on_the_defaults_and_answers_healthz() {
+    let dir = harness::scratch_dir("defaults");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env_remove("FHIRGATE_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answered = None;
+    for _ in 0..100 {
+        if let Ok(response) = harness::http().get("http://127.0.0.1:8080/healthz").send() {
+            answered = Some((response.status().as_u16(), response.text().unwrap()));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mllp_open = std::net::TcpStream::connect("127.0.0.1:2575").is_ok();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert_eq!(answered, Some((200, "{\"status\":\"ok\"}".to_string())), "{log}");
+    assert!(mllp_open, "MLLP listens on 127.0.0.1:2575");
+    assert!(dir.join("data/outbox.redb").is_file(), "the store is under ./data");
+    assert!(status.success(), "SIGTERM stops it cleanly: {log}");
+    assert!(log.contains("no FHIR server configured"), "{log}");
+}
