@@ -1,0 +1,220 @@
+//! Load generator for the running bridge: starts the Helios FHIR server, mosquitto and `fhirgate serve`
+//! (as the end-to-end tests do), pushes N distinct weight readings over HTTP (several concurrent hubs,
+//! one reading per request) and N over MQTT (QoS 1), waits until every one is on the FHIR server, and
+//! prints accepted/s, delivered/s and the latency from the device's acknowledgement to the server's
+//! commit (the Observation's `meta.lastUpdated`).
+//!
+//! `cargo bench --bench bridge_load` (N from `FHIRGATE_BENCH_N`, default 1000 per transport).
+
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use harness::{Bridge, Broker, FhirServer};
+
+const DEDUP_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";
+const HUBS: usize = 8;
+
+/// Reading `n`: a weight of its own at its own second (distinct dedup identifiers up to 57,600).
+fn weight_reading(n: u32) -> (Vec<u8>, String) {
+    let raw = 10000 + n % 20000;
+    let (hour, minute, second) = (8 + n / 3600, (n / 60) % 60, n % 60);
+    let value = format!(
+        "02{:02x}{:02x}ea070810{:02x}{:02x}{:02x}",
+        raw & 0xFF,
+        (raw >> 8) & 0xFF,
+        hour,
+        minute,
+        second
+    );
+    let payload = serde_json::json!({
+        "gateway": { "id": "hub-bench" },
+        "device": { "address": "C4:7C:8D:6A:1F:20" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-BENCH" },
+        "characteristic": "2A9D",
+        "value": value,
+        "receivedAt": "2026-11-21T10:00:00Z",
+        "utcOffset": "+01:00"
+    })
+    .to_string();
+    // The dedup identifier's time part is the device's local time, to the hundredth of a second.
+    let identifier = format!("20260816{hour:02}{minute:02}{second:02}");
+    (payload.into_bytes(), identifier)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let n: u32 = std::env::var("FHIRGATE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let Some(fhir) = FhirServer::start("bench") else { return };
+    let Some(broker) = Broker::start("bench") else { return };
+    let env = vec![
+        ("FHIRGATE_FHIR__BASE_URL", fhir.base_url()),
+        ("FHIRGATE_MQTT__ENABLED", "true".to_string()),
+        ("FHIRGATE_MQTT__PORT", broker.port.to_string()),
+        ("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-bench".to_string()),
+        ("FHIRGATE_FHIR__BATCH_SIZE", "100".to_string()),
+        ("RUST_LOG", "warn,fhirgate::ingest::mqtt=info".to_string()),
+    ];
+    let bridge = Bridge::start("bench", &env);
+    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
+        bridge.log().contains("connected to the MQTT broker")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+
+    // When each reading was acknowledged to its sender (HTTP: the 202; MQTT: the publish, as the
+    // bridge's PUBACK is not visible to a publisher), by the time part of its dedup identifier.
+    let acked: Arc<Mutex<HashMap<String, SystemTime>>> = Arc::default();
+
+    // HTTP: HUBS concurrent hubs, one reading per request.
+    let started = Instant::now();
+    let threads: Vec<_> = (0..HUBS)
+        .map(|hub| {
+            let url = bridge.url("/ingest/ble");
+            let acked = Arc::clone(&acked);
+            std::thread::spawn(move || {
+                let client = harness::http();
+                for i in (hub as u32..n).step_by(HUBS) {
+                    let (payload, id) = weight_reading(i);
+                    let status = client.post(&url).body(payload).send().map(|r| r.status().as_u16());
+                    assert_eq!(status.ok(), Some(202), "reading {i}");
+                    acked.lock().unwrap().insert(id, SystemTime::now());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let http_accept = started.elapsed();
+
+    // MQTT: one publisher, QoS 1, readings n..2n.
+    let started_mqtt = Instant::now();
+    let payloads: Vec<(Vec<u8>, String)> = (n..2 * n).map(weight_reading).collect();
+    publish_all(broker.port, &payloads, &acked);
+    harness::wait_until("MQTT acceptance", Duration::from_secs(600), || {
+        bridge.metric("fhirgate_accepted_total") >= f64::from(2 * n)
+    });
+    let mqtt_accept = started_mqtt.elapsed();
+
+    harness::wait_until("delivery of everything", Duration::from_secs(1800), || {
+        bridge.outbox_depth() == 0 && bridge.metric("fhirgate_delivered_total") >= f64::from(2 * n)
+    });
+    let all_delivered = started.elapsed();
+
+    // Server-side commit times.
+    let mut latencies = Vec::new();
+    let observations = all_observations(&fhir);
+    let acked = acked.lock().unwrap();
+    for observation in &observations {
+        let Some(id) = observation["identifier"].as_array().and_then(|ids| {
+            ids.iter()
+                .find(|i| i["system"] == DEDUP_SYSTEM)
+                .and_then(|i| i["value"].as_str())
+                .and_then(|v| v.rsplit('-').next())
+                .map(|v| v.split('.').next().unwrap_or(v).to_string())
+        }) else {
+            continue;
+        };
+        let Some(ack) = acked.get(&id) else { continue };
+        let Some(updated) = observation["meta"]["lastUpdated"].as_str() else {
+            continue;
+        };
+        let Ok(updated) = DateTime::parse_from_rfc3339(updated) else { continue };
+        let ack: DateTime<Utc> = (*ack).into();
+        latencies.push((updated.to_utc() - ack).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+
+    println!("readings: {n} over HTTP ({HUBS} concurrent hubs) + {n} over MQTT (QoS 1)");
+    println!(
+        "HTTP accepted/s: {:.0}  ({} in {:.2} s)",
+        f64::from(n) / http_accept.as_secs_f64(),
+        n,
+        http_accept.as_secs_f64()
+    );
+    println!(
+        "MQTT accepted/s: {:.0}  ({} in {:.2} s, publish to stored)",
+        f64::from(n) / mqtt_accept.as_secs_f64(),
+        n,
+        mqtt_accept.as_secs_f64()
+    );
+    println!(
+        "delivered/s: {:.0}  ({} Observations on the server after {:.2} s)",
+        f64::from(2 * n) / all_delivered.as_secs_f64(),
+        observations.len(),
+        all_delivered.as_secs_f64()
+    );
+    println!(
+        "ack -> FHIR commit latency (ms): p50 {:.0}  p99 {:.0}  max {:.0}  (of {} readings)",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        latencies.len()
+    );
+}
+
+fn publish_all(port: u16, payloads: &[(Vec<u8>, String)], acked: &Mutex<HashMap<String, SystemTime>>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut options = rumqttc::MqttOptions::new("fhirgate-bench-publisher", "127.0.0.1", port);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 1000);
+        let total = payloads.len();
+        let publisher = {
+            let client = client.clone();
+            let payloads = payloads.to_vec();
+            tokio::spawn(async move {
+                let mut sent = Vec::with_capacity(payloads.len());
+                for (payload, id) in payloads {
+                    client
+                        .publish("hubs/bench/ble", rumqttc::QoS::AtLeastOnce, false, payload)
+                        .await
+                        .unwrap();
+                    sent.push((id, SystemTime::now()));
+                }
+                sent
+            })
+        };
+        let mut pubacks = 0;
+        while pubacks < total {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) = events.poll().await {
+                pubacks += 1;
+            }
+        }
+        for (id, at) in publisher.await.unwrap() {
+            acked.lock().unwrap().insert(id, at);
+        }
+        let _ = client.disconnect().await;
+    });
+}
+
+fn all_observations(fhir: &FhirServer) -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
+    let mut url = Some(format!("{}/Observation?_count=1000", fhir.base_url()));
+    while let Some(next) = url.take() {
+        let page: serde_json::Value = harness::http().get(&next).send().unwrap().json().unwrap();
+        if let Some(entries) = page["entry"].as_array() {
+            found.extend(entries.iter().map(|e| e["resource"].clone()));
+        }
+        url = page["link"]
+            .as_array()
+            .and_then(|links| links.iter().find(|l| l["relation"] == "next"))
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_string);
+    }
+    found
+}
