@@ -133,7 +133,9 @@ fn main() {
         let Some(updated) = observation["meta"]["lastUpdated"].as_str() else {
             continue;
         };
-        let Ok(updated) = DateTime::parse_from_rfc3339(updated) else { continue };
+        let Ok(updated) = DateTime::parse_from_rfc3339(updated) else {
+            continue;
+        };
         let ack: DateTime<Utc> = (*ack).into();
         latencies.push((updated.to_utc() - ack).num_microseconds().unwrap_or(0) as f64 / 1000.0);
     }
@@ -168,7 +170,10 @@ fn main() {
 }
 
 fn publish_all(port: u16, payloads: &[(Vec<u8>, String)], acked: &Mutex<HashMap<String, SystemTime>>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut options = rumqttc::MqttOptions::new("fhirgate-bench-publisher", "127.0.0.1", port);
         options.set_max_packet_size(1 << 20, 1 << 20);

@@ -198,6 +198,31 @@ pub enum FhirAuth {
     Bearer {
         token: String,
     },
+    /// SMART Backend Services: client credentials with a signed JWT assertion.
+    Smart(SmartSettings),
+}
+
+/// SMART Backend Services (client credentials grant, `private_key_jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmartSettings {
+    /// The authorization server's token endpoint.
+    pub token_url: String,
+    /// The client id registered with the EHR; also the assertion's `iss` and `sub`.
+    pub client_id: String,
+    /// The private key (PKCS#8 PEM; RSA for RS384, P-384 for ES384) whose public half the EHR holds.
+    pub key_file: PathBuf,
+    /// `RS384` or `ES384`.
+    pub algorithm: String,
+    /// The key id (`kid`) in the JWKS the EHR holds, if it needs one.
+    #[serde(default)]
+    pub kid: Option<String>,
+    #[serde(default = "default_smart_scope")]
+    pub scope: String,
+}
+
+fn default_smart_scope() -> String {
+    "system/Observation.write system/Device.write system/Patient.read".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -287,6 +312,14 @@ impl Config {
         if self.fhir.batch_size == 0 {
             return Err(ConfigError("fhir.batch_size must be at least 1".into()));
         }
+        if let FhirAuth::Smart(smart) = &self.fhir.auth {
+            if !matches!(smart.algorithm.as_str(), "RS384" | "ES384") {
+                return Err(ConfigError(format!(
+                    "fhir.auth.algorithm must be RS384 or ES384 (SMART Backend Services), not {:?}",
+                    smart.algorithm
+                )));
+            }
+        }
         if let Some(url) = &self.fhir.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError(format!(
@@ -344,6 +377,28 @@ mod tests {
                 adapter: AdapterName::Hl7v2
             }]
         );
+    }
+
+    #[test]
+    fn smart_backend_services_settings_are_read_with_their_kind() {
+        let file = temp_file(
+            "smart.toml",
+            "[fhir.auth]\nkind = \"smart\"\ntoken_url = \"https://auth.example.org/token\"\n\
+             client_id = \"fhirgate\"\nkey_file = \"/etc/fhirgate/key.pem\"\nalgorithm = \"ES384\"\n",
+        );
+        let config = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_SMART_")).unwrap();
+        let FhirAuth::Smart(smart) = config.fhir.auth else {
+            panic!("not smart: {:?}", config.fhir.auth)
+        };
+        assert_eq!(smart.algorithm, "ES384");
+        assert_eq!(smart.kid, None);
+        assert!(smart.scope.contains("system/Observation.write"));
+        let file = temp_file(
+            "smart-hs.toml",
+            "[fhir.auth]\nkind = \"smart\"\ntoken_url = \"x\"\nclient_id = \"x\"\nkey_file = \"k\"\nalgorithm = \"HS256\"\n",
+        );
+        let error = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_SMARTHS_")).unwrap_err();
+        assert!(error.0.contains("RS384 or ES384"), "{error}");
     }
 
     #[test]

@@ -8,7 +8,10 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use thiserror::Error;
 
+use std::sync::Arc;
+
 use crate::config::{FhirAuth, FhirConfig};
+use crate::delivery::smart_auth::SmartAuth;
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -28,12 +31,20 @@ pub enum Answer {
 #[error("FHIR client: {0}")]
 pub struct ClientError(String);
 
+/// How requests are authorized.
+#[derive(Clone)]
+enum Authorization {
+    None,
+    Bearer(String),
+    Smart(Arc<SmartAuth>),
+}
+
 /// A client for one FHIR server.
 #[derive(Clone)]
 pub struct FhirClient {
     http: reqwest::Client,
     base_url: String,
-    auth: FhirAuth,
+    auth: Authorization,
 }
 
 impl FhirClient {
@@ -45,10 +56,17 @@ impl FhirClient {
             .user_agent(concat!("fhirgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError(e.to_string()))?;
+        let auth = match &config.auth {
+            FhirAuth::None => Authorization::None,
+            FhirAuth::Bearer { token } => Authorization::Bearer(token.clone()),
+            FhirAuth::Smart(settings) => {
+                Authorization::Smart(Arc::new(SmartAuth::new(settings, http.clone()).map_err(ClientError)?))
+            }
+        };
         Ok(FhirClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
-            auth: config.auth.clone(),
+            auth,
         })
     }
 
@@ -64,8 +82,18 @@ impl FhirClient {
             .header(CONTENT_TYPE, FHIR_JSON)
             .header(reqwest::header::ACCEPT, FHIR_JSON)
             .body(bundle_json);
-        if let FhirAuth::Bearer { token } = &self.auth {
-            request = request.bearer_auth(token);
+        match &self.auth {
+            Authorization::None => {}
+            Authorization::Bearer(token) => request = request.bearer_auth(token),
+            Authorization::Smart(smart) => match smart.token().await {
+                Ok(token) => request = request.bearer_auth(token),
+                Err(reason) => {
+                    return Answer::Retry {
+                        reason: format!("no access token: {reason}"),
+                        after: None,
+                    }
+                }
+            },
         }
         let response = match request.send().await {
             Ok(response) => response,
@@ -77,6 +105,10 @@ impl FhirClient {
             }
         };
         let status = response.status();
+        if let (StatusCode::UNAUTHORIZED, Authorization::Smart(smart)) = (status, &self.auth) {
+            // Revoked or expired early: the next attempt gets a new token.
+            smart.invalidate().await;
+        }
         let after = retry_after(response.headers());
         let body = match response.text().await {
             Ok(body) => body,

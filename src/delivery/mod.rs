@@ -4,3 +4,4 @@
 pub mod deliverer;
 pub mod fhir_client;
 pub mod outbox;
+pub mod smart_auth;
