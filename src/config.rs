@@ -167,6 +167,9 @@ pub struct FhirConfig {
     /// First retry delay; doubled on each failure up to `max_backoff_secs`, with jitter.
     pub initial_backoff_ms: u64,
     pub max_backoff_secs: u64,
+    /// Look each patient up by identifier (`Patient?identifier=`) and reference the one found as
+    /// `Patient/{id}`; without a unique match the reading keeps its reference by identifier.
+    pub resolve_patients: bool,
 }
 
 impl Default for FhirConfig {
@@ -179,6 +182,7 @@ impl Default for FhirConfig {
             timeout_secs: 30,
             initial_backoff_ms: 500,
             max_backoff_secs: 60,
+            resolve_patients: true,
         }
     }
 }

@@ -155,6 +155,8 @@ fn start(outbox: &Outbox, url: &str, batch_size: usize) -> Running {
         timeout_secs: 1,
         initial_backoff_ms: 50,
         max_backoff_secs: 1,
+        // The script answers transactions; patient lookup is exercised against the real server.
+        resolve_patients: false,
         ..FhirConfig::default()
     };
     let metrics = Arc::new(Metrics::new());

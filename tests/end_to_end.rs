@@ -179,6 +179,42 @@ fn the_same_reading_sent_twice_is_one_observation() {
 }
 
 #[test]
+fn a_patient_known_to_the_ehr_is_referenced_by_id() {
+    let Some(fhir) = FhirServer::start("patient") else {
+        return;
+    };
+    let patient = fhir.create(
+        "Patient",
+        &serde_json::json!({
+            "resourceType": "Patient",
+            "identifier": [{ "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-4711" }]
+        }),
+    );
+    let bridge = Bridge::start("patient", &bridge_env(&fhir));
+    let payload = std::fs::read(common::repo_path("fixtures/ble/2A35-blood-pressure.json")).unwrap();
+    assert_eq!(bridge.post("ble", &payload), 202);
+    harness::wait_until("the delivery", Duration::from_secs(60), || delivered(&bridge, 1.0));
+    let observations = fhir.resources("Observation");
+    assert!(!observations.is_empty());
+    for observation in &observations {
+        let subject = &observation["subject"];
+        if subject["type"] == "Device" {
+            continue; // a device-status Observation is about the device
+        }
+        assert_eq!(subject["reference"], format!("Patient/{patient}"), "{observation}");
+        assert_eq!(
+            subject["identifier"]["value"], "MRN-4711",
+            "the identifier is kept beside it"
+        );
+    }
+    let by_patient = fhir.count(&format!("Observation?subject=Patient/{patient}"));
+    assert_eq!(
+        by_patient,
+        observations.iter().filter(|o| o["subject"]["type"] != "Device").count() as u64
+    );
+}
+
+#[test]
 fn a_fhir_outage_loses_nothing() {
     let Some(mut fhir) = FhirServer::start("outage") else {
         return;

@@ -9,6 +9,7 @@
 //! Delivery is at least once: a crash after the server committed and before the removal sends the
 //! same Bundle again. That is harmless because every entry is a conditional create on its identifier.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,10 @@ pub struct Deliverer {
     pub metrics: Arc<Metrics>,
 }
 
+/// Patients found at the EHR by identifier: (system, value) → id. Only hits are kept (a Patient's id
+/// does not change); a miss is asked again next time, as the Patient may have been registered since.
+type PatientIds = HashMap<(String, String), String>;
+
 /// The outcome of one attempt at a batch.
 enum Progress {
     /// Every payload of the batch was delivered or dead-lettered.
@@ -53,6 +58,7 @@ impl Deliverer {
     /// recorded) before returning; a backoff wait is cut short.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
+        let mut patients = PatientIds::new();
         loop {
             if *stop.borrow() {
                 break;
@@ -68,7 +74,7 @@ impl Deliverer {
                     continue;
                 }
             };
-            match self.deliver(batch).await {
+            match self.deliver(batch, &mut patients).await {
                 Ok(Progress::Done) => failures = 0,
                 Ok(Progress::Retry { reason, after }) => {
                     self.metrics.retried.inc();
@@ -122,7 +128,11 @@ impl Deliverer {
         }
     }
 
-    async fn deliver(&self, batch: Vec<(u64, OutboxRecord)>) -> Result<Progress, OutboxError> {
+    async fn deliver(
+        &self,
+        batch: Vec<(u64, OutboxRecord)>,
+        patients: &mut PatientIds,
+    ) -> Result<Progress, OutboxError> {
         let mut mapped = Vec::with_capacity(batch.len());
         for (id, record) in batch {
             match self.map(&record) {
@@ -133,7 +143,7 @@ impl Deliverer {
         if mapped.is_empty() {
             return Ok(Progress::Done);
         }
-        let progress = self.send(&mapped).await?;
+        let progress = self.send(&mapped, patients).await?;
         if let Some((status, body, bundle)) = progress.rejected {
             if mapped.len() == 1 {
                 if let Some(one) = mapped.pop() {
@@ -145,7 +155,7 @@ impl Deliverer {
             // One bad payload must not hold back the others: send each alone to find it.
             for one in mapped {
                 let single = [one];
-                let progress = self.send(&single).await?;
+                let progress = self.send(&single, patients).await?;
                 if let Some(retry) = progress.retry {
                     return Ok(retry);
                 }
@@ -173,11 +183,11 @@ impl Deliverer {
     }
 
     /// Posts the readings of `mapped` as one transaction; removes them from the outbox when delivered.
-    async fn send(&self, mapped: &[Mapped]) -> Result<SendResult, OutboxError> {
+    async fn send(&self, mapped: &[Mapped], patients: &mut PatientIds) -> Result<SendResult, OutboxError> {
         let readings: Vec<Reading> = mapped.iter().flat_map(|m| m.readings.iter().cloned()).collect();
         // All readings of a batch share the mapping options (they are per deployment).
         let options = &self.settings.ble.mapping;
-        let bundle = match mapping::map_readings(&readings, options) {
+        let mut bundle = match mapping::map_readings(&readings, options) {
             Ok(bundle) => bundle,
             // Two payloads of the batch contradict each other (different values for one identifier):
             // treat it as a refusal so each is sent alone.
@@ -185,6 +195,14 @@ impl Deliverer {
                 return Ok(SendResult::rejected(0, error.to_string(), String::new()));
             }
         };
+        if self.config.resolve_patients {
+            if let Err(reason) = self.resolve_patients(&mut bundle, patients).await {
+                return Ok(SendResult {
+                    retry: Some(Progress::Retry { reason, after: None }),
+                    rejected: None,
+                });
+            }
+        }
         let json = match fhir::bundle_to_json(&bundle) {
             Ok(json) => json,
             Err(error) => return Ok(SendResult::rejected(0, error.to_string(), String::new())),
@@ -213,6 +231,24 @@ impl Deliverer {
             }),
             Answer::Rejected { status, body } => Ok(SendResult::rejected(status, body, json)),
         }
+    }
+
+    /// Looks up the patients the Bundle names by identifier and references those found by id.
+    async fn resolve_patients(
+        &self,
+        bundle: &mut fhirbolt::model::r4::resources::Bundle,
+        patients: &mut PatientIds,
+    ) -> Result<(), String> {
+        for key in mapping::patient_identifiers(bundle) {
+            if patients.contains_key(&key) {
+                continue;
+            }
+            if let Some(id) = self.client.find_patient(&key.0, &key.1).await? {
+                patients.insert(key, id);
+            }
+        }
+        mapping::resolve_patients(bundle, patients);
+        Ok(())
     }
 
     fn bury(

@@ -74,27 +74,69 @@ impl FhirClient {
         &self.base_url
     }
 
+    /// Adds the configured authorization to a request; `Err` when no access token can be had.
+    async fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, String> {
+        Ok(match &self.auth {
+            Authorization::None => request,
+            Authorization::Bearer(token) => request.bearer_auth(token),
+            Authorization::Smart(smart) => {
+                request.bearer_auth(smart.token().await.map_err(|r| format!("no access token: {r}"))?)
+            }
+        })
+    }
+
+    /// The id of the one Patient with this identifier on the server; `None` when there is none or more
+    /// than one (then the reading keeps its logical reference by identifier). `Err` when the server
+    /// cannot be asked now.
+    pub async fn find_patient(&self, system: &str, value: &str) -> Result<Option<String>, String> {
+        let request = self
+            .http
+            .get(format!(
+                "{}/Patient?{}&_elements=id",
+                self.base_url,
+                crate::mapping::identifier_query(system, value)
+            ))
+            .header(reqwest::header::ACCEPT, FHIR_JSON);
+        let response = self
+            .authorize(request)
+            .await?
+            .send()
+            .await
+            .map_err(|e| format!("patient lookup: {}", describe_send_error(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            // The identifier is in the URL: name only the status.
+            return Err(format!("patient lookup: the FHIR server answered {status}"));
+        }
+        let found: serde_json::Value = response.json().await.map_err(|e| format!("patient lookup: {e}"))?;
+        let ids: Vec<&str> = found
+            .get("entry")
+            .and_then(|e| e.as_array())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e.pointer("/resource/id")?.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(match ids.as_slice() {
+            [id] => Some((*id).to_string()),
+            _ => None,
+        })
+    }
+
     /// Posts a transaction Bundle (FHIR JSON) to the server's base URL.
     pub async fn transaction(&self, bundle_json: String) -> Answer {
-        let mut request = self
+        let request = self
             .http
             .post(&self.base_url)
             .header(CONTENT_TYPE, FHIR_JSON)
             .header(reqwest::header::ACCEPT, FHIR_JSON)
             .body(bundle_json);
-        match &self.auth {
-            Authorization::None => {}
-            Authorization::Bearer(token) => request = request.bearer_auth(token),
-            Authorization::Smart(smart) => match smart.token().await {
-                Ok(token) => request = request.bearer_auth(token),
-                Err(reason) => {
-                    return Answer::Retry {
-                        reason: format!("no access token: {reason}"),
-                        after: None,
-                    }
-                }
-            },
-        }
+        let request = match self.authorize(request).await {
+            Ok(request) => request,
+            Err(reason) => return Answer::Retry { reason, after: None },
+        };
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => {

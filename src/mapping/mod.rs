@@ -106,6 +106,48 @@ fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_e
     }
 }
 
+/// The patients (identifier system and value) that Observations of `bundle` name by identifier only.
+pub fn patient_identifiers(bundle: &Bundle) -> std::collections::BTreeSet<(String, String)> {
+    bundle
+        .entry
+        .iter()
+        .filter_map(|entry| match &entry.resource {
+            Some(Resource::Observation(observation)) => observation.subject.as_deref(),
+            _ => None,
+        })
+        .filter(|subject| subject.reference.is_none())
+        .filter_map(patient_key)
+        .collect()
+}
+
+/// Points each Observation whose patient was found at the EHR at `Patient/{id}`, keeping the
+/// identifier beside the reference. `found` maps (system, value) to the Patient's id.
+pub fn resolve_patients(bundle: &mut Bundle, found: &std::collections::HashMap<(String, String), String>) {
+    for entry in &mut bundle.entry {
+        let Some(Resource::Observation(observation)) = &mut entry.resource else {
+            continue;
+        };
+        let Some(subject) = observation.subject.as_deref_mut() else {
+            continue;
+        };
+        if let Some(id) = patient_key(subject).and_then(|key| found.get(&key)) {
+            subject.reference = Some(format!("Patient/{id}").as_str().into());
+        }
+    }
+}
+
+/// (system, value) of a reference to a Patient by identifier.
+fn patient_key(subject: &Reference) -> Option<(String, String)> {
+    if subject.r#type.as_ref().and_then(|t| t.value.as_deref()) != Some("Patient") {
+        return None;
+    }
+    let identifier = subject.identifier.as_deref()?;
+    Some((
+        identifier.system.as_ref()?.value.clone()?,
+        identifier.value.as_ref()?.value.clone()?,
+    ))
+}
+
 /// Maps a reading to a FHIR `transaction` Bundle.
 ///
 /// The patient is referenced by identifier (a logical reference, `subject.identifier`), not by a
@@ -257,6 +299,45 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patients_found_at_the_ehr_are_referenced_by_id_beside_their_identifier() {
+        let mut bundle = map_reading(&reading(&[120]), &MappingOptions::default()).unwrap();
+        let key = ("urn:oid:1.2.3".to_string(), "P1".to_string());
+        assert_eq!(
+            patient_identifiers(&bundle).into_iter().collect::<Vec<_>>(),
+            vec![key.clone()]
+        );
+        let mut found = std::collections::HashMap::new();
+        resolve_patients(&mut bundle, &found);
+        assert_eq!(patient_identifiers(&bundle).len(), 1, "nothing found, nothing changed");
+        found.insert(key, "p-17".to_string());
+        resolve_patients(&mut bundle, &found);
+        let mut patient_subjects = 0;
+        for entry in &bundle.entry {
+            let Some(Resource::Observation(observation)) = &entry.resource else {
+                continue;
+            };
+            let subject = observation.subject.as_deref().unwrap();
+            if subject.r#type.as_ref().and_then(|t| t.value.as_deref()) == Some("Patient") {
+                patient_subjects += 1;
+                assert_eq!(
+                    subject.reference.as_ref().and_then(|r| r.value.as_deref()),
+                    Some("Patient/p-17")
+                );
+                let identifier = subject.identifier.as_deref().unwrap();
+                assert_eq!(identifier.value.as_ref().and_then(|v| v.value.as_deref()), Some("P1"));
+            } else {
+                assert!(subject
+                    .reference
+                    .as_ref()
+                    .and_then(|r| r.value.as_deref())
+                    .is_some_and(|r| r.starts_with("urn:uuid:")));
+            }
+        }
+        assert_eq!(patient_subjects, 1);
+        assert!(patient_identifiers(&bundle).is_empty(), "all resolved");
+    }
 
     #[test]
     fn identifier_queries_escape_search_syntax_and_url_characters() {
