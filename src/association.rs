@@ -159,6 +159,19 @@ impl AssociationTable {
         Ok(AssociationTable { entries })
     }
 
+    /// Adds the associations of `other`.
+    pub fn extend(&mut self, other: AssociationTable) {
+        self.entries.extend(other.entries);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The patient associated with `device` at `time`: `Ok(None)` when no association covers it.
     pub fn patient_for(
         &self,

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::adapters::ble::envelope::parse_utc_offset;
 use crate::association::AssociationTable;
 use crate::config::Config;
+use crate::delivery::associations::Associations;
 use crate::delivery::deliverer::Deliverer;
 use crate::delivery::fhir_client::FhirClient;
 use crate::delivery::outbox::Outbox;
@@ -59,6 +60,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let settings = Arc::new(adapter_settings(&config)?);
     let outbox = Outbox::open(&config.store.data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
     let metrics = Arc::new(Metrics::new());
+    let associations = Arc::new(
+        Associations::load(settings.ble.associations.clone(), outbox.clone())
+            .map_err(|e| ServeError::Setup(e.to_string()))?,
+    );
     let (stop_ingest, ingest_stopping) = watch::channel(false);
     let (stop_delivery, delivery_stopping) = watch::channel(false);
     let mut ingest = tokio::task::JoinSet::new();
@@ -73,6 +78,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             metrics: Arc::clone(&metrics),
             config: Arc::new(config.http.clone()),
             check: Arc::clone(&settings),
+            associations: Some(Arc::clone(&associations)),
         });
         info!(listen = %config.http.listen, "HTTP ingest listening");
         let stopping = stopped(ingest_stopping.clone());
@@ -119,6 +125,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 settings: (*settings).clone(),
                 config: config.fhir.clone(),
                 metrics: Arc::clone(&metrics),
+                associations: associations.subscribe(),
             };
             Some(tokio::spawn(deliverer.run(delivery_stopping)))
         }

@@ -166,6 +166,7 @@ fn start(outbox: &Outbox, url: &str, batch_size: usize) -> Running {
         settings: AdapterSettings::new(&common::settings()),
         config,
         metrics: Arc::clone(&metrics),
+        associations: watch::channel(Default::default()).1,
     };
     let (stop, stopping) = watch::channel(false);
     let task = tokio::spawn(deliverer.run(stopping));

@@ -357,6 +357,97 @@ fn a_refused_bundle_is_dead_lettered_and_replay_delivers_it_once_fixed() {
     assert_eq!(bridge.deadletter(&["replay", "1"]).0, 2, "nothing left to replay");
 }
 
+/// Sends one HL7 v2 message over MLLP and returns the ACK's MSA-1 code.
+fn send_mllp(port: u16, message: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut frame = vec![0x0B];
+    frame.extend_from_slice(message);
+    frame.extend_from_slice(&[0x1C, 0x0D]);
+    stream.write_all(&frame).unwrap();
+    let mut ack = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !ack.ends_with(&[0x1C, 0x0D]) {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed before the ACK");
+        ack.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&ack).to_string();
+    text.split('\r')
+        .find(|segment| segment.starts_with("MSA|"))
+        .and_then(|msa| msa.split('|').nth(1))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_pump_reading_without_patient_waits_and_is_delivered_once_the_device_is_associated() {
+    let Some(fhir) = FhirServer::start("associate") else {
+        return;
+    };
+    let bridge = Bridge::start("associate", &bridge_env(&fhir));
+    let pump = std::fs::read(common::repo_path("fixtures/hl7v2/unassociated_pump_pcd01.hl7")).unwrap();
+    assert_eq!(
+        send_mllp(bridge.mllp_port, &pump),
+        "AA",
+        "stored, although it names no patient"
+    );
+    harness::wait_until("the dead letter", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_dead_lettered_total") >= 1.0
+    });
+    let (_, listing) = bridge.deadletter(&["list"]);
+    assert!(listing.contains("names no patient"), "{listing}");
+    assert_eq!(fhir.count("Observation"), 0);
+
+    // An association that does not cover the reading's time changes nothing...
+    let post = |body: serde_json::Value| {
+        harness::http()
+            .post(bridge.url("/admin/associations"))
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let elsewhere = post(serde_json::json!({
+        "device": { "systemId": "00-12-21-18-39-00-00-03" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-0001" },
+        "from": "2026-11-20T08:00:00+01:00", "to": "2026-11-20T20:00:00+01:00"
+    }));
+    assert_eq!(elsewhere.status().as_u16(), 201);
+    harness::wait_until("the replay to come back", Duration::from_secs(60), || {
+        bridge.outbox_depth() == 0 && bridge.metric("fhirgate_dead_lettered_total") >= 2.0
+    });
+    assert_eq!(fhir.count("Observation"), 0);
+    // ...a malformed one is refused with the rule...
+    let malformed = post(
+        serde_json::json!({ "device": {}, "patient": { "system": "s", "value": "v" }, "from": "2026-11-21T08:00:00+01:00" }),
+    );
+    assert_eq!(malformed.status().as_u16(), 400);
+    assert!(malformed.text().unwrap().contains("systemId"));
+    // ...and the right one delivers the waiting reading.
+    let answer = post(serde_json::json!({
+        "device": { "systemId": "00-12-21-18-39-00-00-03" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-4711" },
+        "from": "2026-11-21T08:00:00+01:00"
+    }));
+    assert_eq!(answer.status().as_u16(), 201);
+    let answer: Value = answer.json().unwrap();
+    assert_eq!(answer["replayedDeadLetters"], 1);
+    harness::wait_until("the delivery", Duration::from_secs(60), || delivered(&bridge, 1.0));
+    let observations = fhir.resources("Observation?code=157784");
+    assert_eq!(observations.len(), 1, "the pump's flow rate");
+    assert_eq!(observations[0]["subject"]["identifier"]["value"], "MRN-4711");
+    assert_eq!(observations[0]["valueQuantity"]["value"], 125.0);
+    assert_eq!(bridge.deadletter(&["list"]).1, "");
+    let listed: Value = harness::http()
+        .get(bridge.url("/admin/associations"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["associations"].as_array().unwrap().len(), 2, "both stored ones");
+}
+
 #[test]
 fn serve_with_no_arguments_starts_on_the_defaults_and_answers_healthz() {
     let dir = harness::scratch_dir("defaults");

@@ -32,6 +32,7 @@ async fn start(name: &str, config: HttpConfig) -> Server {
         metrics: Arc::new(Metrics::new()),
         config: Arc::new(config),
         check: Arc::new(AdapterSettings::new(&common::settings())),
+        associations: None,
     });
     tokio::spawn(http::serve(listener, router, std::future::pending()));
     Server {

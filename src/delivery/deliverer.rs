@@ -17,6 +17,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+use crate::association::AssociationTable;
 use crate::config::FhirConfig;
 use crate::delivery::fhir_client::{Answer, FhirClient};
 use crate::delivery::outbox::{DeadLetter, Outbox, OutboxError, OutboxRecord};
@@ -24,7 +25,7 @@ use crate::fhir;
 use crate::mapping;
 use crate::metrics::Metrics;
 use crate::model::Reading;
-use crate::pipeline::{associated_readings, AdapterName, AdapterSettings};
+use crate::pipeline::{read_payload, AdapterName, AdapterSettings};
 
 pub struct Deliverer {
     pub outbox: Outbox,
@@ -32,6 +33,8 @@ pub struct Deliverer {
     pub settings: AdapterSettings,
     pub config: FhirConfig,
     pub metrics: Arc<Metrics>,
+    /// The current device-patient associations (they change while the bridge runs).
+    pub associations: watch::Receiver<AssociationTable>,
 }
 
 /// Patients found at the EHR by identifier: (system, value) → id. Only hits are kept (a Patient's id
@@ -175,8 +178,14 @@ impl Deliverer {
         let adapter = AdapterName::from_name(&record.adapter)
             .ok_or_else(|| format!("stored with an unknown adapter {:?}", record.adapter))?;
         let settings = self.settings.for_adapter(adapter);
-        let readings = associated_readings(&record.payload, settings, record.received_at.with_timezone(&Utc))
+        let mut readings = read_payload(&record.payload, settings, record.received_at.with_timezone(&Utc))
             .map_err(|e| e.to_string())?;
+        {
+            let associations = self.associations.borrow();
+            for reading in &mut readings {
+                associations.associate(reading).map_err(|e| e.to_string())?;
+            }
+        }
         // Map alone once, so a payload that cannot become FHIR is found before it spoils a batch.
         mapping::map_readings(&readings, &settings.mapping).map_err(|e| e.to_string())?;
         Ok(readings)

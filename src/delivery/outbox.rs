@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending");
 /// Records the bridge gave up on, with the reason, by their own sequence number.
 const DEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
+/// Device-patient associations added through the admin API (JSON entries, as in the file).
+const ASSOCIATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("associations");
 /// The most appends one transaction takes.
 const MAX_BATCH: usize = 1024;
 
@@ -111,6 +113,7 @@ impl Outbox {
         let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
         txn.open_table(PENDING).map_err(|e| fail(e.to_string()))?;
         txn.open_table(DEAD).map_err(|e| fail(e.to_string()))?;
+        txn.open_table(ASSOCIATIONS).map_err(|e| fail(e.to_string()))?;
         txn.commit().map_err(|e| fail(e.to_string()))?;
         let db = Arc::new(db);
         let (appends, receiver) = mpsc::channel(4 * MAX_BATCH);
@@ -260,6 +263,28 @@ impl Outbox {
             self.appended.notify_one();
         }
         Ok(replayed)
+    }
+
+    /// Stores an association entry (JSON); returns its number.
+    pub fn add_association(&self, entry: &[u8]) -> Result<u64, OutboxError> {
+        self.write(|txn| insert_next(&mut txn.open_table(ASSOCIATIONS)?, entry))
+    }
+
+    /// Removes a stored association; false when there was none with that number.
+    pub fn remove_association(&self, id: u64) -> Result<bool, OutboxError> {
+        self.write(|txn| Ok(txn.open_table(ASSOCIATIONS)?.remove(id)?.is_some()))
+    }
+
+    /// The stored association entries, oldest first.
+    pub fn associations(&self) -> Result<Vec<(u64, Vec<u8>)>, OutboxError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(ASSOCIATIONS).map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for item in table.iter().map_err(|e| self.error(e))? {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            out.push((key.value(), value.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Runs `work` in one write transaction and commits it.

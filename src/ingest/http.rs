@@ -21,6 +21,7 @@ use serde_json::json;
 use tracing::{debug, warn};
 
 use crate::config::HttpConfig;
+use crate::delivery::associations::{AssociationUpdateError, Associations};
 use crate::delivery::outbox::{Outbox, OutboxRecord};
 use crate::metrics::{Metrics, Transport};
 use crate::pipeline::{AdapterName, AdapterSettings};
@@ -32,6 +33,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub config: Arc<HttpConfig>,
     pub check: Arc<AdapterSettings>,
+    /// The live device-patient associations, for the admin API (absent: no association endpoints).
+    pub associations: Option<Arc<Associations>>,
 }
 
 /// The routes of the bridge's HTTP listener.
@@ -45,6 +48,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/{id}", get(show_dead_letter))
         .route("/admin/dead-letters/{id}/replay", post(replay_dead_letter))
+        .route("/admin/associations", get(list_associations).post(add_association))
+        .route("/admin/associations/{id}", axum::routing::delete(remove_association))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -352,5 +357,92 @@ async fn replay_dead_letter(
             error.to_string(),
             None,
         ),
+    }
+}
+
+fn association_registry(state: &HttpState) -> Result<&Associations, Box<Response>> {
+    state.associations.as_deref().ok_or_else(|| {
+        Box::new(problem(
+            StatusCode::NOT_FOUND,
+            "No association registry",
+            "this listener has no device-patient association registry",
+            None,
+        ))
+    })
+}
+
+fn association_error(error: AssociationUpdateError) -> Response {
+    match error {
+        AssociationUpdateError::Invalid(rule) => problem(StatusCode::BAD_REQUEST, "Invalid association", rule, None),
+        AssociationUpdateError::Store(error) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Store error",
+            error.to_string(),
+            None,
+        ),
+    }
+}
+
+/// The associations added through this API (the file's are in the file).
+async fn list_associations(State(state): State<HttpState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    if let Err(response) = admin_allowed(&peer) {
+        return response;
+    }
+    let registry = match association_registry(&state) {
+        Ok(registry) => registry,
+        Err(response) => return *response,
+    };
+    match registry.stored() {
+        Ok(entries) => {
+            let list: Vec<serde_json::Value> = entries
+                .into_iter()
+                .map(|(id, entry)| json!({ "id": id, "association": entry }))
+                .collect();
+            Json(json!({ "associations": list })).into_response()
+        }
+        Err(error) => association_error(error),
+    }
+}
+
+/// Adds one association (the file's entry format); readings dead-lettered for want of a patient are
+/// replayed.
+async fn add_association(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = admin_allowed(&peer) {
+        return response;
+    }
+    let registry = match association_registry(&state) {
+        Ok(registry) => registry,
+        Err(response) => return *response,
+    };
+    match registry.add(&body) {
+        Ok((id, replayed)) => (
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "replayedDeadLetters": replayed })),
+        )
+            .into_response(),
+        Err(error) => association_error(error),
+    }
+}
+
+async fn remove_association(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<u64>,
+) -> Response {
+    if let Err(response) = admin_allowed(&peer) {
+        return response;
+    }
+    let registry = match association_registry(&state) {
+        Ok(registry) => registry,
+        Err(response) => return *response,
+    };
+    match registry.remove(id) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, "No such association", format!("{id}"), None),
+        Err(error) => association_error(error),
     }
 }

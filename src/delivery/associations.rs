@@ -1,0 +1,103 @@
+//! The live device↔patient association table of a running bridge: the associations of the file
+//! (`mapping.associations`) plus those added through the admin API, which are kept in the store so a
+//! restart keeps them. The deliverer reads the current table for every payload it maps.
+//!
+//! A stored reading that named no patient and had no association was dead-lettered with that reason.
+//! Adding an association puts every such dead letter back into the outbox, so readings waiting for
+//! their patient are delivered as soon as an operator associates the device; any the new association
+//! does not cover come back to the dead-letter store with the same reason.
+
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::association::AssociationTable;
+use crate::delivery::outbox::{Outbox, OutboxError};
+use crate::mapping::MappingError;
+
+#[derive(Debug, Error)]
+pub enum AssociationUpdateError {
+    /// The entry is not a valid association (the message names the field and rule).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] OutboxError),
+}
+
+/// The file's associations, the stored ones, and the channel the deliverer reads them from.
+pub struct Associations {
+    file: AssociationTable,
+    outbox: Outbox,
+    current: watch::Sender<AssociationTable>,
+}
+
+impl Associations {
+    /// The file's table plus what the store holds.
+    pub fn load(file: AssociationTable, outbox: Outbox) -> Result<Associations, AssociationUpdateError> {
+        let (current, _) = watch::channel(AssociationTable::default());
+        let associations = Associations { file, outbox, current };
+        associations.refresh()?;
+        Ok(associations)
+    }
+
+    /// A receiver of the current table.
+    pub fn subscribe(&self) -> watch::Receiver<AssociationTable> {
+        self.current.subscribe()
+    }
+
+    fn refresh(&self) -> Result<(), AssociationUpdateError> {
+        let mut table = self.file.clone();
+        for (id, entry) in self.outbox.associations()? {
+            let stored = parse_entry(&entry)
+                .map_err(|rule| AssociationUpdateError::Invalid(format!("stored association {id}: {rule}")))?;
+            table.extend(stored);
+        }
+        self.current.send_replace(table);
+        Ok(())
+    }
+
+    /// The stored (API-added) entries with their numbers, as JSON.
+    pub fn stored(&self) -> Result<Vec<(u64, serde_json::Value)>, AssociationUpdateError> {
+        Ok(self
+            .outbox
+            .associations()?
+            .into_iter()
+            .filter_map(|(id, entry)| Some((id, serde_json::from_slice(&entry).ok()?)))
+            .collect())
+    }
+
+    /// Validates and stores one entry (the file's format), makes it current, and replays the dead
+    /// letters that were waiting for a patient. Returns the entry's number and how many were replayed.
+    pub fn add(&self, entry: &[u8]) -> Result<(u64, usize), AssociationUpdateError> {
+        parse_entry(entry).map_err(AssociationUpdateError::Invalid)?;
+        let id = self.outbox.add_association(entry)?;
+        self.refresh()?;
+        let waiting = MappingError::NoPatient.to_string();
+        let mut replayed = 0;
+        for (dead_id, letter) in self.outbox.dead_letters()? {
+            if letter.reason == waiting && self.outbox.replay(dead_id)?.is_some() {
+                replayed += 1;
+            }
+        }
+        Ok((id, replayed))
+    }
+
+    /// Removes a stored entry; false when there is none with that number.
+    pub fn remove(&self, id: u64) -> Result<bool, AssociationUpdateError> {
+        let removed = self.outbox.remove_association(id)?;
+        if removed {
+            self.refresh()?;
+        }
+        Ok(removed)
+    }
+}
+
+/// One entry in the file's format, checked by the same rules.
+fn parse_entry(entry: &[u8]) -> Result<AssociationTable, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(entry).map_err(|e| format!("not JSON: {}", crate::privacy::json_error(&e)))?;
+    if !value.is_object() {
+        return Err("an association is one JSON object (device, patient, from, to)".into());
+    }
+    let array = serde_json::to_vec(&[value]).map_err(|e| e.to_string())?;
+    AssociationTable::from_json(&array).map_err(|e| e.to_string())
+}
