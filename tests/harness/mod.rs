@@ -203,6 +203,13 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(name: &str) -> Option<Broker> {
+        Broker::start_with(name, |port, _| {
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n")
+        })
+    }
+
+    /// A broker whose listener section `listener(port, dir)` writes (files it needs go in `dir`).
+    pub fn start_with(name: &str, listener: impl FnOnce(u16, &Path) -> String) -> Option<Broker> {
         let program = component(
             "mosquitto",
             &[
@@ -213,9 +220,14 @@ impl Broker {
         let dir = scratch_dir(&format!("{name}-broker"));
         let port = free_port();
         let config = dir.join("mosquitto.conf");
+        // `user root`: run as root, mosquitto would otherwise drop to a user that cannot read the
+        // test's files under /root.
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 10000\n"),
+            format!(
+                "{}persistence false\nlog_dest stderr\nmax_queued_messages 10000\nuser root\n",
+                listener(port, &dir)
+            ),
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
@@ -233,18 +245,15 @@ impl Broker {
 
     /// Publishes `payload` at QoS 1 and waits for the broker's PUBACK.
     pub fn publish(&self, topic: &str, payload: &[u8]) {
+        self.publish_with(&[], topic, payload);
+    }
+
+    /// Publishes with extra `mosquitto_pub` options (credentials, TLS).
+    pub fn publish_with(&self, options: &[&str], topic: &str, payload: &[u8]) {
+        let port = self.port.to_string();
         let status = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-s",
-            ])
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", topic, "-s"])
+            .args(options)
             .stdin(Stdio::piped())
             .spawn()
             .and_then(|mut child| {
