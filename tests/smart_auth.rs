@@ -132,8 +132,8 @@ async fn run(algorithm: Algorithm, name: &str) {
         ..FhirConfig::default()
     };
     let client = FhirClient::new(&format!("{base}/fhir"), &config).unwrap();
-    assert_eq!(client.transaction("{}".into()).await, Answer::Delivered);
-    assert_eq!(client.transaction("{}".into()).await, Answer::Delivered);
+    assert_eq!(client.transaction("{}".into(), 0).await, Answer::Delivered);
+    assert_eq!(client.transaction("{}".into(), 0).await, Answer::Delivered);
     {
         let seen = fake.seen.lock().unwrap();
         assert_eq!(seen.tokens_issued, 1, "the token is reused until it expires");
@@ -149,8 +149,8 @@ async fn run(algorithm: Algorithm, name: &str) {
     }
     // A refused token is dropped; the retry fetches a new one.
     fake.seen.lock().unwrap().refuse = 1;
-    assert!(matches!(client.transaction("{}".into()).await, Answer::Retry { .. }));
-    assert_eq!(client.transaction("{}".into()).await, Answer::Delivered);
+    assert!(matches!(client.transaction("{}".into(), 0).await, Answer::Retry { .. }));
+    assert_eq!(client.transaction("{}".into(), 0).await, Answer::Delivered);
     let seen = fake.seen.lock().unwrap();
     assert_eq!(seen.tokens_issued, 2);
     assert_eq!(seen.authorizations.last().map(String::as_str), Some("Bearer token-2"));

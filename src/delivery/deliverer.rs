@@ -81,7 +81,8 @@ impl Deliverer {
                 Ok(Progress::Done) => failures = 0,
                 Ok(Progress::Retry { reason, after }) => {
                     self.metrics.retried.inc();
-                    let wait = after.unwrap_or_else(|| backoff(&self.config, failures));
+                    // Never sooner than the backoff, so a `Retry-After: 0` cannot make a hot loop.
+                    let wait = after.unwrap_or_default().max(backoff(&self.config, failures));
                     failures = failures.saturating_add(1);
                     warn!(%reason, wait_ms = wait.as_millis() as u64, "delivery will be retried");
                     if sleep_or_stop(wait, &mut stop).await {
@@ -221,7 +222,7 @@ impl Deliverer {
             entries = bundle.entry.len(),
             "posting a transaction"
         );
-        match self.client.transaction(json.clone()).await {
+        match self.client.transaction(json.clone(), bundle.entry.len()).await {
             Answer::Delivered => {
                 let ids: Vec<u64> = mapped.iter().map(|m| m.id).collect();
                 self.outbox.remove(&ids)?;

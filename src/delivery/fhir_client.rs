@@ -53,6 +53,8 @@ impl FhirClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout())
             .connect_timeout(Duration::from_secs(10).min(config.timeout()))
+            // A redirect would turn the POST into a GET without body; answered 3xx, it is retried.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("fhirgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError(e.to_string()))?;
@@ -104,11 +106,25 @@ impl FhirClient {
             .await
             .map_err(|e| format!("patient lookup: {}", describe_send_error(&e)))?;
         let status = response.status();
-        if !status.is_success() {
+        if status == StatusCode::UNAUTHORIZED {
+            if let Authorization::Smart(smart) = &self.auth {
+                smart.invalidate().await;
+            }
+        }
+        if status.is_server_error() || matches!(status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS) {
             // The identifier is in the URL: name only the status.
             return Err(format!("patient lookup: the FHIR server answered {status}"));
         }
-        let found: serde_json::Value = response.json().await.map_err(|e| format!("patient lookup: {e}"))?;
+        if !status.is_success() {
+            // The server will not look patients up (no search support, no Patient.read scope): the
+            // readings keep their reference by identifier rather than wait forever.
+            tracing::warn!(%status, "patient lookup refused; the reading keeps its reference by identifier");
+            return Ok(None);
+        }
+        let found: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("patient lookup: {}", describe_send_error(&e)))?;
         let ids: Vec<&str> = found
             .get("entry")
             .and_then(|e| e.as_array())
@@ -126,7 +142,7 @@ impl FhirClient {
     }
 
     /// Posts a transaction Bundle (FHIR JSON) to the server's base URL.
-    pub async fn transaction(&self, bundle_json: String) -> Answer {
+    pub async fn transaction(&self, bundle_json: String, entries: usize) -> Answer {
         let request = self
             .http
             .post(&self.base_url)
@@ -164,19 +180,28 @@ impl FhirClient {
                 }
             }
         };
-        classify(status, after, body)
+        classify(status, after, body, entries)
     }
 }
 
 /// Sorts a complete answer. Authentication failures are retried, not dead-lettered: they are the
 /// bridge's configuration at fault, and every reading would otherwise be buried until it is fixed.
-fn classify(status: StatusCode, after: Option<Duration>, body: String) -> Answer {
+///
+/// A 2xx counts as delivered only with a transaction-response holding one 2xx answer per entry sent:
+/// anything else (a login page from a proxy, a search Bundle) could mean nothing was stored. 404, 405,
+/// 409 and 415 are retried: they usually mean a wrong base URL or proxy, or a race between conditional
+/// creates, not a bad reading.
+fn classify(status: StatusCode, after: Option<Duration>, body: String, entries: usize) -> Answer {
     if status.is_success() {
-        return match failed_entry(&body) {
-            None => Answer::Delivered,
-            Some(entry_status) => Answer::Rejected {
+        return match transaction_response(&body, entries) {
+            Ok(()) => Answer::Delivered,
+            Err(TransactionResponse::EntryFailed(entry_status)) => Answer::Rejected {
                 status: status.as_u16(),
                 body: format!("transaction answered {status} but an entry answered {entry_status}: {body}"),
+            },
+            Err(TransactionResponse::NotOne(what)) => Answer::Retry {
+                reason: format!("the FHIR server answered {status} without a transaction-response: {what}"),
+                after,
             },
         };
     }
@@ -187,6 +212,10 @@ fn classify(status: StatusCode, after: Option<Duration>, body: String) -> Answer
                 | StatusCode::REQUEST_TIMEOUT
                 | StatusCode::UNAUTHORIZED
                 | StatusCode::FORBIDDEN
+                | StatusCode::NOT_FOUND
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::CONFLICT
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
     if retryable {
         Answer::Retry {
@@ -199,6 +228,7 @@ fn classify(status: StatusCode, after: Option<Duration>, body: String) -> Answer
             body,
         }
     } else {
+        // 1xx/3xx: redirects are not followed (a POST must not turn into a GET).
         Answer::Retry {
             reason: format!("the FHIR server answered an unexpected {status}"),
             after,
@@ -206,16 +236,42 @@ fn classify(status: StatusCode, after: Option<Duration>, body: String) -> Answer
     }
 }
 
-/// The first entry status of a transaction-response that is not 2xx, if any.
-fn failed_entry(body: &str) -> Option<String> {
-    let response: serde_json::Value = serde_json::from_str(body).ok()?;
-    response
-        .get("entry")?
-        .as_array()?
-        .iter()
-        .filter_map(|entry| entry.pointer("/response/status")?.as_str())
-        .find(|status| !status.trim_start().starts_with('2'))
-        .map(str::to_string)
+enum TransactionResponse {
+    /// An entry's status is not 2xx.
+    EntryFailed(String),
+    /// The body is not a transaction-response for the Bundle sent.
+    NotOne(String),
+}
+
+/// Checks a 2xx body: a transaction-response Bundle with `entries` entries, each answered 2xx.
+fn transaction_response(body: &str, entries: usize) -> Result<(), TransactionResponse> {
+    let response: serde_json::Value =
+        serde_json::from_str(body).map_err(|_| TransactionResponse::NotOne("the body is not JSON".into()))?;
+    if response.get("resourceType").and_then(|t| t.as_str()) != Some("Bundle")
+        || response.get("type").and_then(|t| t.as_str()) != Some("transaction-response")
+    {
+        return Err(TransactionResponse::NotOne("not a transaction-response Bundle".into()));
+    }
+    let answered = response
+        .get("entry")
+        .and_then(|e| e.as_array())
+        .map_or(&[][..], |e| e.as_slice());
+    if answered.len() != entries {
+        return Err(TransactionResponse::NotOne(format!(
+            "{} entries answered, {entries} sent",
+            answered.len()
+        )));
+    }
+    for entry in answered {
+        let status = entry
+            .pointer("/response/status")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        if !status.trim_start().starts_with('2') {
+            return Err(TransactionResponse::EntryFailed(status.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare from FHIR servers and treated as absent).
@@ -232,8 +288,15 @@ fn describe_send_error(error: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    // reqwest's message names the URL, never the body.
-    format!("{kind}: {error}")
+    // Without the URL: a search URL carries a patient identifier.
+    let cause = std::error::Error::source(error)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    if cause.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {cause}")
+    }
 }
 
 /// reqwest and rumqttc are built without a TLS crypto provider of their own; both use the process
@@ -251,17 +314,36 @@ mod tests {
     fn answers_are_sorted_by_status() {
         let ok = r#"{"resourceType":"Bundle","type":"transaction-response","entry":[
             {"response":{"status":"201 Created"}},{"response":{"status":"200 OK"}}]}"#;
-        assert_eq!(classify(StatusCode::OK, None, ok.into()), Answer::Delivered);
-        let partial = r#"{"resourceType":"Bundle","entry":[{"response":{"status":"412 Precondition Failed"}}]}"#;
+        assert_eq!(classify(StatusCode::OK, None, ok.into(), 2), Answer::Delivered);
+        assert!(
+            matches!(classify(StatusCode::OK, None, ok.into(), 3), Answer::Retry { reason, .. } if reason.contains("2 entries answered, 3 sent")),
+            "an answer that does not cover every entry is not a delivery"
+        );
         assert!(matches!(
-            classify(StatusCode::OK, None, partial.into()),
+            classify(StatusCode::OK, None, "<html>Sign in</html>".into(), 2),
+            Answer::Retry { .. }
+        ));
+        let partial = r#"{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"412 Precondition Failed"}}]}"#;
+        assert!(matches!(
+            classify(StatusCode::OK, None, partial.into(), 1),
             Answer::Rejected { status: 200, body } if body.contains("412")
         ));
+        for wrong_place in [
+            StatusCode::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::MOVED_PERMANENTLY,
+        ] {
+            assert!(matches!(
+                classify(wrong_place, None, String::new(), 1),
+                Answer::Retry { .. }
+            ));
+        }
         assert_eq!(
             classify(
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(Duration::from_secs(7)),
-                String::new()
+                String::new(),
+                1
             ),
             Answer::Retry {
                 reason: "the FHIR server answered 429 Too Many Requests".into(),
@@ -269,15 +351,15 @@ mod tests {
             }
         );
         assert!(matches!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, None, String::new()),
+            classify(StatusCode::SERVICE_UNAVAILABLE, None, String::new(), 1),
             Answer::Retry { .. }
         ));
         assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, None, String::new()),
+            classify(StatusCode::UNAUTHORIZED, None, String::new(), 1),
             Answer::Retry { .. }
         ));
         assert_eq!(
-            classify(StatusCode::UNPROCESSABLE_ENTITY, None, "outcome".into()),
+            classify(StatusCode::UNPROCESSABLE_ENTITY, None, "outcome".into(), 1),
             Answer::Rejected {
                 status: 422,
                 body: "outcome".into()

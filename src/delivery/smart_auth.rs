@@ -121,7 +121,8 @@ impl SmartAuth {
         let answer: TokenResponse = serde_json::from_str(&body)
             .map_err(|e| format!("token endpoint: the answer is not a token response: {e}"))?;
         // Without expires_in, keep it five minutes.
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300));
+        // Capped at a day: a huge `expires_in` must neither overflow nor keep a token forever.
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300).min(86_400));
         let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
         *cached = Some((answer.access_token.clone(), valid_until));
         Ok(answer.access_token)
