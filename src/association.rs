@@ -159,6 +159,21 @@ impl AssociationTable {
         Ok(AssociationTable { entries })
     }
 
+    /// The first association of `self` that names a device of `other`'s associations during an
+    /// overlapping time: adding `other` would make readings of that time ambiguous.
+    pub fn overlap(&self, other: &AssociationTable) -> Option<&Association> {
+        self.entries.iter().find(|mine| {
+            other.entries.iter().any(|theirs| {
+                let same_device = (mine.system_id.is_some() && mine.system_id == theirs.system_id)
+                    || (mine.bluetooth_address.is_some() && mine.bluetooth_address == theirs.bluetooth_address)
+                    || (mine.instance_id.is_some() && mine.instance_id == theirs.instance_id);
+                let starts_before_other_ends = theirs.to.is_none_or(|to| mine.from < to);
+                let other_starts_before_end = mine.to.is_none_or(|to| theirs.from < to);
+                same_device && starts_before_other_ends && other_starts_before_end
+            })
+        })
+    }
+
     /// Adds the associations of `other`.
     pub fn extend(&mut self, other: AssociationTable) {
         self.entries.extend(other.entries);

@@ -19,6 +19,9 @@ pub enum AssociationUpdateError {
     /// The entry is not a valid association (the message names the field and rule).
     #[error("{0}")]
     Invalid(String),
+    /// The entry covers a device during a time another association already covers it.
+    #[error("{0}")]
+    Overlap(String),
     #[error(transparent)]
     Store(#[from] OutboxError),
 }
@@ -45,14 +48,21 @@ impl Associations {
     }
 
     fn refresh(&self) -> Result<(), AssociationUpdateError> {
+        self.current.send_replace(self.table()?);
+        Ok(())
+    }
+
+    /// The file's associations and the stored ones. A stored entry this version cannot read is left
+    /// out (and said so), rather than stopping the bridge.
+    fn table(&self) -> Result<AssociationTable, AssociationUpdateError> {
         let mut table = self.file.clone();
         for (id, entry) in self.outbox.associations()? {
-            let stored = parse_entry(&entry)
-                .map_err(|rule| AssociationUpdateError::Invalid(format!("stored association {id}: {rule}")))?;
-            table.extend(stored);
+            match parse_entry(&entry) {
+                Ok(stored) => table.extend(stored),
+                Err(rule) => tracing::warn!(association_id = id, %rule, "a stored association cannot be read; ignored"),
+            }
         }
-        self.current.send_replace(table);
-        Ok(())
+        Ok(table)
     }
 
     /// The stored (API-added) entries with their numbers, as JSON.
@@ -67,8 +77,27 @@ impl Associations {
 
     /// Validates and stores one entry (the file's format), makes it current, and replays the dead
     /// letters that were waiting for a patient. Returns the entry's number and how many were replayed.
+    ///
+    /// Sending the same entry again returns the number it already has (a client may retry). An entry
+    /// that overlaps another association of the same device is refused: readings of that time would
+    /// have two patients. End or remove the old one first.
     pub fn add(&self, entry: &[u8]) -> Result<(u64, usize), AssociationUpdateError> {
-        parse_entry(entry).map_err(AssociationUpdateError::Invalid)?;
+        let new = parse_entry(entry).map_err(AssociationUpdateError::Invalid)?;
+        for (id, stored) in self.outbox.associations()? {
+            if parse_entry(&stored).is_ok_and(|stored| stored == new) {
+                return Ok((id, 0));
+            }
+        }
+        if let Some(existing) = self.table()?.overlap(&new) {
+            return Err(AssociationUpdateError::Overlap(format!(
+                "the device already has an association from {}{}; remove it or give this one times that do not overlap",
+                existing.from.to_rfc3339(),
+                existing
+                    .to
+                    .map(|to| format!(" to {}", to.to_rfc3339()))
+                    .unwrap_or_default()
+            )));
+        }
         let id = self.outbox.add_association(entry)?;
         self.refresh()?;
         let waiting = MappingError::NoPatient.to_string();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -23,6 +23,9 @@ const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending");
 const DEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
 /// Device-patient associations added through the admin API (JSON entries, as in the file).
 const ASSOCIATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("associations");
+/// The next number of each numbered table, so a number is never given twice (an id answered to a
+/// sender or shown to an operator keeps meaning one record, even after the newest one is removed).
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 /// The most appends one transaction takes.
 const MAX_BATCH: usize = 1024;
 
@@ -114,6 +117,7 @@ impl Outbox {
         txn.open_table(PENDING).map_err(|e| fail(e.to_string()))?;
         txn.open_table(DEAD).map_err(|e| fail(e.to_string()))?;
         txn.open_table(ASSOCIATIONS).map_err(|e| fail(e.to_string()))?;
+        txn.open_table(COUNTERS).map_err(|e| fail(e.to_string()))?;
         txn.commit().map_err(|e| fail(e.to_string()))?;
         let db = Arc::new(db);
         let (appends, receiver) = mpsc::channel(4 * MAX_BATCH);
@@ -168,14 +172,38 @@ impl Outbox {
     }
 
     /// Up to `limit` stored records, oldest first.
+    ///
+    /// A stored record that cannot be decoded (damage, or a format this version does not read) is
+    /// moved to the dead-letter store with its raw bytes, so it cannot block the ones behind it.
     pub fn pending(&self, limit: usize) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
         let mut out = Vec::new();
-        for item in table.iter().map_err(|e| self.error(e))?.take(limit) {
-            let (key, value) = item.map_err(|e| self.error(e))?;
-            let record = serde_json::from_slice(value.value()).map_err(|e| self.error(e))?;
-            out.push((key.value(), record));
+        let mut unreadable = Vec::new();
+        {
+            let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+            let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
+            for item in table.iter().map_err(|e| self.error(e))?.take(limit) {
+                let (key, value) = item.map_err(|e| self.error(e))?;
+                match serde_json::from_slice(value.value()) {
+                    Ok(record) => out.push((key.value(), record)),
+                    Err(error) => unreadable.push((key.value(), value.value().to_vec(), error.to_string())),
+                }
+            }
+        }
+        for (id, raw, error) in unreadable {
+            let letter = DeadLetter {
+                record: OutboxRecord {
+                    adapter: "unknown".into(),
+                    received_at: chrono::Utc::now().fixed_offset(),
+                    source: format!("outbox record {id}"),
+                    payload: raw,
+                },
+                reason: format!("the stored record cannot be read ({error}); the payload is its raw bytes"),
+                status: None,
+                bundle: None,
+                outcome: None,
+                failed_at: chrono::Utc::now().fixed_offset(),
+            };
+            self.bury(id, &letter)?;
         }
         Ok(out)
     }
@@ -213,7 +241,7 @@ impl Outbox {
         let encoded = serde_json::to_vec(letter).map_err(|e| self.error(e))?;
         self.write(|txn| {
             txn.open_table(PENDING)?.remove(id)?;
-            insert_next(&mut txn.open_table(DEAD)?, &encoded)
+            insert_next(txn, DEAD, &encoded)
         })
     }
 
@@ -221,7 +249,7 @@ impl Outbox {
     /// parse, which has no sender to answer); returns its number.
     pub fn add_dead_letter(&self, letter: &DeadLetter) -> Result<u64, OutboxError> {
         let encoded = serde_json::to_vec(letter).map_err(|e| self.error(e))?;
-        self.write(|txn| insert_next(&mut txn.open_table(DEAD)?, &encoded))
+        self.write(|txn| insert_next(txn, DEAD, &encoded))
     }
 
     /// Every dead letter, oldest first.
@@ -231,8 +259,11 @@ impl Outbox {
         let mut out = Vec::new();
         for item in table.iter().map_err(|e| self.error(e))? {
             let (key, value) = item.map_err(|e| self.error(e))?;
-            let letter = serde_json::from_slice(value.value()).map_err(|e| self.error(e))?;
-            out.push((key.value(), letter));
+            match serde_json::from_slice(value.value()) {
+                Ok(letter) => out.push((key.value(), letter)),
+                // Listed by number so it is not hidden; `show` reports the error.
+                Err(error) => tracing::warn!(dead_letter_id = key.value(), %error, "a dead letter cannot be read"),
+            }
         }
         Ok(out)
     }
@@ -257,7 +288,7 @@ impl Outbox {
             };
             let letter: DeadLetter = serde_json::from_slice(&letter).map_err(|e| StoreFailure(e.to_string()))?;
             let record = serde_json::to_vec(&letter.record).map_err(|e| StoreFailure(e.to_string()))?;
-            Ok(Some(insert_next(&mut txn.open_table(PENDING)?, &record)?))
+            Ok(Some(insert_next(txn, PENDING, &record)?))
         })?;
         if replayed.is_some() {
             self.appended.notify_one();
@@ -267,7 +298,7 @@ impl Outbox {
 
     /// Stores an association entry (JSON); returns its number.
     pub fn add_association(&self, entry: &[u8]) -> Result<u64, OutboxError> {
-        self.write(|txn| insert_next(&mut txn.open_table(ASSOCIATIONS)?, entry))
+        self.write(|txn| insert_next(txn, ASSOCIATIONS, entry))
     }
 
     /// Removes a stored association; false when there was none with that number.
@@ -314,11 +345,27 @@ impl std::fmt::Display for StoreFailure {
     }
 }
 
-/// Inserts `value` under the next free number of `table` and returns the number.
-fn insert_next(table: &mut redb::Table<u64, &[u8]>, value: &[u8]) -> Result<u64, StoreFailure> {
-    let id = table.last()?.map_or(1, |(key, _)| key.value() + 1);
+/// Inserts `value` under the next number of `definition` and returns the number.
+fn insert_next(
+    txn: &redb::WriteTransaction,
+    definition: TableDefinition<u64, &[u8]>,
+    value: &[u8],
+) -> Result<u64, StoreFailure> {
+    let mut table = txn.open_table(definition)?;
+    let last = table.last()?.map(|(key, _)| key.value());
+    let id = allocate(txn, definition.name(), 1, last)?;
     table.insert(id, value)?;
     Ok(id)
+}
+
+/// Takes `count` consecutive numbers for the table `name` (whose highest key is `last`); returns the
+/// first. Numbers are never reused, even after the records holding them are removed.
+fn allocate(txn: &redb::WriteTransaction, name: &str, count: u64, last: Option<u64>) -> Result<u64, StoreFailure> {
+    let mut counters = txn.open_table(COUNTERS)?;
+    let stored = counters.get(name)?.map(|next| next.value());
+    let first = stored.unwrap_or(1).max(last.map_or(1, |last| last + 1));
+    counters.insert(name, first + count)?;
+    Ok(first)
 }
 
 /// The single writer: takes whatever appends are waiting (up to `MAX_BATCH`), commits them in one
@@ -356,19 +403,17 @@ fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, a
 
 fn commit_batch(db: &Database, batch: &[Append]) -> Result<u64, String> {
     let txn = db.begin_write().map_err(|e| e.to_string())?;
-    let first_id = {
-        let mut table = txn.open_table(PENDING).map_err(|e| e.to_string())?;
-        let first_id = table
-            .last()
-            .map_err(|e| e.to_string())?
-            .map_or(1, |(key, _)| key.value() + 1);
+    let first_id = (|| -> Result<u64, StoreFailure> {
+        let mut table = txn.open_table(PENDING)?;
+        let last = table.last()?.map(|(key, _)| key.value());
+        let count = batch.iter().map(|a| a.records.len() as u64).sum();
+        let first_id = allocate(&txn, PENDING.name(), count, last)?;
         for (offset, record) in batch.iter().flat_map(|a| &a.records).enumerate() {
-            table
-                .insert(first_id + offset as u64, record.as_slice())
-                .map_err(|e| e.to_string())?;
+            table.insert(first_id + offset as u64, record.as_slice())?;
         }
-        first_id
-    };
+        Ok(first_id)
+    })()
+    .map_err(|e| e.0)?;
     txn.commit().map_err(|e| e.to_string())?;
     Ok(first_id)
 }
@@ -419,6 +464,42 @@ mod tests {
             3,
             "numbering continues after a restart"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn numbers_are_never_reused_and_unreadable_records_do_not_block() {
+        let outbox = Outbox::open(&temp_dir("numbers")).unwrap();
+        assert_eq!(outbox.append(&record(1)).await.unwrap(), 1);
+        assert_eq!(outbox.append(&record(2)).await.unwrap(), 2);
+        outbox.remove(&[2]).unwrap();
+        assert_eq!(outbox.append(&record(3)).await.unwrap(), 3, "2 is not given again");
+        let letter = DeadLetter {
+            record: record(9),
+            reason: "test".into(),
+            status: None,
+            bundle: None,
+            outcome: None,
+            failed_at: record(9).received_at,
+        };
+        assert_eq!(outbox.bury(3, &letter).unwrap(), 1);
+        assert_eq!(outbox.replay(1).unwrap(), Some(4));
+        assert_eq!(
+            outbox.add_dead_letter(&letter).unwrap(),
+            2,
+            "dead letter 1 is not given again"
+        );
+
+        // A record this version cannot decode is moved aside with its raw bytes.
+        outbox
+            .write(|txn| Ok(txn.open_table(PENDING)?.insert(0, b"not json".as_slice()).map(|_| ())?))
+            .unwrap();
+        let pending = outbox.pending(10).unwrap();
+        assert_eq!(pending.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 4]);
+        let letters = outbox.dead_letters().unwrap();
+        let moved = &letters.last().unwrap().1;
+        assert_eq!(moved.record.payload, b"not json");
+        assert!(moved.reason.contains("cannot be read"), "{}", moved.reason);
+        assert_eq!(outbox.len().unwrap(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
