@@ -70,10 +70,7 @@ fn main() {
         ("RUST_LOG", "warn,fhirgate::ingest::mqtt=info".to_string()),
     ];
     let bridge = Bridge::start("bench", &env);
-    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
-        bridge.log().contains("connected to the MQTT broker")
-    });
-    std::thread::sleep(Duration::from_secs(1));
+    bridge.wait_for_subscription();
 
     // When each reading was acknowledged to its sender (HTTP: the 202; MQTT: the publish, as the
     // bridge's PUBACK is not visible to a publisher), by the time part of its dedup identifier.

@@ -121,6 +121,8 @@ pub struct MqttConfig {
     pub tls: bool,
     pub ca_file: Option<PathBuf>,
     pub keep_alive_secs: u64,
+    /// A larger message is kept in the dead-letter store instead of being stored for delivery.
+    pub max_payload_bytes: usize,
     pub subscriptions: Vec<MqttSubscription>,
 }
 
@@ -130,17 +132,32 @@ impl Default for MqttConfig {
             enabled: false,
             host: "127.0.0.1".into(),
             port: 1883,
-            client_id: "fhirgate".into(),
+            client_id: default_client_id(),
             username: None,
             password: None,
             tls: false,
             ca_file: None,
             keep_alive_secs: 30,
+            max_payload_bytes: 1024 * 1024,
             subscriptions: vec![MqttSubscription {
                 filter: "$share/fhirgate/hubs/+/ble".into(),
                 adapter: AdapterName::Ble,
             }],
         }
+    }
+}
+
+/// `fhirgate-<host name>`: instances on different machines get different sessions without
+/// configuration (two clients with one id knock each other off the broker).
+fn default_client_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty());
+    match host {
+        Some(host) => format!("fhirgate-{host}"),
+        None => "fhirgate".into(),
     }
 }
 
@@ -315,6 +332,11 @@ impl Config {
             .map_err(|e| ConfigError(format!("mapping.default_utc_offset: {e}")))?;
         if self.fhir.batch_size == 0 {
             return Err(ConfigError("fhir.batch_size must be at least 1".into()));
+        }
+        if self.fhir.initial_backoff_ms < 10 || self.fhir.timeout_secs == 0 {
+            return Err(ConfigError(
+                "fhir.initial_backoff_ms must be at least 10 and fhir.timeout_secs at least 1".into(),
+            ));
         }
         if let FhirAuth::Smart(smart) = &self.fhir.auth {
             if !matches!(smart.algorithm.as_str(), "RS384" | "ES384") {

@@ -135,19 +135,50 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     };
 
-    shutdown.await;
-    info!("stopping: no new payloads; finishing deliveries in flight");
+    // Every part runs until shutdown. One that ends before (a panic, a listener that died) would leave
+    // the bridge half working while /healthz says ok, so the whole bridge stops and says why: a
+    // service manager then restarts it, and nothing stored is lost.
+    let mut delivery = delivery;
+    let failure = tokio::select! {
+        _ = shutdown => None,
+        Some(ended) = ingest.join_next() => Some(format!("a transport stopped unexpectedly ({})", task_end(ended))),
+        ended = async { match delivery.as_mut() { Some(task) => task.await, None => std::future::pending().await } } => {
+            delivery = None;
+            Some(format!("delivery stopped unexpectedly ({})", task_end(ended)))
+        }
+    };
+    match &failure {
+        None => info!("stopping: no new payloads; finishing deliveries in flight"),
+        Some(reason) => tracing::error!(%reason, "stopping the bridge"),
+    }
     let _ = stop_ingest.send(true);
-    while ingest.join_next().await.is_some() {}
+    // Transports answer what they have in hand; a client that never finishes its message is not
+    // waited for beyond this.
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while ingest.join_next().await.is_some() {}
+    })
+    .await;
     let _ = stop_delivery.send(true);
     if let Some(delivery) = delivery {
-        let _ = delivery.await;
+        // The transaction in flight gets its answer (at most the client timeout).
+        let _ = tokio::time::timeout(config.fhir.timeout() + Duration::from_secs(5), delivery).await;
     }
     match outbox.len() {
         Ok(depth) => info!(outbox_depth = depth, "stopped"),
         Err(error) => warn!(%error, "stopped; the outbox could not be read"),
     }
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(reason) => Err(ServeError::Setup(reason)),
+    }
+}
+
+fn task_end(ended: Result<(), tokio::task::JoinError>) -> String {
+    match ended {
+        Ok(()) => "it returned".into(),
+        Err(error) if error.is_panic() => "it panicked".into(),
+        Err(error) => error.to_string(),
+    }
 }
 
 async fn bind(address: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {

@@ -102,11 +102,8 @@ fn readings_over_http_and_mqtt_arrive_as_the_mapped_observations_and_devices() {
     let over_http = std::fs::read(common::repo_path("fixtures/ble/2A35-blood-pressure.json")).unwrap();
     let over_mqtt = std::fs::read(common::repo_path("fixtures/ble/2A9D-weight.json")).unwrap();
     assert_eq!(bridge.post("ble", &over_http), 202);
-    // The bridge subscribes after connecting; publish once its subscription is in place.
-    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
-        bridge.log().contains("connected to the MQTT broker")
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    // The bridge subscribes after connecting; publish once the broker has acknowledged it.
+    bridge.wait_for_subscription();
     broker.publish("hubs/ward-7/ble", &over_mqtt);
     harness::wait_until("both deliveries", Duration::from_secs(60), || delivered(&bridge, 2.0));
 
@@ -246,43 +243,56 @@ fn a_fhir_outage_loses_nothing() {
 fn the_bridge_killed_mid_stream_loses_and_duplicates_nothing() {
     let Some(fhir) = FhirServer::start("kill9") else { return };
     let Some(broker) = Broker::start("kill9") else { return };
+    let broker = std::sync::Arc::new(broker);
     let mut env = bridge_env(&fhir);
     env.push(("FHIRGATE_MQTT__ENABLED", "true".into()));
     env.push(("FHIRGATE_MQTT__PORT", broker.port.to_string()));
     env.push(("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-kill9".into()));
     let mut bridge = Bridge::start("kill9", &env);
-    harness::wait_until("the MQTT subscription", Duration::from_secs(20), || {
-        bridge.log().contains("connected to the MQTT broker")
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    bridge.wait_for_subscription();
 
     let total = 120u32;
     let readings: Vec<Vec<u8>> = (0..total).map(weight_reading).collect();
-    // Even readings over HTTP, odd ones over MQTT; the bridge is killed with SIGKILL a third of the way
-    // in and restarted at two thirds. An HTTP client resends what was not answered 202, as hubs do;
-    // MQTT messages wait at the broker.
-    for (n, reading) in readings.iter().enumerate() {
-        if n == total as usize / 3 {
-            bridge.kill9();
-        }
-        if n == 2 * total as usize / 3 {
-            bridge.resume();
-        }
-        if n % 2 == 0 {
-            loop {
-                if bridge.post("ble", reading) == 202 {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-                if n >= total as usize / 3 && n < 2 * total as usize / 3 {
-                    // Nobody answers while the bridge is down: hold the reading until it is back.
-                    bridge.resume();
-                }
+    // Even readings stream in over HTTP, odd ones over MQTT, from two threads at once, while the bridge
+    // is killed with SIGKILL and, a while later, started again. The HTTP hub resends each reading until
+    // it is answered 202, as hubs do; MQTT messages wait at the broker.
+    let url = bridge.url("/ingest/ble");
+    let over_http: Vec<Vec<u8>> = readings.iter().step_by(2).cloned().collect();
+    let hub = std::thread::spawn(move || {
+        let client = harness::http();
+        for reading in over_http {
+            while client
+                .post(&url)
+                .body(reading.clone())
+                .send()
+                .map(|r| r.status().as_u16())
+                .ok()
+                != Some(202)
+            {
+                std::thread::sleep(Duration::from_millis(100));
             }
-        } else {
-            broker.publish("hubs/ward-7/ble", reading);
+            std::thread::sleep(Duration::from_millis(20));
         }
-    }
+    });
+    let over_mqtt: Vec<Vec<u8>> = readings.iter().skip(1).step_by(2).cloned().collect();
+    let publisher = {
+        let broker = std::sync::Arc::clone(&broker);
+        std::thread::spawn(move || {
+            for reading in over_mqtt {
+                broker.publish("hubs/ward-7/ble", &reading);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    harness::wait_until("a third of the stream", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_accepted_total") >= f64::from(total / 3)
+    });
+    bridge.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    bridge.resume();
+    hub.join().unwrap();
+    publisher.join().unwrap();
+
     let expected: BTreeSet<String> = readings.iter().flat_map(|r| dedup_ids(&mapped(r))).collect();
     assert_eq!(expected.len(), total as usize);
     harness::wait_until("every reading in the server", Duration::from_secs(120), || {
@@ -404,6 +414,7 @@ fn a_pump_reading_without_patient_waits_and_is_delivered_once_the_device_is_asso
     let post = |body: serde_json::Value| {
         harness::http()
             .post(bridge.url("/admin/associations"))
+            .header("Content-Type", "application/json")
             .body(body.to_string())
             .send()
             .unwrap()
@@ -433,6 +444,22 @@ fn a_pump_reading_without_patient_waits_and_is_delivered_once_the_device_is_asso
     assert_eq!(answer.status().as_u16(), 201);
     let answer: Value = answer.json().unwrap();
     assert_eq!(answer["replayedDeadLetters"], 1);
+    let right = serde_json::json!({
+        "device": { "systemId": "00-12-21-18-39-00-00-03" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-4711" },
+        "from": "2026-11-21T08:00:00+01:00"
+    });
+    let again: Value = post(right).json().unwrap();
+    assert_eq!(
+        again["id"], answer["id"],
+        "sending the same association again is harmless"
+    );
+    let overlapping = post(serde_json::json!({
+        "device": { "systemId": "00-12-21-18-39-00-00-03" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-0002" },
+        "from": "2026-11-21T12:00:00+01:00"
+    }));
+    assert_eq!(overlapping.status().as_u16(), 409, "two patients at once are refused");
     harness::wait_until("the delivery", Duration::from_secs(60), || delivered(&bridge, 1.0));
     let observations = fhir.resources("Observation?code=157784");
     assert_eq!(observations.len(), 1, "the pump's flow rate");

@@ -243,6 +243,14 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
         .await
         .unwrap();
     assert_eq!(shown["record"]["payload"], "e30=", "the payload, base64");
+    // A request not addressed to loopback (DNS rebinding from a web page) is refused.
+    let rebound = client()
+        .get(format!("{}/admin/dead-letters", server.base))
+        .header("Host", "attacker.example:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
     let (status, body, _) = post(&server, "/admin/dead-letters/1/replay", Vec::new(), None).await;
     assert_eq!((status, &body["outboxId"]), (200, &serde_json::json!(1)));
     assert_eq!(server.outbox.pending(10).unwrap()[0].1, record);

@@ -134,10 +134,8 @@ fn the_bridge_uses_tls_and_a_password_and_a_wrong_password_is_refused() {
     let mut env = env("s3cret");
     env.push(("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-right".into()));
     let bridge = Bridge::start("secure-right", &env);
-    harness::wait_until("the TLS connection", Duration::from_secs(20), || {
-        bridge.log().contains("connected to the MQTT broker")
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    bridge.wait_for_subscription();
+    assert!(bridge.log().contains("connected to the MQTT broker"));
     let payload = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ble/2A9D-weight.json")).unwrap();
     broker.publish_with(
         &["--cafile", ca_file.to_str().unwrap(), "-u", "fhirgate", "-P", "s3cret"],

@@ -276,21 +276,43 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 
 /// Dead letters hold patient data: the admin endpoints answer loopback clients only.
 #[allow(clippy::result_large_err)]
-fn admin_allowed(peer: &SocketAddr) -> Result<(), Response> {
-    if peer.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(problem(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "the admin endpoints answer loopback clients only",
-            None,
-        ))
+///
+/// A loopback peer is not enough on its own: a web page in a browser on the same machine can reach
+/// loopback too (DNS rebinding, cross-site posts). So the Host must name loopback, and a request with a
+/// body must say it is JSON, which a cross-site form cannot without a CORS preflight the bridge never
+/// grants.
+fn admin_allowed(peer: &SocketAddr, headers: &HeaderMap, has_body: bool) -> Result<(), Response> {
+    let forbid = |detail: &str| Err(problem(StatusCode::FORBIDDEN, "Forbidden", detail, None));
+    if !peer.ip().is_loopback() {
+        return forbid("the admin endpoints answer loopback clients only");
     }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+        return forbid("the admin endpoints answer requests addressed to 127.0.0.1, localhost or [::1] only");
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if has_body && !json {
+        return forbid("send the body as Content-Type: application/json");
+    }
+    Ok(())
 }
 
-async fn list_dead_letters(State(state): State<HttpState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+async fn list_dead_letters(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = admin_allowed(&peer, &headers, false) {
         return response;
     }
     match state.outbox.dead_letters() {
@@ -323,9 +345,10 @@ async fn list_dead_letters(State(state): State<HttpState>, ConnectInfo(peer): Co
 async fn show_dead_letter(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+    if let Err(response) = admin_allowed(&peer, &headers, false) {
         return response;
     }
     match state.outbox.dead_letter(id) {
@@ -343,9 +366,10 @@ async fn show_dead_letter(
 async fn replay_dead_letter(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+    if let Err(response) = admin_allowed(&peer, &headers, false) {
         return response;
     }
     match state.outbox.replay(id) {
@@ -374,6 +398,7 @@ fn association_registry(state: &HttpState) -> Result<&Associations, Box<Response
 fn association_error(error: AssociationUpdateError) -> Response {
     match error {
         AssociationUpdateError::Invalid(rule) => problem(StatusCode::BAD_REQUEST, "Invalid association", rule, None),
+        AssociationUpdateError::Overlap(rule) => problem(StatusCode::CONFLICT, "Overlapping association", rule, None),
         AssociationUpdateError::Store(error) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Store error",
@@ -384,8 +409,12 @@ fn association_error(error: AssociationUpdateError) -> Response {
 }
 
 /// The associations added through this API (the file's are in the file).
-async fn list_associations(State(state): State<HttpState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+async fn list_associations(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = admin_allowed(&peer, &headers, false) {
         return response;
     }
     let registry = match association_registry(&state) {
@@ -409,9 +438,10 @@ async fn list_associations(State(state): State<HttpState>, ConnectInfo(peer): Co
 async fn add_association(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+    if let Err(response) = admin_allowed(&peer, &headers, true) {
         return response;
     }
     let registry = match association_registry(&state) {
@@ -431,9 +461,10 @@ async fn add_association(
 async fn remove_association(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Response {
-    if let Err(response) = admin_allowed(&peer) {
+    if let Err(response) = admin_allowed(&peer, &headers, false) {
         return response;
     }
     let registry = match association_registry(&state) {

@@ -302,13 +302,15 @@ async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
             metrics.accepted(Transport::Mllp, 1);
             acknowledgement(Some(&message), AckCode::Accept, None, acks)
         }
-        // Never AA for what is not stored: the sender keeps the message and retries.
+        // Never AA for what is not stored. AR, not AE: the content is fine, the bridge cannot take it
+        // now, and interface engines resend on AR. The store's own error stays in our log.
         Err(error) => {
             metrics.rejected(Transport::Mllp, "store");
+            tracing::error!(%error, "could not store an HL7 message; answered AR");
             acknowledgement(
                 Some(&message),
-                AckCode::Error,
-                Some(("207", &format!("not stored: {error}"))),
+                AckCode::Reject,
+                Some(("207", "the bridge could not store the message now; send it again")),
                 acks,
             )
         }

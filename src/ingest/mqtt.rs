@@ -34,7 +34,9 @@ pub fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
         // the bridge is away.
         .set_clean_session(false)
         .set_manual_acks(true)
-        .set_max_packet_size(4 * 1024 * 1024, 64 * 1024);
+        // Far above mqtt.max_payload_bytes: a larger packet would make rumqttc drop the connection, and
+        // the broker would send it again forever; below this limit our own check dead-letters it.
+        .set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
     if let Some(username) = &config.username {
         options.set_credentials(username, config.password.clone().unwrap_or_default());
     }
@@ -97,10 +99,11 @@ pub async fn run(
     let worker = tokio::spawn(store_messages(
         queue,
         client.clone(),
-        config.subscriptions.clone(),
+        config.clone(),
         outbox,
         check,
         metrics,
+        stop.clone(),
     ));
     let mut failures: u32 = 0;
     loop {
@@ -113,6 +116,9 @@ pub async fn run(
                 failures = 0;
                 info!(broker = %format!("{}:{}", config.host, config.port), session_present = ack.session_present, "connected to the MQTT broker");
                 subscribe(&client, &config.subscriptions).await;
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                info!(filters = config.subscriptions.len(), granted = ?ack.return_codes, "subscribed");
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if messages.send(publish).is_err() {
@@ -162,88 +168,147 @@ async fn subscribe(client: &AsyncClient, subscriptions: &[MqttSubscription]) {
     }
 }
 
-/// Stores each message in order, then acknowledges it.
+/// What becomes of one message.
+enum Decision {
+    Store(OutboxRecord),
+    Bury(OutboxRecord, String),
+}
+
+/// Most messages stored in one commit.
+const MAX_BATCH: usize = 256;
+
+/// Stores the waiting messages (all of them in one commit, so group commit applies), then
+/// acknowledges each in order. A store failure is retried with backoff; nothing is acknowledged
+/// before it is stored, so stopping meanwhile leaves the messages with the broker.
 async fn store_messages(
     mut queue: mpsc::UnboundedReceiver<Publish>,
     client: AsyncClient,
-    subscriptions: Vec<MqttSubscription>,
+    config: MqttConfig,
     outbox: Outbox,
     check: Arc<AdapterSettings>,
     metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
 ) {
-    while let Some(publish) = queue.recv().await {
-        metrics.received(MetricTransport::Mqtt, 1);
-        let topic = publish.topic.clone();
-        let record = OutboxRecord {
-            adapter: String::new(),
-            received_at: Utc::now().fixed_offset(),
-            source: format!("mqtt {topic}"),
-            payload: publish.payload.to_vec(),
-        };
-        let stored = match adapter_for(&subscriptions, &topic) {
-            None => bury(
-                &outbox,
-                &metrics,
-                record,
-                "no subscription's adapter matches the topic".into(),
-            ),
-            Some(adapter) => {
-                let record = OutboxRecord {
-                    adapter: adapter.as_str().to_string(),
-                    ..record
-                };
-                let settings = Arc::clone(&check);
-                let payload = record.payload.clone();
-                let checked = tokio::task::spawn_blocking(move || settings.check(adapter, &payload))
-                    .await
-                    .unwrap_or_else(|_| Err("the payload could not be checked".into()));
-                match checked {
-                    Ok(()) => match outbox.append(&record).await {
-                        Ok(id) => {
-                            metrics.accepted(MetricTransport::Mqtt, 1);
-                            debug!(outbox_id = id, %topic, "stored");
-                            true
-                        }
-                        Err(error) => {
-                            metrics.rejected(MetricTransport::Mqtt, "store");
-                            error!(%error, "could not store an MQTT message; it stays with the broker");
-                            false
-                        }
-                    },
-                    Err(reason) => bury(&outbox, &metrics, record, reason),
-                }
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
+        }
+        metrics.received(MetricTransport::Mqtt, batch.len() as u64);
+        let received_at = Utc::now().fixed_offset();
+        let (subscriptions, limit) = (config.subscriptions.clone(), config.max_payload_bytes);
+        let settings = Arc::clone(&check);
+        let messages: Vec<(String, Vec<u8>)> = batch.iter().map(|p| (p.topic.clone(), p.payload.to_vec())).collect();
+        let decided = tokio::task::spawn_blocking(move || {
+            messages
+                .into_iter()
+                .map(|(topic, payload)| decide(&subscriptions, &settings, limit, topic, payload, received_at))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(decisions) = decided else {
+            error!("the MQTT messages could not be checked; they stay with the broker");
+            continue;
         };
-        // Unstored, unacknowledged: the broker sends it again on the next session.
-        if stored {
-            if let Err(error) = client.ack(&publish).await {
+        let (to_store, to_bury): (Vec<_>, Vec<_>) =
+            decisions.into_iter().partition(|d| matches!(d, Decision::Store(_)));
+        let records: Vec<OutboxRecord> = to_store
+            .into_iter()
+            .filter_map(|d| match d {
+                Decision::Store(record) => Some(record),
+                Decision::Bury(..) => None,
+            })
+            .collect();
+        if !records.is_empty() {
+            if !retry_until_stored(&stop, || outbox.append_all(&records)).await {
+                return;
+            }
+            metrics.accepted(MetricTransport::Mqtt, records.len() as u64);
+            debug!(messages = records.len(), "stored");
+        }
+        for decision in to_bury {
+            if let Decision::Bury(record, reason) = decision {
+                metrics.rejected(MetricTransport::Mqtt, "bad_payload");
+                let letter = DeadLetter {
+                    record,
+                    reason,
+                    status: None,
+                    bundle: None,
+                    outcome: None,
+                    failed_at: Utc::now().fixed_offset(),
+                };
+                if !retry_until_stored(&stop, || async { outbox.add_dead_letter(&letter) }).await {
+                    return;
+                }
+                metrics.dead_lettered("ingest");
+                warn!(source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
+            }
+        }
+        for publish in &batch {
+            if let Err(error) = client.ack(publish).await {
                 warn!(%error, "could not acknowledge an MQTT message; the broker will send it again");
             }
         }
     }
 }
 
-/// Keeps an unreadable message in the dead-letter store; true when stored (then it may be acked).
-fn bury(outbox: &Outbox, metrics: &Metrics, record: OutboxRecord, reason: String) -> bool {
-    metrics.rejected(MetricTransport::Mqtt, "bad_payload");
-    let letter = DeadLetter {
-        record,
-        reason,
-        status: None,
-        bundle: None,
-        outcome: None,
-        failed_at: Utc::now().fixed_offset(),
+/// Runs `store` until it succeeds (true) or the bridge stops (false: nothing is acknowledged, and the
+/// broker keeps the messages for the next session).
+async fn retry_until_stored<T, F, Fut>(stop: &watch::Receiver<bool>, mut store: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::delivery::outbox::OutboxError>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match store().await {
+            Ok(_) => return true,
+            Err(error) => {
+                error!(%error, "could not store MQTT messages; retrying (they stay with the broker until stored)");
+                if *stop.borrow() {
+                    return false;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Stores or buries one message: by its topic's adapter, its size, and the adapter's check.
+fn decide(
+    subscriptions: &[MqttSubscription],
+    check: &AdapterSettings,
+    limit: usize,
+    topic: String,
+    payload: Vec<u8>,
+    received_at: chrono::DateTime<chrono::FixedOffset>,
+) -> Decision {
+    let record = |adapter: &str, payload: Vec<u8>| OutboxRecord {
+        adapter: adapter.to_string(),
+        received_at,
+        source: format!("mqtt {topic}"),
+        payload,
     };
-    match outbox.add_dead_letter(&letter) {
-        Ok(id) => {
-            metrics.dead_lettered("ingest");
-            warn!(dead_letter_id = id, source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
-            true
-        }
-        Err(error) => {
-            error!(%error, "could not keep a refused MQTT message; it stays with the broker");
-            false
-        }
+    let Some(adapter) = adapter_for(subscriptions, &topic) else {
+        return Decision::Bury(
+            record("", payload),
+            "no subscription's adapter matches the topic".into(),
+        );
+    };
+    if payload.len() > limit {
+        let reason = format!(
+            "the payload has {} bytes, more than mqtt.max_payload_bytes ({limit})",
+            payload.len()
+        );
+        return Decision::Bury(record(adapter.as_str(), payload), reason);
+    }
+    match check.check(adapter, &payload) {
+        Ok(()) => Decision::Store(record(adapter.as_str(), payload)),
+        Err(reason) => Decision::Bury(record(adapter.as_str(), payload), reason),
     }
 }
 

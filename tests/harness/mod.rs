@@ -105,8 +105,11 @@ impl FhirServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Starts (again) on the same port and database.
+    /// Starts (again) on the same port and database; does nothing while it runs.
     pub fn resume(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
         let log = std::fs::File::create(self.dir.join("hfs.log")).unwrap();
         let child = Command::new(&self.program)
             .current_dir(&self.dir)
@@ -286,6 +289,13 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// Waits until the bridge's MQTT subscriptions are in place (the broker acknowledged them).
+    pub fn wait_for_subscription(&self) {
+        wait_until("the MQTT subscription", Duration::from_secs(30), || {
+            self.log().contains("subscribed")
+        });
+    }
+
     pub fn start(name: &str, env: &[(&str, String)]) -> Bridge {
         let mut bridge = Bridge {
             http_port: free_port(),
@@ -303,8 +313,11 @@ impl Bridge {
         format!("http://127.0.0.1:{}{path}", self.http_port)
     }
 
-    /// Starts (again) on the same ports and store.
+    /// Starts (again) on the same ports and store; does nothing while it runs.
     pub fn resume(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
         self.starts += 1;
         let log = std::fs::File::create(self.dir.join(format!("bridge-{}.log", self.starts))).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_fhirgate"));
