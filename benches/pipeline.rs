@@ -67,6 +67,7 @@ fn settings() -> MapSettings {
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
         associations: Default::default(),
+        vendor: Default::default(),
     }
 }
 

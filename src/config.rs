@@ -254,6 +254,9 @@ pub struct MappingConfig {
     pub gateway_id_system: String,
     /// Device↔patient associations (JSON file).
     pub associations: Option<PathBuf>,
+    /// Vendor mapping files (a file or directory) for the `json` adapter. Unset: `./mappings` when it
+    /// exists.
+    pub vendor_mappings: Option<PathBuf>,
 }
 
 impl Default for MappingConfig {
@@ -262,6 +265,7 @@ impl Default for MappingConfig {
             default_utc_offset: "+00:00".into(),
             gateway_id_system: crate::mapping::DEFAULT_GATEWAY_ID_SYSTEM.into(),
             associations: None,
+            vendor_mappings: None,
         }
     }
 }

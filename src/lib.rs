@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod fhir;
 pub mod ingest;
 pub mod mapping;
+pub mod mapping_files;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

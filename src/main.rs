@@ -7,11 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fhirgate::adapters::ble::envelope::parse_utc_offset;
+use fhirgate::adapters::vendor::VendorMappings;
 use fhirgate::admin::{AdminError, Target};
 use fhirgate::association::AssociationTable;
 use fhirgate::config::Config;
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
-use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
+use fhirgate::pipeline::{explain_payload, map_payload, AdapterName, MapSettings};
 
 /// Bridge from medical devices to HL7 FHIR R4.
 #[derive(Parser)]
@@ -43,6 +44,18 @@ enum Command {
         /// "Unknown Patient": see README, "Device-patient association".
         #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
         associations: Option<PathBuf>,
+        /// Vendor mapping file or directory for `--adapter json` (default: ./mappings).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// With `--adapter json`: print which mapping matched, every value with the path that found
+        /// it, the conversions, what was left out and why, then the Bundle.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Work on vendor mapping files (see mappings/README.md).
+    Mappings {
+        #[command(subcommand)]
+        action: MappingsAction,
     },
     /// Run the bridge: HTTP, MLLP and MQTT ingest into the durable outbox, delivery to the FHIR
     /// server. Settings come from the TOML file, then FHIRGATE_<SECTION>__<KEY> environment variables;
@@ -61,6 +74,27 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         action: DeadletterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingsAction {
+    /// Validate every mapping file: syntax (with line and column), paths, codes, and units against
+    /// the code table. Exit 1 when a file has errors.
+    Check {
+        /// A mapping file or a directory of them.
+        #[arg(default_value = "mappings")]
+        path: PathBuf,
+    },
+    /// Run each mapping's test cases (its `[[tests]]`) and compare with the expected Bundles. Exit 1
+    /// when one fails.
+    Test {
+        #[arg(default_value = "mappings")]
+        path: PathBuf,
+        /// Write each test's Bundle as its expected file instead of comparing (read them before
+        /// committing).
+        #[arg(long)]
+        update: bool,
     },
 }
 
@@ -225,6 +259,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Mappings { action } => {
+            let (path, report) = match action {
+                MappingsAction::Check { path } => {
+                    let report = fhirgate::mapping_files::check(&path);
+                    (path, report)
+                }
+                MappingsAction::Test { path, update } => {
+                    let report = fhirgate::mapping_files::test(&path, update);
+                    (path, report)
+                }
+            };
+            print!("{}", report.text);
+            if report.failed {
+                eprintln!("fhirgate: {}: failed", path.display());
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Deadletter { config, action } => deadletter(config.as_deref(), action),
         Command::Map {
             adapter,
@@ -232,7 +285,21 @@ fn main() -> ExitCode {
             default_utc_offset,
             gateway_id_system,
             associations,
+            mapping,
+            explain,
         } => {
+            let vendor = if adapter == AdapterName::Json {
+                let path = mapping.unwrap_or_else(|| PathBuf::from("mappings"));
+                match VendorMappings::load(&path) {
+                    Ok(vendor) => vendor,
+                    Err(error) => {
+                        eprintln!("fhirgate: {error}");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                VendorMappings::default()
+            };
             let associations = match associations.map(|path| load_associations(&path)).transpose() {
                 Ok(table) => table.unwrap_or_default(),
                 Err(message) => {
@@ -252,7 +319,29 @@ fn main() -> ExitCode {
                 default_utc_offset,
                 mapping: MappingOptions { gateway_id_system },
                 associations,
+                vendor: std::sync::Arc::new(vendor),
             };
+            if explain {
+                return match explain_payload(&payload, &settings, chrono::Utc::now()) {
+                    Ok((explanation, bundle)) => {
+                        print!("{}", fhirgate::mapping_files::explanation_text(&explanation));
+                        match bundle {
+                            Ok(json) => {
+                                println!("resources:\n{json}");
+                                ExitCode::SUCCESS
+                            }
+                            Err(error) => {
+                                println!("no resources: {error}");
+                                ExitCode::from(if error.is_bad_input() { 2 } else { 1 })
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        eprintln!("fhirgate: {}: {}", file.display(), error.to_string().replace('\n', " "));
+                        ExitCode::from(if error.is_bad_input() { 2 } else { 1 })
+                    }
+                };
+            }
             match map_payload(&payload, &settings, chrono::Utc::now()) {
                 Ok(json) => {
                     let mut stdout = std::io::stdout().lock();

@@ -9,6 +9,9 @@ use crate::adapters::hl7v2::error::Hl7Error;
 use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::{read_report, ReportError};
+use std::sync::Arc;
+
+use crate::adapters::vendor::{VendorError, VendorMappings};
 use crate::association::{AssociationError, AssociationTable};
 use crate::fhir::{self, SerializeError};
 use crate::mapping::{self, MappingError, MappingOptions};
@@ -23,6 +26,8 @@ pub enum AdapterName {
     /// HL7 v2 IHE PCD device observation reports from monitors and pumps: PCD-01 (ORU^R01), PCD-04
     /// alerts (ORU^R40), PCD-10 infusion events (ORU^R42).
     Hl7v2,
+    /// Vendor JSON (WiFi devices, vendor clouds) through declarative mapping files (`--mapping`).
+    Json,
 }
 
 impl AdapterName {
@@ -30,12 +35,13 @@ impl AdapterName {
         match self {
             AdapterName::Ble => "ble",
             AdapterName::Hl7v2 => "hl7v2",
+            AdapterName::Json => "json",
         }
     }
 
     /// The adapter of this name (`ble`, `hl7v2`).
     pub fn from_name(name: &str) -> Option<AdapterName> {
-        [AdapterName::Ble, AdapterName::Hl7v2]
+        [AdapterName::Ble, AdapterName::Hl7v2, AdapterName::Json]
             .into_iter()
             .find(|adapter| adapter.as_str() == name)
     }
@@ -50,6 +56,8 @@ pub struct MapSettings {
     pub mapping: MappingOptions,
     /// Device↔patient associations for readings that name no patient.
     pub associations: AssociationTable,
+    /// The vendor mappings the `json` adapter chooses from.
+    pub vendor: Arc<VendorMappings>,
 }
 
 /// The settings of every adapter, for the parts of the bridge that see payloads of all kinds.
@@ -57,6 +65,7 @@ pub struct MapSettings {
 pub struct AdapterSettings {
     pub ble: MapSettings,
     pub hl7v2: MapSettings,
+    pub json: MapSettings,
 }
 
 impl AdapterSettings {
@@ -71,6 +80,10 @@ impl AdapterSettings {
                 adapter: AdapterName::Hl7v2,
                 ..base.clone()
             },
+            json: MapSettings {
+                adapter: AdapterName::Json,
+                ..base.clone()
+            },
         }
     }
 
@@ -78,6 +91,7 @@ impl AdapterSettings {
         match adapter {
             AdapterName::Ble => &self.ble,
             AdapterName::Hl7v2 => &self.hl7v2,
+            AdapterName::Json => &self.json,
         }
     }
 
@@ -109,6 +123,8 @@ pub enum MapError {
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Serialize(#[from] SerializeError),
+    #[error(transparent)]
+    Vendor(#[from] VendorError),
 }
 
 impl MapError {
@@ -121,7 +137,8 @@ impl MapError {
             | MapError::Report(_)
             | MapError::Pcd(_)
             | MapError::Association(_)
-            | MapError::Mapping(_) => true,
+            | MapError::Mapping(_)
+            | MapError::Vendor(_) => true,
         }
     }
 }
@@ -147,6 +164,10 @@ pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) 
             };
             Ok(pcd::readings(&report, &pcd_settings)?)
         }
+        AdapterName::Json => Ok(settings
+            .vendor
+            .read(payload, now.fixed_offset(), settings.default_utc_offset)?
+            .0),
     }
 }
 
@@ -169,4 +190,25 @@ pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -
     let readings = associated_readings(payload, settings, now)?;
     let bundle = mapping::map_readings(&readings, &settings.mapping)?;
     Ok(fhir::bundle_to_json_pretty(&bundle)?)
+}
+
+/// `map --explain` for vendor JSON: what the mapping did, and the Bundle it led to (pretty JSON) or
+/// why none could be made. `Err` when the mapping itself refused the payload.
+#[allow(clippy::type_complexity)]
+pub fn explain_payload(
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<(crate::adapters::vendor::Explanation, Result<String, MapError>), MapError> {
+    let (mut readings, explanation) = settings
+        .vendor
+        .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+    let bundle = (|| {
+        for reading in &mut readings {
+            settings.associations.associate(reading)?;
+        }
+        let bundle = mapping::map_readings(&readings, &settings.mapping)?;
+        Ok(fhir::bundle_to_json_pretty(&bundle)?)
+    })();
+    Ok((explanation, bundle))
 }

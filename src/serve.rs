@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::adapters::ble::envelope::parse_utc_offset;
+use crate::adapters::vendor::VendorMappings;
 use crate::association::AssociationTable;
 use crate::config::Config;
 use crate::delivery::associations::Associations;
@@ -40,6 +41,14 @@ pub fn adapter_settings(config: &Config) -> Result<AdapterSettings, ServeError> 
         Some(path) => load_associations(path)?,
         None => AssociationTable::default(),
     };
+    let vendor = match &config.mapping.vendor_mappings {
+        Some(path) => Some(path.clone()),
+        None => Some(std::path::PathBuf::from("mappings")).filter(|p| p.is_dir()),
+    };
+    let vendor = match vendor {
+        Some(path) => VendorMappings::load(&path).map_err(|e| ServeError::Setup(e.to_string()))?,
+        None => VendorMappings::default(),
+    };
     Ok(AdapterSettings::new(&MapSettings {
         adapter: AdapterName::Ble,
         default_utc_offset,
@@ -47,6 +56,7 @@ pub fn adapter_settings(config: &Config) -> Result<AdapterSettings, ServeError> 
             gateway_id_system: config.mapping.gateway_id_system.clone(),
         },
         associations,
+        vendor: Arc::new(vendor),
     }))
 }
 

@@ -2,3 +2,4 @@
 
 pub mod ble;
 pub mod hl7v2;
+pub mod vendor;

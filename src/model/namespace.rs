@@ -1,12 +1,20 @@
 //! Identifier systems for names that HL7 v2 gives as local namespaces (a PID-3 assigning authority,
 //! an OBX-18 equipment namespace), which FHIR needs as URIs.
 
-/// The identifier system of `namespace`: `urn:oid:<oid>` when it is an OID, else `<prefix><name>` with
+/// The identifier system of `namespace`: the namespace itself when it is already a URI (`https://…`,
+/// `urn:…`), `urn:oid:<oid>` when it is an OID, else `<prefix><name>` with
 /// characters outside `[A-Za-z0-9-._]` replaced by `-`, so the URN stays valid. Without a namespace,
 /// the prefix alone (without its trailing `:`).
 pub fn namespace_system(namespace: Option<&str>, prefix: &str) -> String {
     match namespace.filter(|ns| !ns.is_empty()) {
         Some(ns) if is_oid(ns) => format!("urn:oid:{ns}"),
+        Some(ns)
+            if ["http://", "https://", "urn:"]
+                .iter()
+                .any(|scheme| ns.starts_with(scheme)) =>
+        {
+            ns.to_string()
+        }
         Some(ns) => {
             let safe: String = ns
                 .chars()
@@ -45,6 +53,10 @@ mod tests {
         );
         assert_eq!(namespace_system(Some("1..2"), "urn:x:"), "urn:x:1..2");
         assert_eq!(namespace_system(None, "urn:x:"), "urn:x");
+        assert_eq!(
+            namespace_system(Some("https://withings.com/device-id"), "urn:x:"),
+            "https://withings.com/device-id"
+        );
         assert_eq!(namespace_system(Some(""), "urn:x:"), "urn:x");
     }
 }

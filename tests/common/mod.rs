@@ -58,6 +58,7 @@ pub fn settings_for(adapter: AdapterName) -> MapSettings {
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
         associations: Default::default(),
+        vendor: Default::default(),
     }
 }
 

@@ -1,0 +1,605 @@
+//! Runs a compiled mapping over a payload: selects the records, and from each takes the device,
+//! patient, time and values, converting units as the mapping says. Every step is written down for
+//! `--explain`, and every measurement left out is written down with the reason.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value as Json;
+
+use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TimeSpec, UnknownCodesSpec};
+use super::time::{self, TimeError};
+use super::units;
+use super::VendorError;
+use crate::model::{
+    Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin, PatientRef, Quantity,
+    Reading, Value,
+};
+
+/// A mapping ready to run: its paths parsed.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub file: MappingFile,
+    match_path: Field,
+    records: Field,
+    device_id: Option<Field>,
+    patient_id: Option<Field>,
+    time: CompiledTime,
+    checks: Vec<(Field, CheckSpec)>,
+    unknown_codes: Option<(Field, UnknownCodesSpec)>,
+    measurements: Vec<CompiledMeasurement>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledTime {
+    spec: TimeSpec,
+    instant: Option<Field>,
+    time_of_day: Option<Field>,
+    start: Option<Field>,
+    end: Option<Field>,
+    duration: Option<Field>,
+    zone_path: Option<Field>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledMeasurement {
+    spec: MeasurementSpec,
+    value: Option<Field>,
+    exponent: Option<Field>,
+    unit_path: Option<Field>,
+    components: Vec<CompiledMeasurement>,
+}
+
+/// What a run found, for `--explain` and for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    pub mapping: String,
+    pub records: usize,
+    /// One line per step: the path, what it found, the conversion applied.
+    pub steps: Vec<String>,
+    pub dropped: Vec<Dropped>,
+    /// Vendor codes no measurement of the mapping takes, with how often they occurred.
+    pub unknown_codes: BTreeMap<String, usize>,
+}
+
+/// A measurement left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub record: usize,
+    pub measurement: String,
+    pub reason: String,
+}
+
+fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> {
+    text.as_deref().map(|t| Field::compile(t, what)).transpose()
+}
+
+impl Compiled {
+    pub fn new(file: MappingFile) -> Result<Compiled, String> {
+        let time = CompiledTime {
+            instant: optional(&file.time.instant, "time.instant")?,
+            time_of_day: optional(&file.time.time_of_day, "time.time_of_day")?,
+            start: optional(&file.time.start, "time.start")?,
+            end: optional(&file.time.end, "time.end")?,
+            duration: optional(&file.time.duration, "time.duration")?,
+            zone_path: optional(&file.time.zone_path, "time.zone_path")?,
+            spec: file.time.clone(),
+        };
+        if time.instant.is_none() && time.start.is_none() && time.end.is_none() {
+            return Err("time: give `instant`, or `start`/`end` (with `end` or `duration`)".into());
+        }
+        if let Some(zone) = &file.time.zone {
+            time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
+        }
+        let checks = file
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Ok((Field::compile(&c.path, &format!("checks[{i}].path"))?, c.clone())))
+            .collect::<Result<Vec<_>, String>>()?;
+        let unknown_codes = file
+            .unknown_codes
+            .as_ref()
+            .map(|u| Ok::<_, String>((Field::compile(&u.path, "unknown_codes.path")?, u.clone())))
+            .transpose()?;
+        if file.measurements.is_empty() {
+            return Err("measurements: a mapping needs at least one".into());
+        }
+        let measurements = file
+            .measurements
+            .iter()
+            .enumerate()
+            .map(|(i, m)| compile_measurement(m, &format!("measurements[{i}]"), false))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Compiled {
+            match_path: Field::compile(&file.match_path, "match")?,
+            records: Field::compile(&file.records, "records")?,
+            device_id: optional(&file.device.id, "device.id")?,
+            patient_id: file
+                .patient
+                .as_ref()
+                .map(|p| Field::compile(&p.id, "patient.id"))
+                .transpose()?,
+            time,
+            checks,
+            unknown_codes,
+            measurements,
+            file,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    /// True when the mapping is for this payload.
+    pub fn matches(&self, payload: &Json) -> bool {
+        !select(&self.match_path, payload, payload).is_empty()
+    }
+
+    /// The readings of `payload` (received at `received_at`; `default_offset` for local times with no
+    /// zone rule).
+    pub fn extract(
+        &self,
+        payload: &Json,
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+    ) -> Result<(Vec<Reading>, Explanation), VendorError> {
+        let mut explanation = Explanation {
+            mapping: self.file.name.clone(),
+            ..Explanation::default()
+        };
+        let records = select(&self.records, payload, payload);
+        explanation.records = records.len();
+        explanation
+            .steps
+            .push(format!("records `{}`: {} found", self.records.text(), records.len()));
+        let mut readings = Vec::new();
+        for (index, record) in records.into_iter().enumerate() {
+            let context = Context {
+                mapping: &self.file.name,
+                payload,
+                record,
+                index,
+            };
+            if let Some(reading) = self.reading(&context, received_at, default_offset, &mut explanation)? {
+                readings.push(reading);
+            }
+        }
+        Ok((readings, explanation))
+    }
+
+    fn reading(
+        &self,
+        at: &Context,
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+        explanation: &mut Explanation,
+    ) -> Result<Option<Reading>, VendorError> {
+        // The time first: a record without a usable time is refused for that, whatever else it has.
+        let time = self.time(at, received_at, default_offset, explanation)?;
+        for (field, check) in &self.checks {
+            let found = select(field, at.payload, at.record);
+            if check.required && found.is_empty() {
+                return Err(at.error(field.text(), "is required but missing".into()));
+            }
+            if check.forbidden && !found.is_empty() {
+                let why = check
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "is not taken by this mapping".into());
+                return Err(at.error(field.text(), format!("is present: {why}")));
+            }
+            if let Some(value) = found.first() {
+                let text = scalar_text(value);
+                if !check.one_of.is_empty() && !check.one_of.iter().any(|allowed| Some(allowed) == text.as_ref()) {
+                    return Err(at.error(
+                        field.text(),
+                        format!("is not one of the allowed values ({})", check.one_of.join(", ")),
+                    ));
+                }
+            }
+        }
+        if let Some((field, spec)) = &self.unknown_codes {
+            for code in select(field, at.payload, at.record)
+                .iter()
+                .filter_map(|v| scalar_text(v))
+            {
+                if !spec.known.contains(&code) {
+                    *explanation.unknown_codes.entry(code).or_default() += 1;
+                }
+            }
+        }
+        let mut measurements = Vec::new();
+        for measurement in &self.measurements {
+            match measurement_of(measurement, at, time, explanation)? {
+                Taken::Yes(m) => measurements.push(m),
+                // An optional value the record does not have: nothing was left out.
+                Taken::NotPresent => {}
+                Taken::Dropped(reason) => explanation.dropped.push(Dropped {
+                    record: at.index,
+                    measurement: label(&measurement.spec),
+                    reason,
+                }),
+            }
+        }
+        if measurements.is_empty() {
+            return Ok(None);
+        }
+        let device = DeviceIdentity {
+            instance_id: Some(InstanceId {
+                value: match &self.device_id {
+                    Some(field) => text_of(field, at)?.unwrap_or_else(|| self.file.name.clone()),
+                    None => self.file.name.clone(),
+                },
+                namespace: Some(
+                    self.file
+                        .device
+                        .system
+                        .clone()
+                        .unwrap_or_else(|| format!("urn:fhirgate:mapping:{}", self.file.name)),
+                ),
+            }),
+            manufacturer: self.file.device.manufacturer.clone(),
+            model_number: self.file.device.model.clone(),
+            ..DeviceIdentity::default()
+        };
+        let patient = match (&self.patient_id, &self.file.patient) {
+            (Some(field), Some(spec)) => text_of(field, at)?.map(|value| PatientRef {
+                system: spec.system.clone(),
+                value,
+            }),
+            _ => None,
+        };
+        Ok(Some(Reading {
+            device,
+            gateway: None,
+            patient,
+            received_at,
+            measurements,
+            origin: Origin::PersonalHealth,
+            location: None,
+        }))
+    }
+
+    fn time(
+        &self,
+        at: &Context,
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+        explanation: &mut Explanation,
+    ) -> Result<EffectiveTime, VendorError> {
+        let t = &self.time;
+        let zone = match &t.zone_path {
+            Some(field) => match select(field, at.payload, at.record)
+                .first()
+                .and_then(|v| scalar_text(v))
+            {
+                Some(text) => Some(
+                    time::parse_offset(&text)
+                        .map_err(|e| at.error(field.text(), format!("is not a UTC offset: {e}")))?,
+                ),
+                None => None,
+            },
+            None => None,
+        };
+        let rule = time::ZoneRule {
+            stated: zone,
+            fixed: t.spec.zone.as_deref().and_then(|z| time::parse_offset(z).ok()),
+            default: default_offset,
+        };
+        let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, VendorError> {
+            match field {
+                Some(field) => Ok(select(field, at.payload, at.record)
+                    .first()
+                    .map(|v| (field.text().to_string(), (*v).clone()))),
+                None => Ok(None),
+            }
+        };
+        let parse = |path: &str, value: &Json| {
+            time::parse(value, t.spec.format, &rule).map_err(|e: TimeError| at.error(path, e.to_string()))
+        };
+        if let Some((path, mut value)) = read(&t.instant)? {
+            if let Some((_, day_time)) = read(&t.time_of_day)? {
+                if let (Some(date), Some(clock)) = (value.as_str(), day_time.as_str()) {
+                    value = Json::String(format!("{date}T{clock}"));
+                }
+            }
+            let stamp = parse(&path, &value)?;
+            explanation.steps.push(format!(
+                "record {}: time `{path}` = {} → {}",
+                at.index,
+                value,
+                stamp.instant().map(|i| i.to_rfc3339()).unwrap_or_default()
+            ));
+            return Ok(EffectiveTime::Instant(stamp));
+        }
+        let start = read(&t.start)?.map(|(p, v)| parse(&p, &v)).transpose()?;
+        let end = read(&t.end)?.map(|(p, v)| parse(&p, &v)).transpose()?;
+        let duration = match read(&t.duration)? {
+            Some((path, value)) => {
+                Some(time::duration(&value).map_err(|e| at.error(&path, format!("is not a duration: {e}")))?)
+            }
+            None => None,
+        };
+        let period = match (start, end, duration) {
+            (Some(start), Some(end), _) => Some((start, end)),
+            (Some(start), None, Some(d)) => time::shifted(&start, d).map(|end| (start, end)),
+            (None, Some(end), Some(d)) => time::shifted(&end, -d).map(|start| (start, end)),
+            (Some(_), None, None) | (None, Some(_), None) => {
+                return Err(at.error(
+                    "time",
+                    "a time interval needs both ends, or one end and a duration".into(),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((start, end)) = period {
+            explanation.steps.push(format!(
+                "record {}: time period {} → {}",
+                at.index,
+                start.instant().map(|i| i.to_rfc3339()).unwrap_or_default(),
+                end.instant().map(|i| i.to_rfc3339()).unwrap_or_default()
+            ));
+            return Ok(EffectiveTime::Period { start, end });
+        }
+        if t.spec.required {
+            return Err(at.error("time", "no time found: the record is refused".into()));
+        }
+        explanation.steps.push(format!(
+            "record {}: no time in the record; the receipt time is used",
+            at.index
+        ));
+        Ok(EffectiveTime::Instant(crate::model::Timestamp::gateway_receipt(
+            received_at,
+            crate::model::NoDeviceTimeReason::NotSent,
+        )))
+    }
+}
+
+fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> Result<CompiledMeasurement, String> {
+    if crate::codes::lookup(MdcCode(spec.code)).is_none() {
+        return Err(format!(
+            "{what}: MDC code {} is not in the code table (src/codes.rs)",
+            spec.code
+        ));
+    }
+    if component && !spec.components.is_empty() {
+        return Err(format!("{what}: a component cannot have components"));
+    }
+    if spec.value.is_none() && spec.components.is_empty() {
+        return Err(format!("{what}: give a `value` or `components`"));
+    }
+    if spec.value.is_some() && spec.unit.is_none() && spec.unit_path.is_none() {
+        return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
+    }
+    if spec.unit_path.is_some() && spec.units.is_empty() {
+        return Err(format!("{what}: a `unit_path` needs `units` (vendor unit → UCUM)"));
+    }
+    if let (Some(from), Some(to)) = (spec.unit.as_deref(), spec.convert_to.as_deref()) {
+        units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(CompiledMeasurement {
+        value: optional(&spec.value, &format!("{what}.value"))?,
+        exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
+        unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
+        components: spec
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| compile_measurement(c, &format!("{what}.components[{i}]"), true))
+            .collect::<Result<Vec<_>, String>>()?,
+        spec: spec.clone(),
+    })
+}
+
+fn label(spec: &MeasurementSpec) -> String {
+    if spec.name.is_empty() {
+        format!("MDC {}", spec.code)
+    } else {
+        spec.name.clone()
+    }
+}
+
+struct Context<'a> {
+    mapping: &'a str,
+    payload: &'a Json,
+    record: &'a Json,
+    index: usize,
+}
+
+impl Context<'_> {
+    fn error(&self, path: &str, rule: String) -> VendorError {
+        VendorError::Record {
+            mapping: self.mapping.to_string(),
+            record: self.index,
+            path: path.to_string(),
+            rule,
+        }
+    }
+}
+
+/// The nodes a field selects (a literal is one string node).
+fn select<'a>(field: &Field, payload: &'a Json, record: &'a Json) -> Vec<&'a Json> {
+    match field {
+        Field::Absolute(_, path) => path.query(payload).all(),
+        Field::Relative(_, path) => path.query(record).all(),
+        Field::Literal(_) => Vec::new(),
+    }
+}
+
+/// The text of a field: the literal, or the first scalar the path selects.
+fn text_of(field: &Field, at: &Context) -> Result<Option<String>, VendorError> {
+    match field {
+        Field::Literal(text) => Ok(Some(text.clone())),
+        _ => Ok(select(field, at.payload, at.record)
+            .first()
+            .and_then(|v| scalar_text(v))),
+    }
+}
+
+/// A string or number as text (numbers in their shortest form); `None` for anything else.
+fn scalar_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(text) => Some(text.clone()),
+        Json::Number(number) => Some(number.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// What became of one measurement of a record.
+enum Taken {
+    Yes(Measurement),
+    /// An optional value the record does not carry.
+    NotPresent,
+    /// Left out, with the reason (a required value missing, the vendor's "no value" marker).
+    Dropped(String),
+}
+
+/// One measurement of a record; `Err` when the payload is refused (a value that is not a number, a
+/// unit not allowed).
+fn measurement_of(
+    m: &CompiledMeasurement,
+    at: &Context,
+    time: EffectiveTime,
+    explanation: &mut Explanation,
+) -> Result<Taken, VendorError> {
+    let code = MdcCode(m.spec.code);
+    if m.value.is_some() {
+        return Ok(match quantity_of(m, at, explanation)? {
+            Got::Value(q) => Taken::Yes(Measurement::simple(code, Value::Quantity(q), time)),
+            Got::Missing(_) if !m.spec.required.unwrap_or(false) => Taken::NotPresent,
+            Got::Missing(reason) => Taken::Dropped(format!("required value missing: {reason}")),
+            Got::Absent(reason) => Taken::Dropped(reason),
+        });
+    }
+    let mut components = Vec::new();
+    let mut missing = Vec::new();
+    for component in &m.components {
+        match quantity_of(component, at, explanation)? {
+            Got::Value(q) => components.push(Component::new(MdcCode(component.spec.code), Value::Quantity(q))),
+            Got::Missing(reason) | Got::Absent(reason) if component.spec.required.unwrap_or(true) => {
+                missing.push(format!("component {}: {reason}", label(&component.spec)));
+            }
+            Got::Missing(_) | Got::Absent(_) => {}
+        }
+    }
+    Ok(if missing.is_empty() {
+        Taken::Yes(Measurement::compound(code, components, time))
+    } else if components.is_empty() && !m.spec.required.unwrap_or(false) {
+        Taken::NotPresent
+    } else {
+        Taken::Dropped(missing.join("; "))
+    })
+}
+
+/// What a value path gave.
+enum Got {
+    Value(Quantity),
+    /// The path found nothing (or null).
+    Missing(String),
+    /// The vendor's "no value" marker.
+    Absent(String),
+}
+
+/// A value with its UCUM unit, converted as the spec says.
+fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> Result<Got, VendorError> {
+    let Some(field) = &m.value else {
+        return Ok(Got::Missing("no value path".into()));
+    };
+    let found = match field {
+        Field::Literal(text) => vec![Json::String(text.clone())],
+        _ => select(field, at.payload, at.record).into_iter().cloned().collect(),
+    };
+    let name = label(&m.spec);
+    let raw = match found.as_slice() {
+        [] => {
+            let reason = format!("`{}` found nothing", field.text());
+            explanation.steps.push(format!("record {}: {name}: {reason}", at.index));
+            return Ok(Got::Missing(reason));
+        }
+        [one] => one.clone(),
+        many => {
+            return Err(at.error(
+                field.text(),
+                format!("selects {} values where one is expected; narrow the path", many.len()),
+            ))
+        }
+    };
+    let text = match &raw {
+        Json::Null => return Ok(Got::Missing(format!("`{}` is null", field.text()))),
+        other => {
+            scalar_text(other).ok_or_else(|| at.error(field.text(), "is not a number (an object or array)".into()))?
+        }
+    };
+    if m.spec.absent_when.iter().any(|absent| absent == &text) {
+        explanation.steps.push(format!(
+            "record {}: {name}: `{}` is the vendor's \"no value\" marker",
+            at.index,
+            field.text()
+        ));
+        return Ok(Got::Absent(format!(
+            "the vendor marks it absent (`{}` is {text})",
+            field.text()
+        )));
+    }
+    let mut value: Decimal = text
+        .trim()
+        .parse()
+        .map_err(|_| at.error(field.text(), "is not a number".into()))?;
+    let mut step = format!("record {}: {name}: `{}` = {value}", at.index, field.text());
+    if let Some(exponent_field) = &m.exponent {
+        let exponent_text = match exponent_field {
+            Field::Literal(text) => Some(text.clone()),
+            _ => select(exponent_field, at.payload, at.record)
+                .first()
+                .and_then(|v| scalar_text(v)),
+        }
+        .ok_or_else(|| at.error(exponent_field.text(), "found nothing (the exponent is needed)".into()))?;
+        let exponent: i32 = exponent_text
+            .trim()
+            .parse()
+            .map_err(|_| at.error(exponent_field.text(), "is not a whole number".into()))?;
+        value = value.scaled_by_power_of_ten(exponent);
+        step.push_str(&format!(" × 10^{exponent} (`{}`) = {value}", exponent_field.text()));
+    }
+    let unit = match (&m.spec.unit, &m.unit_path) {
+        (_, Some(unit_field)) => {
+            let sent = match unit_field {
+                Field::Literal(text) => Some(text.clone()),
+                _ => select(unit_field, at.payload, at.record)
+                    .first()
+                    .and_then(|v| scalar_text(v)),
+            }
+            .ok_or_else(|| at.error(unit_field.text(), "found no unit".into()))?;
+            let ucum = m.spec.units.get(&sent).cloned().ok_or_else(|| {
+                at.error(
+                    unit_field.text(),
+                    format!(
+                        "unit is not one this mapping takes ({})",
+                        m.spec.units.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?;
+            step.push_str(&format!(" {ucum} (`{}`)", unit_field.text()));
+            ucum
+        }
+        (Some(unit), None) => {
+            step.push_str(&format!(" {unit}"));
+            unit.clone()
+        }
+        (None, None) => return Ok(Got::Missing("no unit".into())),
+    };
+    let (value, unit) = match &m.spec.convert_to {
+        Some(to) if to != &unit => {
+            let converted =
+                units::convert(value, &unit, to).map_err(|e| at.error(field.text(), format!("cannot convert: {e}")))?;
+            step.push_str(&format!(" → {converted} {to}"));
+            (converted, to.clone())
+        }
+        _ => (value, unit),
+    };
+    explanation.steps.push(step);
+    Ok(Got::Value(Quantity::new(value, &unit)))
+}

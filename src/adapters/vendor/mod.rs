@@ -1,0 +1,144 @@
+//! Vendor JSON through declarative mapping files: WiFi devices and vendor clouds (Withings, iHealth,
+//! Fitbit, Google Fit, Dexcom, Open mHealth, …) connected by writing a mapping, not Rust. The format is
+//! in [`spec`] and `mappings/README.md`; [`extract`] runs it and explains what it did.
+
+pub mod check;
+pub mod extract;
+pub mod spec;
+pub mod time;
+pub mod units;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use thiserror::Error;
+
+pub use extract::{Compiled, Dropped, Explanation};
+pub use spec::SpecError;
+
+use crate::model::Reading;
+
+/// Why a vendor payload was refused. Names the mapping, the record, the path and the rule; never a value.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum VendorError {
+    #[error("the payload is not JSON: {0}")]
+    Json(String),
+    #[error("no mapping matches the payload (tried: {})", .tried.join(", "))]
+    NoMapping { tried: Vec<String> },
+    #[error("mappings {} all match the payload; make their `match` paths exclusive", .0.join(" and "))]
+    Ambiguous(Vec<String>),
+    #[error("mapping {mapping}, record {record}: `{path}` {rule}")]
+    Record {
+        mapping: String,
+        record: usize,
+        path: String,
+        rule: String,
+    },
+    #[error("mapping {mapping}: the payload holds no measurement it takes ({})", .reasons.join("; "))]
+    NoMeasurements { mapping: String, reasons: Vec<String> },
+}
+
+/// The loaded mappings.
+#[derive(Debug, Clone, Default)]
+pub struct VendorMappings {
+    mappings: Vec<(PathBuf, Compiled)>,
+}
+
+impl VendorMappings {
+    /// One mapping file, or every mapping file (`*.toml`, `*.mapping.json`) in a directory.
+    pub fn load(path: &Path) -> Result<VendorMappings, SpecError> {
+        let files = mapping_files(path)?;
+        let mut mappings = Vec::new();
+        for file in files {
+            let spec = spec::read_file(&file)?;
+            let compiled = Compiled::new(spec).map_err(|message| SpecError {
+                file: file.display().to_string(),
+                message,
+            })?;
+            if let Some((other, _)) = mappings
+                .iter()
+                .find(|(_, m): &&(PathBuf, Compiled)| m.name() == compiled.name())
+            {
+                return Err(SpecError {
+                    file: file.display().to_string(),
+                    message: format!("name {:?} is already used by {}", compiled.name(), other.display()),
+                });
+            }
+            mappings.push((file, compiled));
+        }
+        Ok(VendorMappings { mappings })
+    }
+
+    pub fn mappings(&self) -> impl Iterator<Item = (&Path, &Compiled)> {
+        self.mappings.iter().map(|(path, m)| (path.as_path(), m))
+    }
+
+    /// The readings of a payload, by the one mapping that matches it.
+    pub fn read(
+        &self,
+        payload: &[u8],
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+    ) -> Result<(Vec<Reading>, Explanation), VendorError> {
+        let json: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| VendorError::Json(crate::privacy::json_error(&e)))?;
+        let matching: Vec<&Compiled> = self
+            .mappings
+            .iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.matches(&json))
+            .collect();
+        let mapping = match matching.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(VendorError::NoMapping {
+                    tried: self.mappings.iter().map(|(_, m)| m.name().to_string()).collect(),
+                })
+            }
+            many => {
+                return Err(VendorError::Ambiguous(
+                    many.iter().map(|m| m.name().to_string()).collect(),
+                ))
+            }
+        };
+        let (readings, explanation) = mapping.extract(&json, received_at, default_offset)?;
+        if readings.is_empty() {
+            let mut reasons: Vec<String> = explanation
+                .dropped
+                .iter()
+                .map(|d| format!("record {} {}: {}", d.record, d.measurement, d.reason))
+                .collect();
+            if explanation.records == 0 {
+                reasons.push(format!("`{}` selects no record", mapping.file.records));
+            }
+            return Err(VendorError::NoMeasurements {
+                mapping: mapping.name().to_string(),
+                reasons,
+            });
+        }
+        Ok((readings, explanation))
+    }
+}
+
+/// The mapping files at `path` (a file, or the top level of a directory), sorted.
+fn mapping_files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| SpecError {
+        file: path.display().to_string(),
+        message: format!("cannot read the mapping directory: {e}"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            p.is_file() && (name.ends_with(".toml") || name.ends_with(".mapping.json"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}

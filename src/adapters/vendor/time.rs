@@ -1,0 +1,245 @@
+//! Vendor time formats: ISO 8601 with or without an offset, unix seconds, milliseconds and nanoseconds,
+//! and iHealth's "local wall clock as unix seconds". The local digits a device showed are kept with the
+//! offset that places them, as everywhere in the model.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use serde_json::Value as Json;
+use thiserror::Error;
+
+use super::spec::TimeFormat;
+use crate::model::{ClockQuality, OffsetSource, Timestamp};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct TimeError(pub String);
+
+/// Where the offset of a time written without one comes from, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneRule {
+    /// The payload's own statement (`zone_path`).
+    pub stated: Option<FixedOffset>,
+    /// The mapping's `zone`.
+    pub fixed: Option<FixedOffset>,
+    /// The bridge's configured default.
+    pub default: FixedOffset,
+}
+
+impl ZoneRule {
+    fn local_offset(&self) -> (FixedOffset, OffsetSource) {
+        match (self.stated, self.fixed) {
+            (Some(offset), _) => (offset, OffsetSource::Device),
+            (None, Some(offset)) => (offset, OffsetSource::Envelope),
+            (None, None) => (self.default, OffsetSource::ConfiguredDefault),
+        }
+    }
+
+    /// For an absolute instant, only how to show it: the stated or fixed offset, else UTC.
+    fn display_offset(&self) -> FixedOffset {
+        self.stated
+            .or(self.fixed)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).unwrap_or(Utc.fix()))
+    }
+}
+
+use chrono::Offset;
+
+/// `Z`, `+01:00`, `-0800`, or whole hours (`-8`, `1`, `+5`).
+pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
+    let text = text.trim();
+    let digits = text.trim_start_matches(['+', '-']);
+    if digits.len() <= 2 && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let hours: i32 = text.parse().map_err(|_| format!("{text} is not a UTC offset"))?;
+        return FixedOffset::east_opt(hours.saturating_mul(3600))
+            .ok_or_else(|| format!("{hours} hours is not a UTC offset"));
+    }
+    crate::adapters::ble::envelope::parse_utc_offset(text)
+}
+
+fn number_text(value: &Json) -> Option<String> {
+    match value {
+        Json::Number(n) => Some(n.to_string()),
+        Json::String(s) => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// A whole number of units since 1970 (numbers may be written with a fraction of zero, `1.4e9`).
+fn epoch_units(value: &Json) -> Result<i128, TimeError> {
+    let text = number_text(value).ok_or_else(|| TimeError("is not a number".into()))?;
+    if let Ok(whole) = text.parse::<i128>() {
+        return Ok(whole);
+    }
+    let float: f64 = text.parse().map_err(|_| TimeError("is not a number".into()))?;
+    if float.fract() != 0.0 || !float.is_finite() {
+        return Err(TimeError("is not a whole number".into()));
+    }
+    Ok(float as i128)
+}
+
+fn instant_from_nanos(nanos: i128) -> Result<DateTime<Utc>, TimeError> {
+    let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).map_err(|_| TimeError("is out of range".into()))?;
+    let rest = u32::try_from(nanos.rem_euclid(1_000_000_000)).map_err(|_| TimeError("is out of range".into()))?;
+    DateTime::from_timestamp(seconds, rest).ok_or_else(|| TimeError("is out of range".into()))
+}
+
+/// Parses one time value.
+pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timestamp, TimeError> {
+    let absolute = |instant: DateTime<Utc>| {
+        let offset = zone.display_offset();
+        Timestamp {
+            local: instant.with_timezone(&offset).naive_local(),
+            offset,
+            quality: ClockQuality::DeviceClock {
+                offset: OffsetSource::Device,
+            },
+        }
+    };
+    match format {
+        TimeFormat::UnixSeconds => Ok(absolute(instant_from_nanos(epoch_units(value)? * 1_000_000_000)?)),
+        TimeFormat::UnixMillis => Ok(absolute(instant_from_nanos(epoch_units(value)? * 1_000_000)?)),
+        TimeFormat::UnixNanos => Ok(absolute(instant_from_nanos(epoch_units(value)?)?)),
+        TimeFormat::LocalUnixSeconds => {
+            let local = instant_from_nanos(epoch_units(value)? * 1_000_000_000)?.naive_utc();
+            let (offset, source) = zone.local_offset();
+            Ok(Timestamp {
+                local,
+                offset,
+                quality: ClockQuality::DeviceClock { offset: source },
+            })
+        }
+        TimeFormat::Iso8601 => {
+            let text = value
+                .as_str()
+                .ok_or_else(|| TimeError("is not an ISO 8601 date-time string".into()))?
+                .trim();
+            if let Ok(stated) = DateTime::parse_from_rfc3339(text) {
+                return Ok(Timestamp {
+                    local: stated.naive_local(),
+                    offset: *stated.offset(),
+                    quality: ClockQuality::DeviceClock {
+                        offset: OffsetSource::Device,
+                    },
+                });
+            }
+            let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+                .iter()
+                .find_map(|pattern| NaiveDateTime::parse_from_str(text, pattern).ok())
+                .ok_or_else(|| TimeError("is not an ISO 8601 date-time (e.g. 2026-11-21T10:00:00+01:00)".into()))?;
+            let (offset, source) = zone.local_offset();
+            Ok(Timestamp {
+                local,
+                offset,
+                quality: ClockQuality::DeviceClock { offset: source },
+            })
+        }
+    }
+}
+
+/// A duration: seconds as a number, or `{value, unit}` with an Open mHealth duration unit.
+pub fn duration(value: &Json) -> Result<chrono::Duration, String> {
+    let (amount, unit) = match value {
+        Json::Object(object) => (
+            object
+                .get("value")
+                .and_then(number_text)
+                .ok_or("has no numeric `value`")?,
+            object
+                .get("unit")
+                .and_then(|u| u.as_str())
+                .ok_or("has no `unit`")?
+                .to_string(),
+        ),
+        other => (
+            number_text(other).ok_or("is not a number of seconds")?,
+            "sec".to_string(),
+        ),
+    };
+    let amount: f64 = amount.parse().map_err(|_| "has a value that is not a number")?;
+    let seconds_per = match unit.as_str() {
+        "ps" => 1e-12,
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "sec" | "s" => 1.0,
+        "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "wk" => 604_800.0,
+        other => return Err(format!("unit `{other}` is not a fixed length of time")),
+    };
+    let nanos = amount * seconds_per * 1e9;
+    if !nanos.is_finite() || nanos.abs() > 1e18 {
+        return Err("is out of range".into());
+    }
+    Ok(chrono::Duration::nanoseconds(nanos.round() as i64))
+}
+
+/// `t` moved by `by`, keeping its offset and clock quality.
+pub fn shifted(t: &Timestamp, by: chrono::Duration) -> Option<Timestamp> {
+    Some(Timestamp {
+        local: t.local.checked_add_signed(by)?,
+        ..*t
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(stated: Option<i32>) -> ZoneRule {
+        ZoneRule {
+            stated: stated.and_then(|h| FixedOffset::east_opt(h * 3600)),
+            fixed: None,
+            default: FixedOffset::east_opt(0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn formats_give_the_local_digits_and_offset() {
+        let t = parse(&Json::from(1442491463), TimeFormat::LocalUnixSeconds, &rule(Some(-8))).unwrap();
+        assert_eq!(
+            t.instant().unwrap().to_rfc3339(),
+            "2015-09-17T12:04:23-08:00",
+            "iHealth MDate"
+        );
+        let t = parse(&Json::from(1433052383), TimeFormat::UnixSeconds, &rule(None)).unwrap();
+        assert_eq!(t.instant().unwrap().to_rfc3339(), "2015-05-31T06:06:23+00:00");
+        let t = parse(&Json::from("1423785600000000000"), TimeFormat::UnixNanos, &rule(None)).unwrap();
+        assert_eq!(t.instant().unwrap().to_rfc3339(), "2015-02-13T00:00:00+00:00");
+        let t = parse(&Json::from(1431541739000i64), TimeFormat::UnixMillis, &rule(None)).unwrap();
+        assert_eq!(t.local.to_string(), "2015-05-13 18:28:59");
+        let t = parse(
+            &Json::from("2025-01-30T15:49:55-08:00"),
+            TimeFormat::Iso8601,
+            &rule(None),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.local.to_string(), t.offset.to_string()),
+            ("2025-01-30 15:49:55".into(), "-08:00".into())
+        );
+        let t = parse(&Json::from("2015-05-13T18:28:59"), TimeFormat::Iso8601, &rule(None)).unwrap();
+        assert_eq!(
+            t.quality,
+            ClockQuality::DeviceClock {
+                offset: OffsetSource::ConfiguredDefault
+            }
+        );
+        assert!(parse(&Json::from("yesterday"), TimeFormat::Iso8601, &rule(None)).is_err());
+        assert!(parse(&Json::from("12x"), TimeFormat::UnixSeconds, &rule(None)).is_err());
+    }
+
+    #[test]
+    fn offsets_and_durations() {
+        assert_eq!(parse_offset("-0800").unwrap().local_minus_utc(), -8 * 3600);
+        assert_eq!(parse_offset("-8").unwrap().local_minus_utc(), -8 * 3600);
+        assert_eq!(parse_offset("Z").unwrap().local_minus_utc(), 0);
+        assert!(parse_offset("America/Los_Angeles").is_err());
+        assert_eq!(
+            duration(&serde_json::json!({"value": 1, "unit": "min"})).unwrap(),
+            chrono::Duration::minutes(1)
+        );
+        assert_eq!(duration(&Json::from(90)).unwrap(), chrono::Duration::seconds(90));
+        assert!(duration(&serde_json::json!({"value": 1, "unit": "Mo"})).is_err());
+    }
+}

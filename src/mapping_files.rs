@@ -1,0 +1,291 @@
+//! The `fhirgate mappings` commands, so vendor mappings are checked and tested in CI like code:
+//! `check` validates every file against the format and the code table, `test` runs each mapping's
+//! test cases and compares the Bundles with the expected ones.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::adapters::vendor::check::unit_mismatch;
+use crate::adapters::vendor::spec::{self, MeasurementSpec};
+use crate::adapters::vendor::{Compiled, Explanation, VendorMappings};
+use crate::mapping::MappingOptions;
+use crate::model::MdcCode;
+use crate::pipeline::{map_payload, AdapterName, MapSettings};
+
+/// The outcome of a command: what to print, and whether it failed.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub text: String,
+    pub failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, text: impl AsRef<str>) {
+        self.text.push_str(text.as_ref());
+        self.text.push('\n');
+    }
+
+    fn error(&mut self, text: impl AsRef<str>) {
+        self.failed = true;
+        self.line(format!("error: {}", text.as_ref()));
+    }
+}
+
+/// The receipt time and offset tests run with, so expected Bundles never depend on the clock.
+pub fn test_clock() -> (DateTime<Utc>, FixedOffset) {
+    let now = DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+        .map(|t| t.to_utc())
+        .unwrap_or_default();
+    (now, FixedOffset::east_opt(0).unwrap_or(Utc.fix()))
+}
+
+use chrono::Offset;
+
+/// The mapping files under `path` (a file, or the top level of a directory).
+fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            p.is_file() && (name.ends_with(".toml") || name.ends_with(".mapping.json"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `fhirgate mappings check`.
+pub fn check(path: &Path) -> Report {
+    let mut report = Report::default();
+    let files = match files(path) {
+        Ok(files) => files,
+        Err(message) => {
+            report.error(message);
+            return report;
+        }
+    };
+    if files.is_empty() {
+        report.error(format!("{}: no mapping files (*.toml, *.mapping.json)", path.display()));
+    }
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for file in files {
+        let spec = match spec::read_file(&file) {
+            Ok(spec) => spec,
+            Err(error) => {
+                report.error(error.to_string());
+                continue;
+            }
+        };
+        if let Some((_, other)) = names.iter().find(|(name, _)| name == &spec.name) {
+            report.error(format!(
+                "{}: name {:?} is already used by {}",
+                file.display(),
+                spec.name,
+                other.display()
+            ));
+        }
+        names.push((spec.name.clone(), file.clone()));
+        let mut problems = Vec::new();
+        for (i, measurement) in spec.measurements.iter().enumerate() {
+            unit_problems(measurement, &format!("measurements[{i}]"), &mut problems);
+        }
+        let tests = spec.tests.len();
+        let measurements = spec.measurements.len();
+        if let Err(message) = Compiled::new(spec) {
+            problems.insert(0, message);
+        }
+        if problems.is_empty() {
+            report.line(format!(
+                "ok {}: {measurements} measurements, {tests} tests",
+                file.display()
+            ));
+            if tests == 0 {
+                report.line(format!("warning: {}: no [[tests]]", file.display()));
+            }
+        }
+        for problem in problems {
+            report.error(format!("{}: {problem}", file.display()));
+        }
+    }
+    report
+}
+
+/// Units a measurement can end up in, checked against its code.
+fn unit_problems(m: &MeasurementSpec, what: &str, problems: &mut Vec<String>) {
+    let mut units: Vec<&str> = match &m.convert_to {
+        Some(to) => vec![to.as_str()],
+        None => m
+            .unit
+            .iter()
+            .map(String::as_str)
+            .chain(m.units.values().map(String::as_str))
+            .collect(),
+    };
+    units.dedup();
+    for unit in units {
+        if let Some(problem) = unit_mismatch(MdcCode(m.code), unit) {
+            problems.push(format!("{what}: {problem}"));
+        }
+    }
+    for (i, component) in m.components.iter().enumerate() {
+        unit_problems(component, &format!("{what}.components[{i}]"), problems);
+    }
+}
+
+/// `fhirgate mappings test`; with `update`, writes the expected Bundles instead of comparing (read
+/// every one before committing it).
+pub fn test(path: &Path, update: bool) -> Report {
+    let mut report = Report::default();
+    let files = match files(path) {
+        Ok(files) => files,
+        Err(message) => {
+            report.error(message);
+            return report;
+        }
+    };
+    let (now, offset) = test_clock();
+    for file in files {
+        let vendor = match VendorMappings::load(&file) {
+            Ok(vendor) => vendor,
+            Err(error) => {
+                report.error(error.to_string());
+                continue;
+            }
+        };
+        let Some((_, mapping)) = vendor.mappings().next() else {
+            continue;
+        };
+        let cases = mapping.file.tests.clone();
+        let name = mapping.name().to_string();
+        let settings = MapSettings {
+            adapter: AdapterName::Json,
+            default_utc_offset: offset,
+            mapping: MappingOptions::default(),
+            associations: Default::default(),
+            vendor: Arc::new(vendor),
+        };
+        let base = file.parent().unwrap_or(Path::new("."));
+        for case in cases {
+            let label = format!("{name} {}", case.payload);
+            let payload = match std::fs::read(base.join(&case.payload)) {
+                Ok(payload) => payload,
+                Err(error) => {
+                    report.error(format!("{label}: cannot read the payload: {error}"));
+                    continue;
+                }
+            };
+            let result = map_case(&payload, &settings, now, case.patient.as_deref());
+            match (&case.expected, &case.error, result) {
+                (_, Some(wanted), Err(error)) => {
+                    if error.to_string().contains(wanted.as_str()) {
+                        report.line(format!("ok {label}: refused as expected"));
+                    } else {
+                        report.error(format!("{label}: refused, but with \"{error}\", not \"{wanted}\""));
+                    }
+                }
+                (_, Some(wanted), Ok(_)) => {
+                    report.error(format!("{label}: mapped, but should be refused (\"{wanted}\")"))
+                }
+                (Some(expected), None, Ok(json)) => {
+                    let expected_path = base.join(expected);
+                    if update {
+                        match std::fs::write(&expected_path, format!("{json}\n")) {
+                            Ok(()) => report.line(format!("updated {}", expected_path.display())),
+                            Err(error) => report.error(format!("{label}: cannot write: {error}")),
+                        }
+                        continue;
+                    }
+                    match compare(&expected_path, &json) {
+                        Ok(()) => report.line(format!("ok {label}")),
+                        Err(difference) => report.error(format!("{label}: {difference}")),
+                    }
+                }
+                (Some(_), None, Err(error)) => report.error(format!("{label}: refused: {error}")),
+                (None, None, _) => report.error(format!("{label}: give `expected` or `error`")),
+            }
+        }
+    }
+    report
+}
+
+/// Maps a test payload, giving readings without a patient the case's patient (as an association would).
+fn map_case(
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+    patient: Option<&str>,
+) -> Result<String, crate::pipeline::MapError> {
+    let Some((system, value)) = patient.and_then(|p| p.split_once('|')) else {
+        return map_payload(payload, settings, now);
+    };
+    let mut readings = crate::pipeline::associated_readings(payload, settings, now)?;
+    for reading in &mut readings {
+        if reading.patient.is_none() {
+            reading.patient = Some(crate::model::PatientRef {
+                system: system.to_string(),
+                value: value.to_string(),
+            });
+        }
+    }
+    let bundle = crate::mapping::map_readings(&readings, &settings.mapping)?;
+    Ok(crate::fhir::bundle_to_json_pretty(&bundle)?)
+}
+
+/// Compares a Bundle with the expected file; the first line that differs.
+fn compare(expected_path: &Path, actual: &str) -> Result<(), String> {
+    let expected_text = std::fs::read_to_string(expected_path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (run with --update to write it)",
+            expected_path.display()
+        )
+    })?;
+    let expected: serde_json::Value =
+        serde_json::from_str(&expected_text).map_err(|e| format!("{} is not JSON: {e}", expected_path.display()))?;
+    let actual_value: serde_json::Value = serde_json::from_str(actual).map_err(|e| e.to_string())?;
+    if expected == actual_value {
+        return Ok(());
+    }
+    let expected_pretty = serde_json::to_string_pretty(&expected).unwrap_or_default();
+    let actual_pretty = serde_json::to_string_pretty(&actual_value).unwrap_or_default();
+    let line = expected_pretty
+        .lines()
+        .zip(actual_pretty.lines())
+        .enumerate()
+        .find(|(_, (e, a))| e != a)
+        .map(|(n, (e, a))| format!("line {}: expected `{}`, got `{}`", n + 1, e.trim(), a.trim()))
+        .unwrap_or_else(|| "the Bundles differ in length".into());
+    Err(format!("differs from {}: {line}", expected_path.display()))
+}
+
+/// `--explain`'s report.
+pub fn explanation_text(explanation: &Explanation) -> String {
+    let mut text = format!("mapping: {}\nrecords: {}\n", explanation.mapping, explanation.records);
+    for step in &explanation.steps {
+        text.push_str(&format!("  {step}\n"));
+    }
+    if !explanation.dropped.is_empty() {
+        text.push_str("left out:\n");
+        for dropped in &explanation.dropped {
+            text.push_str(&format!(
+                "  record {} {}: {}\n",
+                dropped.record, dropped.measurement, dropped.reason
+            ));
+        }
+    }
+    if !explanation.unknown_codes.is_empty() {
+        text.push_str("unknown vendor codes (ignored):\n");
+        for (code, count) in &explanation.unknown_codes {
+            text.push_str(&format!("  {code}: {count}\n"));
+        }
+    }
+    text
+}

@@ -1,0 +1,330 @@
+//! The vendor JSON adapter and the shipped mappings in `mappings/`: the values each source asserts
+//! (the shimmer project's unit tests for Withings and iHealth; Open mHealth's schema test data) come
+//! out of the mapping, every Open mHealth shouldFail file is refused with its reason, and
+//! `fhirgate mappings check` / `test` pass on the shipped files and catch broken ones.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use fhirgate::adapters::vendor::VendorMappings;
+use fhirgate::model::{EffectiveTime, Reading, Value};
+use serde_json::Value as Json;
+
+fn mappings() -> VendorMappings {
+    VendorMappings::load(&common::repo_path("mappings")).unwrap()
+}
+
+fn read(file: &str) -> (Vec<Reading>, fhirgate::adapters::vendor::Explanation) {
+    let payload = std::fs::read(common::repo_path(&format!("mappings/tests/{file}"))).unwrap();
+    let (now, offset) = fhirgate::mapping_files::test_clock();
+    mappings()
+        .read(&payload, now.fixed_offset(), offset)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// (MDC code, value text, UCUM, time) of every simple measurement, and of each component.
+fn values(readings: &[Reading]) -> Vec<(u32, String, String, String)> {
+    let mut out = Vec::new();
+    for reading in readings {
+        for m in &reading.measurements {
+            let time = match m.time {
+                EffectiveTime::Instant(t) => t.instant().unwrap().to_rfc3339(),
+                EffectiveTime::Period { start, .. } => start.instant().unwrap().to_rfc3339(),
+            };
+            if let Some(Value::Quantity(q)) = &m.value {
+                out.push((m.code.0, q.value.to_string(), q.unit.clone(), time.clone()));
+            }
+            for c in &m.components {
+                if let Value::Quantity(q) = &c.value {
+                    out.push((c.code.0, q.value.to_string(), q.unit.clone(), time.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn row(code: u32, value: &str, unit: &str, time: &str) -> (u32, String, String, String) {
+    (code, value.into(), unit.into(), time.into())
+}
+
+#[test]
+fn withings_getmeas_gives_the_values_shimmer_asserts() {
+    let (readings, explanation) = read("withings/withings-body-measures.json");
+    assert_eq!(explanation.mapping, "withings-getmeas");
+    assert_eq!(
+        values(&readings),
+        vec![
+            row(188736, "74.126", "kg", "2015-05-31T06:06:23+00:00"),
+            row(150021, "104", "mm[Hg]", "2015-05-31T06:06:23+00:00"),
+            row(150022, "68", "mm[Hg]", "2015-05-31T06:06:23+00:00"),
+            row(149546, "41", "/min", "2015-05-31T06:06:23+00:00"),
+            row(188736, "74.128", "kg", "2015-04-20T17:13:56+00:00"),
+            row(149546, "51", "/min", "2015-03-02T16:28:55+00:00"),
+            row(149546, "47", "/min", "2015-02-26T21:57:17+00:00"),
+            row(188740, "1.930", "m", "2015-02-23T19:24:49+00:00"),
+            row(150364, "37", "Cel", "2015-02-23T19:24:49+00:00"),
+        ]
+    );
+    // Type 18 appears in three groups and is not one the mapping takes: ignored and counted.
+    assert_eq!(explanation.unknown_codes.get("18"), Some(&3));
+    assert!(explanation.dropped.is_empty(), "{:?}", explanation.dropped);
+}
+
+#[test]
+fn ihealth_lists_give_the_values_shimmer_asserts() {
+    let (bp, _) = read("ihealth/ihealth-bp.json");
+    assert_eq!(
+        values(&bp),
+        vec![
+            row(150021, "120", "mm[Hg]", "2015-09-17T12:04:23-08:00"),
+            row(150022, "90", "mm[Hg]", "2015-09-17T12:04:23-08:00"),
+            row(149546, "100", "/min", "2015-09-17T12:04:23-08:00"),
+            row(150021, "130", "mm[Hg]", "2015-09-17T14:07:45-06:00"),
+            row(150022, "95", "mm[Hg]", "2015-09-17T14:07:45-06:00"),
+            row(149546, "75", "/min", "2015-09-17T14:07:45-06:00"),
+        ]
+    );
+    let (no_pulse, explanation) = read("ihealth/ihealth-bp-no-heart-rate.json");
+    assert!(
+        values(&no_pulse).iter().all(|(code, ..)| *code != 149546),
+        "HR 0 is no pulse"
+    );
+    assert_eq!(explanation.dropped.len(), 1);
+    assert!(
+        explanation.dropped[0].reason.contains("marks it absent"),
+        "{:?}",
+        explanation.dropped
+    );
+
+    let (glucose, _) = read("ihealth/ihealth-glucose.json");
+    assert_eq!(
+        values(&glucose),
+        vec![
+            row(160184, "60", "mg/dL", "2015-09-17T12:03:27-08:00"),
+            row(160184, "70", "mg/dL", "2015-09-24T14:44:40-06:00"),
+        ]
+    );
+    let (spo2, _) = read("ihealth/ihealth-spo2.json");
+    assert_eq!(
+        values(&spo2),
+        vec![
+            row(150456, "99", "%", "2015-09-23T15:46:00-06:00"),
+            row(149530, "80", "/min", "2015-09-23T15:46:00-06:00"),
+            row(150456, "90", "%", "2015-09-24T15:03:00-06:00"),
+            row(149530, "65", "/min", "2015-09-24T15:03:00-06:00"),
+        ]
+    );
+    let (weight, _) = read("ihealth/ihealth-weight.json");
+    assert_eq!(
+        values(&weight),
+        vec![
+            row(188736, "77.5643875134944", "kg", "2015-09-17T12:04:09-08:00"),
+            row(188752, "22.56052563257619", "kg/m2", "2015-09-17T12:04:09-08:00"),
+            row(188736, "77.56438446044922", "kg", "2015-09-17T14:07:57-06:00"),
+            row(188752, "22.56052398681641", "kg/m2", "2015-09-17T14:07:57-06:00"),
+        ]
+    );
+}
+
+#[test]
+fn every_open_mhealth_should_fail_file_is_refused_with_its_reason() {
+    let dir = common::repo_path("mappings/tests/openmhealth");
+    let mut refused = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.contains("_shouldFail_") {
+            continue;
+        }
+        let payload = std::fs::read(&path).unwrap();
+        let (now, offset) = fhirgate::mapping_files::test_clock();
+        let error = mappings()
+            .read(&payload, now.fixed_offset(), offset)
+            .err()
+            .unwrap_or_else(|| panic!("{name} was accepted"));
+        let reason = error.to_string();
+        let expected = if name.contains("empty-document") {
+            "no mapping matches"
+        } else if name.contains("time") {
+            "time"
+        } else if name.contains("unit") {
+            "unit"
+        } else if name.contains("descriptive-statistic") {
+            "`$.descriptive_statistic` is not one of the allowed values"
+        } else if name.contains("pa-value") {
+            "`$.temporal_relationship_to_physical_activity` is not one of the allowed values"
+        } else if name.contains("missing-body-weight-value") {
+            "required value missing: `$.body_weight.value`"
+        } else {
+            // invalid enumerations in files that also lack a time frame
+            "no time found"
+        };
+        assert!(reason.contains(expected), "{name}: {reason}");
+        refused += 1;
+    }
+    assert_eq!(refused, 27, "every shouldFail file of the six families");
+}
+
+#[test]
+fn mappings_check_and_test_pass_on_the_shipped_mappings() {
+    for command in ["check", "test"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+            .args(["mappings", command, "mappings"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "mappings {command}:\n{stdout}");
+        assert!(!stdout.contains("error:"), "{stdout}");
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vendor-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SCALE: &str = r#"
+name = "acme-scale"
+match = "$.readings"
+records = "$.readings[*]"
+[patient]
+system = "urn:acme:user"
+id = "$.user"
+[time]
+instant = "@.at"
+format = "iso8601"
+[[measurements]]
+name = "body weight"
+code = 188736
+value = "@.pounds"
+unit = "[lb_av]"
+convert_to = "kg"
+required = true
+"#;
+
+fn map_with(mapping: &str, payload: &str, explain: bool) -> (i32, String, String) {
+    let dir = temp_dir(&format!("{}-{explain}", payload.len()));
+    std::fs::write(dir.join("acme.toml"), mapping).unwrap();
+    std::fs::write(dir.join("payload.json"), payload).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fhirgate"));
+    command
+        .args(["map", "--adapter", "json", "--mapping"])
+        .arg(dir.join("acme.toml"))
+        .arg(dir.join("payload.json"));
+    if explain {
+        command.arg("--explain");
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_new_device_is_connected_by_a_mapping_file_alone() {
+    let payload = r#"{"user": "u-17", "readings": [{"at": "2026-11-21T07:30:00+01:00", "pounds": 160.2}]}"#;
+    let (code, stdout, stderr) = map_with(SCALE, payload, false);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let observation = common::observations(&bundle)[0];
+    assert_eq!(observation["valueQuantity"]["value"], serde_json::json!(72.67));
+    assert_eq!(observation["valueQuantity"]["code"], "kg");
+    assert_eq!(observation["effectiveDateTime"], "2026-11-21T07:30:00+01:00");
+    assert_eq!(observation["subject"]["identifier"]["value"], "u-17");
+    assert_eq!(observation["code"]["coding"][1]["code"], "29463-7");
+
+    let (code, explained, _) = map_with(SCALE, payload, true);
+    assert_eq!(code, 0);
+    assert!(
+        explained.starts_with("mapping: acme-scale\nrecords: 1\n"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("body weight: `@.pounds` = 160.2 [lb_av] → 72.67 kg"),
+        "the path, the value and the conversion: {explained}"
+    );
+    assert!(explained.contains("time `@.at`"), "{explained}");
+    assert!(explained.contains("resources:\n{"), "{explained}");
+}
+
+#[test]
+fn bad_values_times_and_unmatched_payloads_are_refused_naming_mapping_path_and_field() {
+    let (code, stdout, stderr) = map_with(
+        SCALE,
+        r#"{"user": "u-17", "readings": [{"at": "2026-11-21T07:30:00+01:00", "pounds": "heavy"}]}"#,
+        false,
+    );
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.contains("mapping acme-scale, record 0: `@.pounds` is not a number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("heavy"), "the value is not repeated: {stderr}");
+
+    let (code, _, stderr) = map_with(
+        SCALE,
+        r#"{"user": "u-17", "readings": [{"at": "last tuesday", "pounds": 160}]}"#,
+        false,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("mapping acme-scale, record 0: `@.at` is not an ISO 8601 date-time"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = map_with(SCALE, r#"{"something": "else"}"#, false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no mapping matches the payload (tried: acme-scale)"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = map_with(
+        SCALE,
+        r#"{"user": "u-17", "readings": [{"at": "2026-11-21T07:30:00Z"}]}"#,
+        false,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "holds no measurement it takes (record 0 body weight: required value missing: `@.pounds` found nothing)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_the_code() {
+    let dir = temp_dir("check");
+    std::fs::write(dir.join("broken.toml"), "name = \"x\"\nmatch = \"$.a\"\n[time\n").unwrap();
+    std::fs::write(
+        dir.join("wrong-unit.toml"),
+        SCALE.replace("convert_to = \"kg\"\n", "").replace("[lb_av]", "mm[Hg]"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("unknown-code.toml"), SCALE.replace("188736", "999999")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["mappings", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("broken.toml: line 3, column"), "{stdout}");
+    assert!(
+        stdout.contains("wrong-unit.toml: measurements[0]: unit mm[Hg] does not fit MDC 188736 MDC_MASS_BODY_ACTUAL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unknown-code.toml: measurements[0]: MDC code 999999 is not in the code table"),
+        "{stdout}"
+    );
+}
