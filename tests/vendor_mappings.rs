@@ -130,6 +130,68 @@ fn ihealth_lists_give_the_values_shimmer_asserts() {
 }
 
 #[test]
+fn fitbit_google_fit_and_dexcom_give_their_sources_values() {
+    let (weight, _) = read("fitbit/fitbit-body-log-weight.json");
+    let rows = values(&weight);
+    assert_eq!(rows.len(), 8, "four weights and four BMIs");
+    assert_eq!(rows[0], row(188736, "56.7", "kg", "2015-05-13T18:28:59+00:00"));
+    assert_eq!(rows[1], row(188752, "21.48", "kg/m2", "2015-05-13T18:28:59+00:00"));
+    assert_eq!(rows[7], row(188752, "21.65", "kg/m2", "2015-05-24T15:15:25+00:00"));
+
+    let (intraday, _) = read("fitbit/fitbit-activities-heart-1d-1m-intraday.json");
+    assert_eq!(intraday.len(), 5);
+    let first = &intraday[0].measurements[0];
+    match first.time {
+        EffectiveTime::Period { start, end } => {
+            assert_eq!(start.instant().unwrap().to_rfc3339(), "2015-08-21T00:01:00+00:00");
+            assert_eq!((end.local - start.local).num_seconds(), 60, "one-minute interval");
+        }
+        other => panic!("expected a period, got {other:?}"),
+    }
+    assert_eq!(
+        values(&intraday).iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        vec!["64", "63", "64", "65", "65"]
+    );
+
+    let (weights, _) = read("googlefit/googlefit-merge-weight.json");
+    assert_eq!(
+        values(&weights),
+        vec![
+            row(188736, "72.0999984741211", "kg", "2015-02-13T00:00:00+00:00"),
+            row(188736, "72", "kg", "2015-02-17T16:57:13.313+00:00"),
+            row(188736, "75.75070190429688", "kg", "2015-07-08T03:17:00+00:00"),
+        ]
+    );
+    assert!(
+        matches!(weights[0].measurements[0].time, EffectiveTime::Instant(_)),
+        "start = end is an instant"
+    );
+    assert!(matches!(weights[2].measurements[0].time, EffectiveTime::Period { .. }));
+    let (heights, _) = read("googlefit/googlefit-merge-height.json");
+    assert_eq!(values(&heights)[0].1, "1.8287990093231201");
+    let (rates, _) = read("googlefit/googlefit-merge-heart-rate.json");
+    assert_eq!(
+        values(&rates).iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        vec!["54", "58.0"]
+    );
+
+    let (egv, _) = read("dexcom/dexcom_v3_egvs_g7_low.json");
+    assert_eq!(
+        values(&egv),
+        vec![row(160212, "39", "mg/dL", "2025-01-30T23:49:55+00:00")]
+    );
+    assert_eq!(
+        egv[0].measurements[0].quality,
+        vec![fhirgate::model::QualityFlag::BelowRange],
+        "status low: the sensor's floor, not a measured 39"
+    );
+    assert_eq!(
+        egv[0].patient.as_ref().unwrap().system,
+        "https://developer.dexcom.com/user-id"
+    );
+}
+
+#[test]
 fn every_open_mhealth_should_fail_file_is_refused_with_its_reason() {
     let dir = common::repo_path("mappings/tests/openmhealth");
     let mut refused = 0;

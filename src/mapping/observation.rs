@@ -328,6 +328,8 @@ fn data_absent(code: &str, display: &str) -> CodeableConcept {
     concept(vec![coding(DATA_ABSENT_REASON_SYSTEM, code, Some(display))], None)
 }
 
+const V3_INTERPRETATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+
 fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
     quality
         .iter()
@@ -347,6 +349,9 @@ fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
                 "early-indication",
                 Some("early-indication"),
             )),
+            // HL7 v3 ObservationInterpretation: the value is the limit of the measuring range.
+            QualityFlag::BelowRange => Some(coding(V3_INTERPRETATION_SYSTEM, "<", Some("Off scale low"))),
+            QualityFlag::AboveRange => Some(coding(V3_INTERPRETATION_SYSTEM, ">", Some("Off scale high"))),
             _ => None,
         })
         .map(|c| concept(vec![c], None))
@@ -360,7 +365,8 @@ pub fn date_time(timestamp: &Timestamp) -> String {
     let minutes = offset.unsigned_abs() / 60;
     format!(
         "{}{sign}{:02}:{:02}",
-        timestamp.local.format("%Y-%m-%dT%H:%M:%S"),
+        // Fractional seconds only when the source had them (vendor clouds send milliseconds).
+        timestamp.local.format("%Y-%m-%dT%H:%M:%S%.f"),
         minutes / 60,
         minutes % 60
     )

@@ -121,6 +121,28 @@ pub enum QualityFlag {
     EarlyEstimate,
     /// A reading taken while the measurement is still in progress (intermediate cuff pressure).
     Intermediate,
+    /// Below the range the device can measure: the value is the range's floor, not a measurement
+    /// (a CGM's "LOW").
+    BelowRange,
+    /// Above the range the device can measure (a CGM's "HIGH").
+    AboveRange,
+}
+
+impl QualityFlag {
+    /// The flag of a mapping file's name for it (`questionable`, `below-range`, …).
+    pub fn from_name(name: &str) -> Option<QualityFlag> {
+        Some(match name {
+            "invalid" => QualityFlag::Invalid,
+            "questionable" => QualityFlag::Questionable,
+            "calibration-ongoing" => QualityFlag::CalibrationOngoing,
+            "test-data" => QualityFlag::TestData,
+            "demo-data" => QualityFlag::DemoData,
+            "early-estimate" => QualityFlag::EarlyEstimate,
+            "below-range" => QualityFlag::BelowRange,
+            "above-range" => QualityFlag::AboveRange,
+            _ => return None,
+        })
+    }
 }
 
 /// One coded measurement.

@@ -45,6 +45,7 @@ struct CompiledTime {
 struct CompiledMeasurement {
     spec: MeasurementSpec,
     value: Option<Field>,
+    quality_path: Option<Field>,
     exponent: Option<Field>,
     unit_path: Option<Field>,
     components: Vec<CompiledMeasurement>,
@@ -290,21 +291,27 @@ impl Compiled {
         };
         let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, VendorError> {
             match field {
+                Some(Field::Literal(text)) => Ok(Some((text.clone(), Json::String(text.clone())))),
                 Some(field) => Ok(select(field, at.payload, at.record)
                     .first()
                     .map(|v| (field.text().to_string(), (*v).clone()))),
                 None => Ok(None),
             }
         };
+        // A date-only value joined to `time_of_day` (Fitbit's `date` + `time`).
+        let with_time_of_day = |found: Option<(String, Json)>| -> Result<Option<(String, Json)>, VendorError> {
+            let Some((path, value)) = found else { return Ok(None) };
+            match (read(&t.time_of_day)?, value.as_str()) {
+                (Some((_, Json::String(clock))), Some(date)) => {
+                    Ok(Some((path, Json::String(format!("{date}T{clock}")))))
+                }
+                _ => Ok(Some((path, value))),
+            }
+        };
         let parse = |path: &str, value: &Json| {
             time::parse(value, t.spec.format, &rule).map_err(|e: TimeError| at.error(path, e.to_string()))
         };
-        if let Some((path, mut value)) = read(&t.instant)? {
-            if let Some((_, day_time)) = read(&t.time_of_day)? {
-                if let (Some(date), Some(clock)) = (value.as_str(), day_time.as_str()) {
-                    value = Json::String(format!("{date}T{clock}"));
-                }
-            }
+        if let Some((path, value)) = with_time_of_day(read(&t.instant)?)? {
             let stamp = parse(&path, &value)?;
             explanation.steps.push(format!(
                 "record {}: time `{path}` = {} → {}",
@@ -314,7 +321,9 @@ impl Compiled {
             ));
             return Ok(EffectiveTime::Instant(stamp));
         }
-        let start = read(&t.start)?.map(|(p, v)| parse(&p, &v)).transpose()?;
+        let start = with_time_of_day(read(&t.start)?)?
+            .map(|(p, v)| parse(&p, &v))
+            .transpose()?;
         let end = read(&t.end)?.map(|(p, v)| parse(&p, &v)).transpose()?;
         let duration = match read(&t.duration)? {
             Some((path, value)) => {
@@ -334,7 +343,7 @@ impl Compiled {
             }
             _ => None,
         };
-        if let Some((start, end)) = period {
+        if let Some((start, end)) = period.filter(|(start, end)| start != end) {
             explanation.steps.push(format!(
                 "record {}: time period {} → {}",
                 at.index,
@@ -342,6 +351,10 @@ impl Compiled {
                 end.instant().map(|i| i.to_rfc3339()).unwrap_or_default()
             ));
             return Ok(EffectiveTime::Period { start, end });
+        }
+        if let Some((start, _)) = period {
+            // Start and end the same: an instant (Google Fit writes instants so).
+            return Ok(EffectiveTime::Instant(start));
         }
         if t.spec.required {
             return Err(at.error("time", "no time found: the record is refused".into()));
@@ -379,7 +392,13 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if let (Some(from), Some(to)) = (spec.unit.as_deref(), spec.convert_to.as_deref()) {
         units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
     }
+    for flag in spec.quality.values() {
+        if crate::model::QualityFlag::from_name(flag).is_none() {
+            return Err(format!("{what}.quality: {flag:?} is not a quality flag"));
+        }
+    }
     Ok(CompiledMeasurement {
+        quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
         value: optional(&spec.value, &format!("{what}.value"))?,
         exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
         unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
@@ -468,7 +487,9 @@ fn measurement_of(
     let code = MdcCode(m.spec.code);
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
-            Got::Value(q) => Taken::Yes(Measurement::simple(code, Value::Quantity(q), time)),
+            Got::Value(q) => Taken::Yes(
+                Measurement::simple(code, Value::Quantity(q), time).with_quality(quality_of(m, at, explanation)),
+            ),
             Got::Missing(_) if !m.spec.required.unwrap_or(false) => Taken::NotPresent,
             Got::Missing(reason) => Taken::Dropped(format!("required value missing: {reason}")),
             Got::Absent(reason) => Taken::Dropped(reason),
@@ -492,6 +513,36 @@ fn measurement_of(
     } else {
         Taken::Dropped(missing.join("; "))
     })
+}
+
+/// The quality flags the vendor's statement maps to.
+fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> Vec<crate::model::QualityFlag> {
+    let Some(field) = &m.quality_path else {
+        return Vec::new();
+    };
+    let Some(said) = select(field, at.payload, at.record)
+        .first()
+        .and_then(|v| scalar_text(v))
+    else {
+        return Vec::new();
+    };
+    match m
+        .spec
+        .quality
+        .get(&said)
+        .and_then(|f| crate::model::QualityFlag::from_name(f))
+    {
+        Some(flag) => {
+            explanation.steps.push(format!(
+                "record {}: {}: `{}` = {said} → {flag:?}",
+                at.index,
+                label(&m.spec),
+                field.text()
+            ));
+            vec![flag]
+        }
+        None => Vec::new(),
+    }
 }
 
 /// What a value path gave.

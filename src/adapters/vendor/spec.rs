@@ -170,6 +170,12 @@ pub struct MeasurementSpec {
     /// Vendor values that mean "no value" (iHealth sends 0).
     #[serde(default, deserialize_with = "strings")]
     pub absent_when: Vec<String>,
+    /// Where the vendor says how good the value is (Dexcom `status`), and what each answer means:
+    /// `{ low = "below-range", high = "above-range" }` (flags: invalid, questionable,
+    /// calibration-ongoing, test-data, demo-data, early-estimate, below-range, above-range).
+    pub quality_path: Option<String>,
+    #[serde(default)]
+    pub quality: BTreeMap<String, String>,
     /// A missing required value drops the measurement with a recorded reason. Components are required
     /// unless they say otherwise.
     #[serde(default)]
