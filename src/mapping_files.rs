@@ -56,11 +56,21 @@ fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
-            p.is_file() && (name.ends_with(".toml") || name.ends_with(".mapping.json"))
+            p.is_file() && (name.ends_with(".toml") || name.ends_with(".json"))
         })
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The `templateType` at the root of an Azure MedTech template file, if it is one.
+fn medtech_kind(file: &Path) -> Option<(String, serde_json::Value)> {
+    if file.extension().is_none_or(|e| e != "json") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    let kind = value.get("templateType")?.as_str()?.to_string();
+    Some((kind, value))
 }
 
 /// `fhirgate mappings check`.
@@ -78,6 +88,13 @@ pub fn check(path: &Path) -> Report {
     }
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for file in files {
+        if let Some((kind, template)) = medtech_kind(&file) {
+            check_medtech(&file, &kind, &template, &mut report);
+            continue;
+        }
+        if file.extension().is_some_and(|e| e == "json") && !file.to_string_lossy().ends_with(".mapping.json") {
+            continue;
+        }
         let spec = match spec::read_file(&file) {
             Ok(spec) => spec,
             Err(error) => {
@@ -119,6 +136,31 @@ pub fn check(path: &Path) -> Report {
     report
 }
 
+/// A MedTech template: its codes checked against the code table. (fhirgate reads MedTech templates for
+/// checking; running them is not built yet, see the README.)
+fn check_medtech(file: &Path, kind: &str, template: &serde_json::Value, report: &mut Report) {
+    match kind {
+        "CollectionFhir" => {
+            let findings = crate::adapters::vendor::check::check_medtech_fhir(template);
+            if findings.is_empty() {
+                report.line(format!("ok {}: MedTech FHIR destination mapping", file.display()));
+            }
+            for finding in findings {
+                if finding.error {
+                    report.error(format!("{}: {}", file.display(), finding.message));
+                } else {
+                    report.line(format!("warning: {}: {}", file.display(), finding.message));
+                }
+            }
+        }
+        "CollectionContent" => report.line(format!(
+            "ok {}: MedTech device mapping (not checked further)",
+            file.display()
+        )),
+        other => report.error(format!("{}: unknown MedTech templateType {other:?}", file.display())),
+    }
+}
+
 /// Units a measurement can end up in, checked against its code.
 fn unit_problems(m: &MeasurementSpec, what: &str, problems: &mut Vec<String>) {
     let mut units: Vec<&str> = match &m.convert_to {
@@ -154,6 +196,10 @@ pub fn test(path: &Path, update: bool) -> Report {
     };
     let (now, offset) = test_clock();
     for file in files {
+        let is_json = file.extension().is_some_and(|e| e == "json");
+        if medtech_kind(&file).is_some() || (is_json && !file.to_string_lossy().ends_with(".mapping.json")) {
+            continue;
+        }
         let vendor = match VendorMappings::load(&file) {
             Ok(vendor) => vendor,
             Err(error) => {

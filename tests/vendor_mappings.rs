@@ -390,3 +390,32 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
         "{stdout}"
     );
 }
+
+#[test]
+fn mappings_check_catches_medtechs_sample_coding_diastolic_pressure_as_heart_rate() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["mappings", "check"])
+        .arg(common::repo_path("fixtures/medtech"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("devicecontent.json: MedTech device mapping"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "fhirmapping.json: template[1] (bloodpressure) components[0]: LOINC 8867-4 (Heart rate or Pulse rate) is measured in /min"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"Diastolic blood pressure\" is coded LOINC 8867-4, which means Heart rate or Pulse rate; Diastolic blood pressure is LOINC 8462-4"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("template[0] (heartrate)"),
+        "the heart-rate template is right: {stdout}"
+    );
+}

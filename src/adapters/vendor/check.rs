@@ -52,3 +52,165 @@ pub fn mdc_for_loinc(loinc: &str) -> Vec<&'static codes::CodeEntry> {
         .filter(|entry| entry.loinc == Some(loinc) || entry.extra_loinc.contains(&loinc))
         .collect()
 }
+
+/// UCUM for the unit spellings MedTech templates use.
+fn ucum(unit: &str) -> &str {
+    match unit {
+        "mmHg" => "mm[Hg]",
+        "count/min" | "beats/min" | "bpm" | "{beats}/min" => "/min",
+        "degC" | "C" => "Cel",
+        other => other,
+    }
+}
+
+/// Checks an Azure MedTech "FHIR destination mapping" (`CollectionFhir` of `CodeValueFhir`
+/// templates): every LOINC coding of a vital sign must fit the unit of the value it codes and the name
+/// given to it. MedTech's own sample codes the diastolic component as 8867-4, the heart rate.
+pub fn check_medtech_fhir(template: &serde_json::Value) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let templates = template
+        .get("template")
+        .and_then(|t| t.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for (i, entry) in templates.iter().enumerate() {
+        let inner = entry.get("template").unwrap_or(entry);
+        let type_name = inner.get("typeName").and_then(|t| t.as_str()).unwrap_or("?");
+        let mut coded = vec![(format!("template[{i}] ({type_name})"), inner.clone())];
+        for (j, component) in inner
+            .get("components")
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            coded.push((format!("template[{i}] ({type_name}) components[{j}]"), component));
+        }
+        for (what, item) in coded {
+            let unit = item.pointer("/value/unit").and_then(|u| u.as_str()).map(ucum);
+            let value_name = item
+                .pointer("/value/valueName")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            for code in item
+                .get("codes")
+                .and_then(|c| c.as_array())
+                .cloned()
+                .unwrap_or_default()
+            {
+                if code.get("system").and_then(|s| s.as_str()) != Some("http://loinc.org") {
+                    continue;
+                }
+                let loinc = code.get("code").and_then(|c| c.as_str()).unwrap_or_default();
+                let display = code.get("display").and_then(|d| d.as_str()).unwrap_or_default();
+                findings.extend(loinc_contradictions(&what, loinc, display, value_name, unit));
+            }
+        }
+    }
+    findings
+}
+
+/// Where a LOINC code disagrees with the unit or the name it is used with.
+fn loinc_contradictions(what: &str, loinc: &str, display: &str, value_name: &str, unit: Option<&str>) -> Vec<Finding> {
+    let entries = mdc_for_loinc(loinc);
+    let Some(first) = entries.first() else {
+        return Vec::new();
+    };
+    let mut meanings: Vec<&str> = entries.iter().map(|e| e.text).collect();
+    meanings.sort_unstable();
+    meanings.dedup();
+    let meaning = meanings.join(" or ");
+    let mut findings = Vec::new();
+    if let Some(unit) = unit {
+        let fits = entries.iter().any(|e| units_for(e.mdc).contains(&unit));
+        if !fits {
+            findings.push(Finding {
+                error: true,
+                message: format!(
+                    "{what}: LOINC {loinc} ({meaning}) is measured in {}, but the value's unit is {unit}",
+                    first.ucum.unwrap_or("?")
+                ),
+            });
+        }
+    }
+    // The name given to the coding (display or valueName) is what another vital sign means.
+    for name in [display, value_name].into_iter().filter(|n| !n.is_empty()) {
+        let said = name.to_lowercase();
+        let own = entries
+            .iter()
+            .any(|e| e.text.to_lowercase() == said || said.contains(&first_word(e.text)));
+        let other = codes::TABLE.iter().find(|e| {
+            e.vital_sign && e.loinc.is_some() && e.loinc != Some(loinc) && {
+                let text = e.text.to_lowercase();
+                text == said || (said.len() >= 5 && text.starts_with(&said))
+            }
+        });
+        if let (false, Some(other)) = (own, other) {
+            findings.push(Finding {
+                error: true,
+                message: format!(
+                    "{what}: \"{name}\" is coded LOINC {loinc}, which means {meaning}; {} is LOINC {}",
+                    other.text,
+                    other.loinc.unwrap_or_default()
+                ),
+            });
+            break;
+        }
+    }
+    findings
+}
+
+fn first_word(text: &str) -> String {
+    text.split_whitespace().next().unwrap_or_default().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medtechs_sample_diastolic_coded_as_heart_rate_is_caught() {
+        let sample = serde_json::json!({
+            "templateType": "CollectionFhir",
+            "template": [{
+                "templateType": "CodeValueFhir",
+                "template": {
+                    "codes": [{ "code": "85354-9", "display": "Blood pressure panel", "system": "http://loinc.org" }],
+                    "periodInterval": 60,
+                    "typeName": "bloodpressure",
+                    "components": [
+                        { "codes": [{ "code": "8867-4", "display": "Diastolic blood pressure", "system": "http://loinc.org" }],
+                          "value": { "defaultPeriod": 1000, "unit": "mmHg", "valueName": "diastolic", "valueType": "SampledData" } },
+                        { "codes": [{ "code": "8480-6", "display": "Systolic blood pressure", "system": "http://loinc.org" }],
+                          "value": { "defaultPeriod": 1000, "unit": "mmHg", "valueName": "systolic", "valueType": "SampledData" } }
+                    ]
+                }
+            }, {
+                "templateType": "CodeValueFhir",
+                "template": {
+                    "codes": [{ "code": "8867-4", "system": "http://loinc.org", "display": "Heart rate" }],
+                    "periodInterval": 60,
+                    "typeName": "heartrate",
+                    "value": { "defaultPeriod": 1000, "unit": "count/min", "valueName": "hr", "valueType": "SampledData" }
+                }
+            }]
+        });
+        let findings = check_medtech_fhir(&sample);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(findings.len(), 2, "{messages:#?}");
+        assert!(
+            messages[0].contains("components[0]: LOINC 8867-4 (Heart rate or Pulse rate) is measured in /min"),
+            "{messages:#?}"
+        );
+        assert!(messages[0].contains("the value's unit is mm[Hg]"), "{messages:#?}");
+        assert!(
+            messages[1].contains("\"Diastolic blood pressure\" is coded LOINC 8867-4, which means Heart rate or Pulse rate; Diastolic blood pressure is LOINC 8462-4"),
+            "{messages:#?}"
+        );
+        // The correct heart-rate and systolic codings raise nothing.
+        assert!(findings
+            .iter()
+            .all(|f| !f.message.contains("template[1]") && !f.message.contains("components[1]")));
+    }
+}
