@@ -43,24 +43,9 @@ pub fn test_clock() -> (DateTime<Utc>, FixedOffset) {
 
 use chrono::Offset;
 
-/// The mapping files under `path` (a file, or the top level of a directory).
+/// Every file `check` and `test` look at.
 fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            p.is_file() && (name.ends_with(".toml") || name.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    crate::adapters::vendor::mapping_files(path, true).map_err(|e| e.to_string())
 }
 
 /// The `templateType` at the root of an Azure MedTech template file, if it is one.

@@ -40,16 +40,19 @@ pub struct HttpState {
 /// The routes of the bridge's HTTP listener.
 pub fn router(state: HttpState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/ingest/{adapter}", post(ingest))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let admin = Router::new()
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/{id}", get(show_dead_letter))
         .route("/admin/dead-letters/{id}/replay", post(replay_dead_letter))
         .route("/admin/associations", get(list_associations).post(add_association))
         .route("/admin/associations/{id}", axum::routing::delete(remove_association))
+        .route_layer(axum::middleware::from_fn(admin_guard));
+    Router::new()
+        .route("/ingest/{adapter}", post(ingest))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(admin)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -275,14 +278,18 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 }
 
 /// Dead letters hold patient data: the admin endpoints answer loopback clients only.
-#[allow(clippy::result_large_err)]
 ///
 /// A loopback peer is not enough on its own: a web page in a browser on the same machine can reach
 /// loopback too (DNS rebinding, cross-site posts). So the Host must name loopback, and a request with a
 /// body must say it is JSON, which a cross-site form cannot without a CORS preflight the bridge never
 /// grants.
-fn admin_allowed(peer: &SocketAddr, headers: &HeaderMap, has_body: bool) -> Result<(), Response> {
-    let forbid = |detail: &str| Err(problem(StatusCode::FORBIDDEN, "Forbidden", detail, None));
+async fn admin_guard(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let forbid = |detail: &str| problem(StatusCode::FORBIDDEN, "Forbidden", detail, None);
     if !peer.ip().is_loopback() {
         return forbid("the admin endpoints answer loopback clients only");
     }
@@ -297,6 +304,11 @@ fn admin_allowed(peer: &SocketAddr, headers: &HeaderMap, has_body: bool) -> Resu
     if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
         return forbid("the admin endpoints answer requests addressed to 127.0.0.1, localhost or [::1] only");
     }
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|length| length != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|h| h.to_str().ok())
@@ -304,17 +316,10 @@ fn admin_allowed(peer: &SocketAddr, headers: &HeaderMap, has_body: bool) -> Resu
     if has_body && !json {
         return forbid("send the body as Content-Type: application/json");
     }
-    Ok(())
+    next.run(request).await
 }
 
-async fn list_dead_letters(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, false) {
-        return response;
-    }
+async fn list_dead_letters(State(state): State<HttpState>) -> Response {
     match state.outbox.dead_letters() {
         Ok(letters) => {
             let list: Vec<serde_json::Value> = letters
@@ -342,15 +347,7 @@ async fn list_dead_letters(
     }
 }
 
-async fn show_dead_letter(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, false) {
-        return response;
-    }
+async fn show_dead_letter(State(state): State<HttpState>, Path(id): Path<u64>) -> Response {
     match state.outbox.dead_letter(id) {
         Ok(Some(letter)) => Json(letter).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, "No such dead letter", format!("{id}"), None),
@@ -363,15 +360,7 @@ async fn show_dead_letter(
     }
 }
 
-async fn replay_dead_letter(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, false) {
-        return response;
-    }
+async fn replay_dead_letter(State(state): State<HttpState>, Path(id): Path<u64>) -> Response {
     match state.outbox.replay(id) {
         Ok(Some(outbox_id)) => Json(json!({ "replayed": id, "outboxId": outbox_id })).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, "No such dead letter", format!("{id}"), None),
@@ -409,14 +398,7 @@ fn association_error(error: AssociationUpdateError) -> Response {
 }
 
 /// The associations added through this API (the file's are in the file).
-async fn list_associations(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, false) {
-        return response;
-    }
+async fn list_associations(State(state): State<HttpState>) -> Response {
     let registry = match association_registry(&state) {
         Ok(registry) => registry,
         Err(response) => return *response,
@@ -435,15 +417,7 @@ async fn list_associations(
 
 /// Adds one association (the file's entry format); readings dead-lettered for want of a patient are
 /// replayed.
-async fn add_association(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, true) {
-        return response;
-    }
+async fn add_association(State(state): State<HttpState>, body: Bytes) -> Response {
     let registry = match association_registry(&state) {
         Ok(registry) => registry,
         Err(response) => return *response,
@@ -458,15 +432,7 @@ async fn add_association(
     }
 }
 
-async fn remove_association(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-) -> Response {
-    if let Err(response) = admin_allowed(&peer, &headers, false) {
-        return response;
-    }
+async fn remove_association(State(state): State<HttpState>, Path(id): Path<u64>) -> Response {
     let registry = match association_registry(&state) {
         Ok(registry) => registry,
         Err(response) => return *response,

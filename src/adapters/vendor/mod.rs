@@ -47,7 +47,7 @@ pub struct VendorMappings {
 impl VendorMappings {
     /// One mapping file, or every mapping file (`*.toml`, `*.mapping.json`) in a directory.
     pub fn load(path: &Path) -> Result<VendorMappings, SpecError> {
-        let files = mapping_files(path)?;
+        let files = mapping_files(path, false)?;
         let mut mappings = Vec::new();
         for file in files {
             let spec = spec::read_file(&file)?;
@@ -120,8 +120,9 @@ impl VendorMappings {
     }
 }
 
-/// The mapping files at `path` (a file, or the top level of a directory), sorted.
-fn mapping_files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
+/// The mapping files at `path` (a file, or the top level of a directory), sorted: `*.toml` and
+/// `*.mapping.json`, and with `any_json` every `*.json` (MedTech templates, for `mappings check`).
+pub fn mapping_files(path: &Path, any_json: bool) -> Result<Vec<PathBuf>, SpecError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -136,7 +137,8 @@ fn mapping_files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
-            p.is_file() && (name.ends_with(".toml") || name.ends_with(".mapping.json"))
+            p.is_file()
+                && (name.ends_with(".toml") || name.ends_with(".mapping.json") || (any_json && name.ends_with(".json")))
         })
         .collect();
     files.sort();
