@@ -386,7 +386,7 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
         "{stdout}"
     );
     assert!(
-        stdout.contains("unknown-code.toml: measurements[0]: MDC code 999999 is not in the code table"),
+        stdout.contains("unknown-code.toml: measurements[0]: MDC code 999999 is not in the code table (src/codes.rs); give its `reference_id`"),
         "{stdout}"
     );
 }
@@ -417,5 +417,59 @@ fn mappings_check_catches_medtechs_sample_coding_diastolic_pressure_as_heart_rat
     assert!(
         !stdout.contains("template[0] (heartrate)"),
         "the heart-rate template is right: {stdout}"
+    );
+}
+
+#[test]
+fn xml_payloads_go_through_the_same_mappings() {
+    let mapping = r#"
+name = "acme-pump-xml"
+payload = "xml"
+match = "$.report.reading"
+records = "$.report.reading[?@['@type'] == 'rate']"
+[device]
+id = "$.report['@serial']"
+system = "https://acme.example/pump-serial"
+[patient]
+system = "urn:oid:2.16.840.1.113883.19.5"
+id = "$.report.patient"
+[time]
+instant = "@.at"
+format = "iso8601"
+[[measurements]]
+name = "infusion rate"
+code = 157784
+reference_id = "MDC_FLOW_FLUID_PUMP"
+value = "@.value"
+unit_path = "@.value[0]['@unit']"
+units = { "mL/h" = "mL/h" }
+required = true
+"#;
+    let payload = r#"<?xml version="1.0" encoding="UTF-8"?>
+<pump:report xmlns:pump="urn:acme:pump" serial="P-7">
+  <pump:patient>MRN-4711</pump:patient>
+  <pump:reading type="rate"><value unit="mL/h">125.0</value><at>2026-11-21T10:00:00+01:00</at></pump:reading>
+  <pump:reading type="volume"><value unit="mL">42</value><at>2026-11-21T10:00:00+01:00</at></pump:reading>
+</pump:report>"#;
+    let (code, stdout, stderr) = map_with(mapping, payload, false);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let observations = common::observations(&bundle);
+    assert_eq!(observations.len(), 1, "only the rate reading");
+    assert_eq!(observations[0]["valueQuantity"]["value"], serde_json::json!(125.0));
+    assert_eq!(observations[0]["valueQuantity"]["code"], "mL/h");
+    assert_eq!(observations[0]["effectiveDateTime"], "2026-11-21T10:00:00+01:00");
+    assert_eq!(observations[0]["subject"]["identifier"]["value"], "MRN-4711");
+    assert!(
+        stdout.contains("\"value\": \"P-7\""),
+        "the device serial from the attribute"
+    );
+    assert_eq!(observations[0]["code"]["coding"][0]["display"], "MDC_FLOW_FLUID_PUMP");
+
+    let (code, _, stderr) = map_with(mapping, "<report><reading type=\"rate\"></report>", false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("not XML a mapping can read") && stderr.contains("byte"),
+        "{stderr}"
     );
 }

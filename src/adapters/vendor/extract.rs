@@ -292,9 +292,16 @@ impl Compiled {
         let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, VendorError> {
             match field {
                 Some(Field::Literal(text)) => Ok(Some((text.clone(), Json::String(text.clone())))),
-                Some(field) => Ok(select(field, at.payload, at.record)
-                    .first()
-                    .map(|v| (field.text().to_string(), (*v).clone()))),
+                // An XML element (a one-element array, or `#text`) is read as its text.
+                Some(field) => Ok(select(field, at.payload, at.record).first().map(|v| {
+                    let value = match v {
+                        Json::Array(_) | Json::Object(_) => {
+                            scalar_text(v).map(Json::String).unwrap_or_else(|| (*v).clone())
+                        }
+                        other => (*other).clone(),
+                    };
+                    (field.text().to_string(), value)
+                })),
                 None => Ok(None),
             }
         };
@@ -371,9 +378,9 @@ impl Compiled {
 }
 
 fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> Result<CompiledMeasurement, String> {
-    if crate::codes::lookup(MdcCode(spec.code)).is_none() {
+    if crate::codes::lookup(MdcCode(spec.code)).is_none() && spec.reference_id.is_none() {
         return Err(format!(
-            "{what}: MDC code {} is not in the code table (src/codes.rs)",
+            "{what}: MDC code {} is not in the code table (src/codes.rs); give its `reference_id`",
             spec.code
         ));
     }
@@ -457,12 +464,15 @@ fn text_of(field: &Field, at: &Context) -> Result<Option<String>, VendorError> {
     }
 }
 
-/// A string or number as text (numbers in their shortest form); `None` for anything else.
+/// A string or number as text (numbers in their shortest form); `None` for anything else. An XML
+/// element read as a one-element array, or as an object with `#text`, gives its text.
 fn scalar_text(value: &Json) -> Option<String> {
     match value {
         Json::String(text) => Some(text.clone()),
         Json::Number(number) => Some(number.to_string()),
         Json::Bool(b) => Some(b.to_string()),
+        Json::Array(items) if items.len() == 1 => items.first().and_then(scalar_text),
+        Json::Object(fields) => fields.get("#text").and_then(scalar_text),
         _ => None,
     }
 }
@@ -488,7 +498,9 @@ fn measurement_of(
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
             Got::Value(q) => Taken::Yes(
-                Measurement::simple(code, Value::Quantity(q), time).with_quality(quality_of(m, at, explanation)),
+                Measurement::simple(code, Value::Quantity(q), time)
+                    .with_label(m.spec.reference_id.clone())
+                    .with_quality(quality_of(m, at, explanation)),
             ),
             Got::Missing(_) if !m.spec.required.unwrap_or(false) => Taken::NotPresent,
             Got::Missing(reason) => Taken::Dropped(format!("required value missing: {reason}")),
@@ -499,7 +511,10 @@ fn measurement_of(
     let mut missing = Vec::new();
     for component in &m.components {
         match quantity_of(component, at, explanation)? {
-            Got::Value(q) => components.push(Component::new(MdcCode(component.spec.code), Value::Quantity(q))),
+            Got::Value(q) => components.push(Component {
+                label: component.spec.reference_id.clone(),
+                ..Component::new(MdcCode(component.spec.code), Value::Quantity(q))
+            }),
             Got::Missing(reason) | Got::Absent(reason) if component.spec.required.unwrap_or(true) => {
                 missing.push(format!("component {}: {reason}", label(&component.spec)));
             }
@@ -507,7 +522,7 @@ fn measurement_of(
         }
     }
     Ok(if missing.is_empty() {
-        Taken::Yes(Measurement::compound(code, components, time))
+        Taken::Yes(Measurement::compound(code, components, time).with_label(m.spec.reference_id.clone()))
     } else if components.is_empty() && !m.spec.required.unwrap_or(false) {
         Taken::NotPresent
     } else {

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod spec;
 pub mod time;
 pub mod units;
+pub mod xml;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ use crate::model::Reading;
 pub enum VendorError {
     #[error("the payload is not JSON: {0}")]
     Json(String),
+    #[error("the payload is not XML a mapping can read: {0}")]
+    Xml(String),
     #[error("no mapping matches the payload (tried: {})", .tried.join(", "))]
     NoMapping { tried: Vec<String> },
     #[error("mappings {} all match the payload; make their `match` paths exclusive", .0.join(" and "))]
@@ -80,19 +83,33 @@ impl VendorMappings {
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
     ) -> Result<(Vec<Reading>, Explanation), VendorError> {
-        let json: serde_json::Value =
-            serde_json::from_slice(payload).map_err(|e| VendorError::Json(crate::privacy::json_error(&e)))?;
+        let is_xml = xml::looks_like_xml(payload);
+        let json: serde_json::Value = if is_xml {
+            xml::to_json(payload).map_err(VendorError::Xml)?
+        } else {
+            serde_json::from_slice(payload).map_err(|e| VendorError::Json(crate::privacy::json_error(&e)))?
+        };
+        let format = if is_xml {
+            spec::PayloadFormat::Xml
+        } else {
+            spec::PayloadFormat::Json
+        };
         let matching: Vec<&Compiled> = self
             .mappings
             .iter()
             .map(|(_, m)| m)
-            .filter(|m| m.matches(&json))
+            .filter(|m| m.file.payload == format && m.matches(&json))
             .collect();
         let mapping = match matching.as_slice() {
             [one] => *one,
             [] => {
                 return Err(VendorError::NoMapping {
-                    tried: self.mappings.iter().map(|(_, m)| m.name().to_string()).collect(),
+                    tried: self
+                        .mappings
+                        .iter()
+                        .filter(|(_, m)| m.file.payload == format)
+                        .map(|(_, m)| m.name().to_string())
+                        .collect(),
                 })
             }
             many => {

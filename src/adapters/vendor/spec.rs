@@ -28,6 +28,9 @@ pub struct MappingFile {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// What the vendor posts: `json` (default) or `xml` (read as the tree `xml.rs` describes).
+    #[serde(default)]
+    pub payload: PayloadFormat,
     /// A JSONPath that selects something in every payload this mapping is for (and in no other).
     #[serde(rename = "match")]
     pub match_path: String,
@@ -54,6 +57,14 @@ pub struct MappingFile {
 
 fn whole_payload() -> String {
     "$".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    #[default]
+    Json,
+    Xml,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -153,6 +164,9 @@ pub struct MeasurementSpec {
     pub name: String,
     /// The MDC code (numeric, e.g. 188736 for body weight); LOINC and display come from the code table.
     pub code: u32,
+    /// The MDC reference id (`MDC_FLOW_FLUID_PUMP`), for a code the code table does not hold: it becomes
+    /// the coding's display, as for HL7 v2 devices.
+    pub reference_id: Option<String>,
     /// The value (path or literal). A compound measurement (blood pressure) has none, only components.
     pub value: Option<String>,
     /// A power of ten to multiply the value by (Withings' `unit`: value × 10^unit).

@@ -1,0 +1,184 @@
+//! XML payloads through the same mappings: the document becomes a JSON tree, and the mapping's
+//! JSONPaths walk it. The shape is fixed, so paths are predictable:
+//!
+//! * the root element is an object under its name: `<readings>` is `$.readings`;
+//! * attributes are members named `@` + name: `@['@unit']`;
+//! * child elements are arrays under their local name (namespace prefixes dropped), whether they occur
+//!   once or many times: every `<reading>` of the root is `$.readings.reading[*]`;
+//! * an element with only text is that text; text beside attributes or children is `#text`.
+//!
+//! A value path that finds a one-element array or an object with `#text` reads the text, so
+//! `@.value` reads `<value>74.1</value>`.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use serde_json::{Map, Value as Json};
+
+/// One element being built.
+struct Open {
+    name: String,
+    fields: Map<String, Json>,
+    text: String,
+}
+
+fn local_name(start: &BytesStart) -> String {
+    String::from_utf8_lossy(start.local_name().as_ref()).to_string()
+}
+
+fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
+    let mut fields = Map::new();
+    for attribute in start.attributes() {
+        let attribute = attribute.map_err(|e| format!("byte {position}: malformed attribute: {e}"))?;
+        let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).to_string();
+        let value = attribute
+            .unescape_value()
+            .map_err(|e| format!("byte {position}: attribute `{key}`: {e}"))?;
+        fields.insert(format!("@{key}"), Json::String(value.to_string()));
+    }
+    Ok(Open {
+        name: local_name(start),
+        fields,
+        text: String::new(),
+    })
+}
+
+/// The finished element's JSON.
+fn close(element: Open) -> Json {
+    let text = element.text.trim().to_string();
+    if element.fields.is_empty() {
+        return Json::String(text);
+    }
+    let mut fields = element.fields;
+    if !text.is_empty() {
+        fields.insert("#text".into(), Json::String(text));
+    }
+    Json::Object(fields)
+}
+
+fn attach(parent: &mut Open, name: String, child: Json) {
+    // Attributes are stored as `@name`, so an element's key always holds the array made here.
+    if let Json::Array(items) = parent.fields.entry(name).or_insert_with(|| Json::Array(Vec::new())) {
+        items.push(child);
+    }
+}
+
+/// Parses an XML document into the JSON tree described above. Errors name the byte offset.
+pub fn to_json(xml: &[u8]) -> Result<Json, String> {
+    let mut reader = Reader::from_reader(xml);
+    reader.config_mut().trim_text(false);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<(String, Json)> = None;
+    let mut buffer = Vec::new();
+    loop {
+        let position = reader.buffer_position();
+        let event = reader
+            .read_event_into(&mut buffer)
+            .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+        match event {
+            Event::Start(start) => stack.push(open(&start, position)?),
+            Event::Empty(start) => {
+                let element = open(&start, position)?;
+                let name = element.name.clone();
+                let json = close(element);
+                match stack.last_mut() {
+                    Some(parent) => attach(parent, name, json),
+                    None => root = Some((name, json)),
+                }
+            }
+            Event::End(_) => {
+                let element = stack
+                    .pop()
+                    .ok_or_else(|| format!("XML is malformed at byte {position}: an end tag without a start"))?;
+                let name = element.name.clone();
+                let json = close(element);
+                match stack.last_mut() {
+                    Some(parent) => attach(parent, name, json),
+                    None => root = Some((name, json)),
+                }
+            }
+            Event::Text(text) => {
+                if let Some(current) = stack.last_mut() {
+                    let text = text
+                        .xml_content()
+                        .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+                    current.text.push_str(&text);
+                }
+            }
+            // `&amp;` and `&#38;` arrive as references of their own.
+            Event::GeneralRef(reference) => {
+                if let Some(current) = stack.last_mut() {
+                    let character = match reference.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        Ok(None) => {
+                            let name = reference
+                                .decode()
+                                .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+                            quick_xml::escape::resolve_predefined_entity(&name)
+                                .ok_or_else(|| format!("XML at byte {position}: unknown entity &{name};"))?
+                                .to_string()
+                        }
+                        Err(e) => return Err(format!("XML is malformed at byte {position}: {e}")),
+                    };
+                    current.text.push_str(&character);
+                }
+            }
+            Event::CData(data) => {
+                if let Some(current) = stack.last_mut() {
+                    current.text.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buffer.clear();
+    }
+    if !stack.is_empty() {
+        return Err(format!(
+            "XML ends inside <{}>",
+            stack.last().map(|e| e.name.as_str()).unwrap_or("?")
+        ));
+    }
+    let (name, json) = root.ok_or("the XML document has no root element")?;
+    let mut document = Map::new();
+    document.insert(name, json);
+    Ok(Json::Object(document))
+}
+
+/// True when the payload looks like XML (its first non-blank byte is `<`).
+pub fn looks_like_xml(payload: &[u8]) -> bool {
+    payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_attributes_and_text_have_fixed_places() {
+        let xml = br#"<?xml version="1.0"?>
+            <pump:report xmlns:pump="urn:acme:pump" serial="P-7">
+              <pump:reading type="rate"><value unit="mL/h">125.0</value><at>2026-11-21T10:00:00+01:00</at></pump:reading>
+              <pump:reading type="volume"><value unit="mL">42</value><at>2026-11-21T10:00:00+01:00</at></pump:reading>
+              <note><![CDATA[a & b]]></note>
+              <escaped>x &amp; y &#38; z</escaped>
+            </pump:report>"#;
+        let json = to_json(xml).unwrap();
+        assert_eq!(json["report"]["@serial"], "P-7");
+        assert_eq!(json["report"]["reading"].as_array().unwrap().len(), 2);
+        assert_eq!(json["report"]["reading"][0]["@type"], "rate");
+        assert_eq!(json["report"]["reading"][0]["value"][0]["#text"], "125.0");
+        assert_eq!(json["report"]["reading"][0]["value"][0]["@unit"], "mL/h");
+        assert_eq!(json["report"]["reading"][1]["at"][0], "2026-11-21T10:00:00+01:00");
+        assert_eq!(json["report"]["note"][0], "a & b");
+        assert_eq!(json["report"]["escaped"][0], "x & y & z");
+    }
+
+    #[test]
+    fn malformed_xml_names_the_byte() {
+        let error = to_json(b"<a><b></a>").unwrap_err();
+        assert!(error.contains("byte"), "{error}");
+        assert!(to_json(b"<a>").unwrap_err().contains("ends inside <a>"));
+        assert!(looks_like_xml(b"  <a/>"));
+        assert!(!looks_like_xml(b"{}"));
+    }
+}
