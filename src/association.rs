@@ -20,6 +20,11 @@ use thiserror::Error;
 
 use crate::model::{BluetoothAddress, DeviceIdentity, Eui64, HardwareIdError, InstanceId, PatientRef, Reading};
 
+/// The namespace prefix of a device that stands for many: a vendor mapping whose payload names no
+/// device. An association can never apply to it, because it would give every user's readings one
+/// patient; such readings need their patient in the payload or from the sender (`?patient=`).
+pub const SHARED_DEVICE_NAMESPACE: &str = "urn:fhirgate:no-device-id:";
+
 /// A table that cannot be used.
 #[derive(Debug, Error)]
 pub enum AssociationFileError {
@@ -86,6 +91,14 @@ pub struct Association {
 impl Association {
     /// True when the association names `device` by any identifier they share.
     fn names(&self, device: &DeviceIdentity) -> bool {
+        let shared = device
+            .instance_id
+            .as_ref()
+            .and_then(|i| i.namespace.as_deref())
+            .is_some_and(|ns| ns.starts_with(SHARED_DEVICE_NAMESPACE));
+        if shared {
+            return false;
+        }
         (self.system_id.is_some() && self.system_id == device.system_id)
             || (self.bluetooth_address.is_some() && self.bluetooth_address == device.bluetooth_address)
             || (self.instance_id.is_some() && self.instance_id == device.instance_id)
@@ -235,6 +248,24 @@ impl AssociationTable {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_association_applies_to_a_device_that_stands_for_many() {
+        let table = AssociationTable::from_json(
+            br#"[{"device": {"instanceId": {"value": "ihealth-weight", "namespace": "urn:fhirgate:no-device-id:ihealth-weight"}},
+                  "patient": {"system": "urn:x", "value": "P1"}, "from": "2026-01-01T00:00:00Z"}]"#,
+        )
+        .unwrap();
+        let shared = DeviceIdentity {
+            instance_id: Some(InstanceId {
+                value: "ihealth-weight".into(),
+                namespace: Some(format!("{SHARED_DEVICE_NAMESPACE}ihealth-weight")),
+            }),
+            ..DeviceIdentity::default()
+        };
+        let time = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap();
+        assert_eq!(table.patient_for(&shared, time), Ok(None));
+    }
+
     use super::*;
 
     fn table(json: &str) -> AssociationTable {

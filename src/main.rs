@@ -288,6 +288,10 @@ fn main() -> ExitCode {
             mapping,
             explain,
         } => {
+            if (mapping.is_some() || explain) && adapter != AdapterName::Json {
+                eprintln!("fhirgate: --mapping and --explain are for --adapter json");
+                return ExitCode::from(1);
+            }
             let vendor = if adapter == AdapterName::Json {
                 let path = mapping.unwrap_or_else(|| PathBuf::from("mappings"));
                 match VendorMappings::load(&path) {

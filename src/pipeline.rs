@@ -188,7 +188,11 @@ pub fn associated_readings(
 /// Maps one payload to a transaction Bundle serialized as pretty JSON.
 pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
     let readings = associated_readings(payload, settings, now)?;
-    let bundle = mapping::map_readings(&readings, &settings.mapping)?;
+    let bundle = if readings.is_empty() {
+        mapping::empty_transaction()
+    } else {
+        mapping::map_readings(&readings, &settings.mapping)?
+    };
     Ok(fhir::bundle_to_json_pretty(&bundle)?)
 }
 
@@ -207,7 +211,11 @@ pub fn explain_payload(
         for reading in &mut readings {
             settings.associations.associate(reading)?;
         }
-        let bundle = mapping::map_readings(&readings, &settings.mapping)?;
+        let bundle = if readings.is_empty() {
+            mapping::empty_transaction()
+        } else {
+            mapping::map_readings(&readings, &settings.mapping)?
+        };
         Ok(fhir::bundle_to_json_pretty(&bundle)?)
     })();
     Ok((explanation, bundle))

@@ -142,6 +142,7 @@ fn weight_record(n: u32) -> OutboxRecord {
         received_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap(),
         source: "test".into(),
         payload: payload.to_string().into_bytes(),
+        patient: None,
     }
 }
 

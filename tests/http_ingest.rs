@@ -84,10 +84,25 @@ async fn a_payload_is_answered_202_once_stored_exactly_as_sent() {
     assert_eq!(stored[0].1.adapter, "ble");
     assert!(stored[0].1.source.starts_with("http 127.0.0.1:"));
 
+    // The sender may say whose data a payload is; it is kept with the payload.
+    let (status, _, _) = post(
+        &server,
+        "/ingest/ble?patient=urn:oid:1.2.3%7CP-9",
+        payload.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        server.outbox.pending(10).unwrap()[1].1.patient.as_deref(),
+        Some("urn:oid:1.2.3|P-9")
+    );
+    let (status, body, _) = post(&server, "/ingest/ble?patient=P-9", payload.clone(), None).await;
+    assert_eq!(status, 400, "{body}");
     let pcd = fixture("hl7v2/ihe_pcd01_dec_soap_wan_bp_example.hl7");
     let (status, body, _) = post(&server, "/ingest/hl7v2", pcd, None).await;
-    assert_eq!((status, &body["ids"]), (202, &serde_json::json!([2])));
-    assert_eq!(server.outbox.pending(10).unwrap()[1].1.adapter, "hl7v2");
+    assert_eq!((status, &body["ids"]), (202, &serde_json::json!([3])));
+    assert_eq!(server.outbox.pending(10).unwrap()[2].1.adapter, "hl7v2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,6 +223,7 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
         received_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap(),
         source: "test".into(),
         payload: b"{}".to_vec(),
+        patient: None,
     };
     server
         .outbox

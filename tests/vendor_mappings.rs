@@ -473,3 +473,51 @@ required = true
         "{stderr}"
     );
 }
+
+#[test]
+fn vendor_numbers_markers_and_exponents_are_read_as_numbers_and_bounded() {
+    let mapping = r#"
+name = "acme-numbers"
+match = "$.r"
+records = "$.r[*]"
+[patient]
+system = "urn:acme:user"
+id = "u-1"
+[time]
+instant = "@.t"
+format = "unix-seconds"
+[[measurements]]
+name = "body weight"
+code = 188736
+value = "@.v"
+exponent = "@.e"
+unit = "kg"
+absent_when = [0]
+"#;
+    // 0.0 is the absent marker 0; 7.5e1 × 10^0 is 75.
+    let (code, stdout, stderr) = map_with(
+        mapping,
+        r#"{"r": [{"t": 1, "v": 0.0, "e": 0}, {"t": 2, "v": 7.5e1, "e": 0}]}"#,
+        false,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let observations = common::observations(&bundle);
+    assert_eq!(observations.len(), 1, "the 0.0 marker left one out");
+    assert_eq!(observations[0]["valueQuantity"]["value"].as_f64(), Some(75.0));
+    // An absurd exponent is refused, not expanded.
+    let (code, _, stderr) = map_with(mapping, r#"{"r": [{"t": 1, "v": 5, "e": 2000000000}]}"#, false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`@.e` is not a whole number from -30 to 30"),
+        "{stderr}"
+    );
+    // A poll with nothing new is an empty transaction, not an error.
+    let (code, stdout, _) = map_with(mapping, r#"{"r": []}"#, false);
+    assert_eq!(code, 0);
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        bundle,
+        serde_json::json!({"resourceType": "Bundle", "type": "transaction"})
+    );
+}

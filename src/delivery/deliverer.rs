@@ -140,6 +140,11 @@ impl Deliverer {
         let mut mapped = Vec::with_capacity(batch.len());
         for (id, record) in batch {
             match self.map(&record) {
+                // A vendor poll with nothing new: nothing to deliver.
+                Ok(readings) if readings.is_empty() => {
+                    debug!(outbox_id = id, "nothing to deliver in the payload");
+                    self.outbox.remove(&[id])?;
+                }
                 Ok(readings) => mapped.push(Mapped { id, record, readings }),
                 Err(reason) => self.bury(id, record, reason, None)?,
             }
@@ -181,6 +186,14 @@ impl Deliverer {
         let settings = self.settings.for_adapter(adapter);
         let mut readings = read_payload(&record.payload, settings, record.received_at.with_timezone(&Utc))
             .map_err(|e| e.to_string())?;
+        if let Some((system, value)) = record.patient.as_deref().and_then(|p| p.split_once('|')) {
+            for reading in readings.iter_mut().filter(|r| r.patient.is_none()) {
+                reading.patient = Some(crate::model::PatientRef {
+                    system: system.to_string(),
+                    value: value.to_string(),
+                });
+            }
+        }
         {
             let associations = self.associations.borrow();
             for reading in &mut readings {
@@ -188,7 +201,9 @@ impl Deliverer {
             }
         }
         // Map alone once, so a payload that cannot become FHIR is found before it spoils a batch.
-        mapping::map_readings(&readings, &settings.mapping).map_err(|e| e.to_string())?;
+        if !readings.is_empty() {
+            mapping::map_readings(&readings, &settings.mapping).map_err(|e| e.to_string())?;
+        }
         Ok(readings)
     }
 

@@ -48,6 +48,10 @@ pub struct OutboxRecord {
     pub source: String,
     #[serde(with = "payload_base64")]
     pub payload: Vec<u8>,
+    /// The patient the sender said the payload is about (`system|value`), for payloads that do not
+    /// name one themselves (a vendor-cloud poller posting one user's data with `?patient=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
 }
 
 mod payload_base64 {
@@ -196,6 +200,7 @@ impl Outbox {
                     received_at: chrono::Utc::now().fixed_offset(),
                     source: format!("outbox record {id}"),
                     payload: raw,
+                    patient: None,
                 },
                 reason: format!("the stored record cannot be read ({error}); the payload is its raw bytes"),
                 status: None,
@@ -428,6 +433,7 @@ mod tests {
             received_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:00+01:00").unwrap(),
             source: "test".into(),
             payload: vec![n, 0x0D, 0xFF],
+            patient: None,
         }
     }
 

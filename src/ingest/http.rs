@@ -91,6 +91,7 @@ async fn ingest(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(adapter): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -121,6 +122,21 @@ async fn ingest(
             return problem(rejection.status(), "Unreadable body", rejection.body_text(), None);
         }
     };
+    // `?patient=system|value`: whose data this is, for payloads that do not say (a vendor-cloud poller
+    // posting one user's data).
+    let patient = query.get("patient").cloned();
+    if patient
+        .as_deref()
+        .is_some_and(|p| !matches!(p.split_once('|'), Some((system, value)) if !system.is_empty() && !value.is_empty()))
+    {
+        state.metrics.rejected(Transport::Http, "bad_payload");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid patient",
+            "the `patient` query parameter must be `system|value`",
+            None,
+        );
+    }
     let Some(adapter) = AdapterName::from_name(&adapter) else {
         state.metrics.rejected(Transport::Http, "unsupported");
         return problem(
@@ -161,6 +177,7 @@ async fn ingest(
             received_at,
             source: source.clone(),
             payload,
+            patient: patient.clone(),
         })
         .collect();
     match state.outbox.append_all(&records).await {

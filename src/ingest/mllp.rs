@@ -296,6 +296,7 @@ async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
         received_at: Utc::now().fixed_offset(),
         source: format!("mllp {peer}"),
         payload: bytes.to_vec(),
+        patient: None,
     };
     match context.outbox.append(&record).await {
         Ok(_) => {

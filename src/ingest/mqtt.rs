@@ -292,6 +292,7 @@ fn decide(
         received_at,
         source: format!("mqtt {topic}"),
         payload,
+        patient: None,
     };
     let Some(adapter) = adapter_for(subscriptions, &topic) else {
         return Decision::Bury(

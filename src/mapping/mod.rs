@@ -184,6 +184,14 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
     })
 }
 
+/// The Bundle of a payload that held nothing to send (a vendor poll with no new records).
+pub fn empty_transaction() -> Bundle {
+    Bundle {
+        r#type: "transaction".into(),
+        ..Default::default()
+    }
+}
+
 /// A Device as a conditional create on its identifier, with the fullUrl other entries refer to it by.
 fn device_entry(mapped: device::MappedDevice) -> (String, BundleEntry) {
     let (system, value) = &mapped.conditional_identifier;

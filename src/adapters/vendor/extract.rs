@@ -227,12 +227,16 @@ impl Compiled {
         if measurements.is_empty() {
             return Ok(None);
         }
-        let device = DeviceIdentity {
-            instance_id: Some(InstanceId {
-                value: match &self.device_id {
-                    Some(field) => text_of(field, at)?.unwrap_or_else(|| self.file.name.clone()),
-                    None => self.file.name.clone(),
-                },
+        // Without a device id in the payload, the mapping stands in as the device. That stand-in is
+        // shared by every user of the vendor, so no device-patient association may ever apply to it
+        // (see `crate::association::SHARED_DEVICE_NAMESPACE`).
+        let device_id = match &self.device_id {
+            Some(field) => text_of(field, at)?,
+            None => None,
+        };
+        let instance_id = match device_id {
+            Some(value) => InstanceId {
+                value,
                 namespace: Some(
                     self.file
                         .device
@@ -240,7 +244,18 @@ impl Compiled {
                         .clone()
                         .unwrap_or_else(|| format!("urn:fhirgate:mapping:{}", self.file.name)),
                 ),
-            }),
+            },
+            None => InstanceId {
+                value: self.file.name.clone(),
+                namespace: Some(format!(
+                    "{}{}",
+                    crate::association::SHARED_DEVICE_NAMESPACE,
+                    self.file.name
+                )),
+            },
+        };
+        let device = DeviceIdentity {
+            instance_id: Some(instance_id),
             manufacturer: self.file.device.manufacturer.clone(),
             model_number: self.file.device.model.clone(),
             ..DeviceIdentity::default()
@@ -351,6 +366,12 @@ impl Compiled {
             _ => None,
         };
         if let Some((start, end)) = period.filter(|(start, end)| start != end) {
+            if end.instant() < start.instant() {
+                return Err(at.error(
+                    "time",
+                    "the time interval ends before it starts (FHIR Period needs start ≤ end)".into(),
+                ));
+            }
             explanation.steps.push(format!(
                 "record {}: time period {} → {}",
                 at.index,
@@ -387,8 +408,8 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if component && !spec.components.is_empty() {
         return Err(format!("{what}: a component cannot have components"));
     }
-    if spec.value.is_none() && spec.components.is_empty() {
-        return Err(format!("{what}: give a `value` or `components`"));
+    if spec.value.is_none() == spec.components.is_empty() {
+        return Err(format!("{what}: give a `value` or `components`, not both"));
     }
     if spec.value.is_some() && spec.unit.is_none() && spec.unit_path.is_none() {
         return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
@@ -396,8 +417,10 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if spec.unit_path.is_some() && spec.units.is_empty() {
         return Err(format!("{what}: a `unit_path` needs `units` (vendor unit → UCUM)"));
     }
-    if let (Some(from), Some(to)) = (spec.unit.as_deref(), spec.convert_to.as_deref()) {
-        units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
+    if let Some(to) = spec.convert_to.as_deref() {
+        for from in spec.unit.iter().chain(spec.units.values()) {
+            units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
+        }
     }
     for flag in spec.quality.values() {
         if crate::model::QualityFlag::from_name(flag).is_none() {
@@ -521,7 +544,9 @@ fn measurement_of(
             Got::Missing(_) | Got::Absent(_) => {}
         }
     }
-    Ok(if missing.is_empty() {
+    Ok(if components.is_empty() && missing.is_empty() {
+        Taken::NotPresent
+    } else if missing.is_empty() {
         Taken::Yes(Measurement::compound(code, components, time).with_label(m.spec.reference_id.clone()))
     } else if components.is_empty() && !m.spec.required.unwrap_or(false) {
         Taken::NotPresent
@@ -558,6 +583,23 @@ fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanati
         }
         None => Vec::new(),
     }
+}
+
+/// The largest power of ten a payload may scale a value by (Withings sends -3 to 0).
+const MAX_EXPONENT: i32 = 30;
+
+/// A payload number as an exact decimal. JSON numbers arrive as their shortest decimal text, which
+/// may use exponent notation (`1e-7`); that is written out in full first.
+fn decimal_of(text: &str) -> Option<Decimal> {
+    let text = text.trim();
+    if let Ok(value) = text.parse() {
+        return Some(value);
+    }
+    if text.contains(['e', 'E']) {
+        let float: f64 = text.parse().ok().filter(|f: &f64| f.is_finite() && f.abs() < 1e15)?;
+        return format!("{float}").parse().ok();
+    }
+    None
 }
 
 /// What a value path gave.
@@ -599,21 +641,22 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
             scalar_text(other).ok_or_else(|| at.error(field.text(), "is not a number (an object or array)".into()))?
         }
     };
-    if m.spec.absent_when.iter().any(|absent| absent == &text) {
+    let is_marker = |absent: &String| match (decimal_of(absent), decimal_of(&text)) {
+        (Some(a), Some(b)) => a.numerically_equals(b),
+        _ => absent.trim() == text.trim(),
+    };
+    if m.spec.absent_when.iter().any(is_marker) {
         explanation.steps.push(format!(
             "record {}: {name}: `{}` is the vendor's \"no value\" marker",
             at.index,
             field.text()
         ));
         return Ok(Got::Absent(format!(
-            "the vendor marks it absent (`{}` is {text})",
+            "the vendor marks it absent (`{}` holds an `absent_when` marker)",
             field.text()
         )));
     }
-    let mut value: Decimal = text
-        .trim()
-        .parse()
-        .map_err(|_| at.error(field.text(), "is not a number".into()))?;
+    let mut value = decimal_of(&text).ok_or_else(|| at.error(field.text(), "is not a number".into()))?;
     let mut step = format!("record {}: {name}: `{}` = {value}", at.index, field.text());
     if let Some(exponent_field) = &m.exponent {
         let exponent_text = match exponent_field {
@@ -626,7 +669,14 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
         let exponent: i32 = exponent_text
             .trim()
             .parse()
-            .map_err(|_| at.error(exponent_field.text(), "is not a whole number".into()))?;
+            .ok()
+            .filter(|e: &i32| e.abs() <= MAX_EXPONENT)
+            .ok_or_else(|| {
+                at.error(
+                    exponent_field.text(),
+                    format!("is not a whole number from -{MAX_EXPONENT} to {MAX_EXPONENT}"),
+                )
+            })?;
         value = value.scaled_by_power_of_ten(exponent);
         step.push_str(&format!(" × 10^{exponent} (`{}`) = {value}", exponent_field.text()));
     }

@@ -119,15 +119,14 @@ impl VendorMappings {
             }
         };
         let (readings, explanation) = mapping.extract(&json, received_at, default_offset)?;
-        if readings.is_empty() {
-            let mut reasons: Vec<String> = explanation
+        // No record at all is a normal answer of a poll with nothing new: nothing to send. Records
+        // that gave nothing are not: each was left out for a reason, and the payload says so.
+        if readings.is_empty() && explanation.records > 0 {
+            let reasons: Vec<String> = explanation
                 .dropped
                 .iter()
                 .map(|d| format!("record {} {}: {}", d.record, d.measurement, d.reason))
                 .collect();
-            if explanation.records == 0 {
-                reasons.push(format!("`{}` selects no record", mapping.file.records));
-            }
             return Err(VendorError::NoMeasurements {
                 mapping: mapping.name().to_string(),
                 reasons,

@@ -66,6 +66,9 @@ fn number_text(value: &Json) -> Option<String> {
 /// A whole number of units since 1970 (numbers may be written with a fraction of zero, `1.4e9`).
 fn epoch_units(value: &Json) -> Result<i128, TimeError> {
     let text = number_text(value).ok_or_else(|| TimeError("is not a number".into()))?;
+    if text.len() > 30 {
+        return Err(TimeError("is out of range".into()));
+    }
     if let Ok(whole) = text.parse::<i128>() {
         return Ok(whole);
     }
@@ -74,6 +77,12 @@ fn epoch_units(value: &Json) -> Result<i128, TimeError> {
         return Err(TimeError("is not a whole number".into()));
     }
     Ok(float as i128)
+}
+
+fn scaled(units: i128, nanos_per_unit: i128) -> Result<i128, TimeError> {
+    units
+        .checked_mul(nanos_per_unit)
+        .ok_or_else(|| TimeError("is out of range".into()))
 }
 
 fn instant_from_nanos(nanos: i128) -> Result<DateTime<Utc>, TimeError> {
@@ -95,11 +104,14 @@ pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timest
         }
     };
     match format {
-        TimeFormat::UnixSeconds => Ok(absolute(instant_from_nanos(epoch_units(value)? * 1_000_000_000)?)),
-        TimeFormat::UnixMillis => Ok(absolute(instant_from_nanos(epoch_units(value)? * 1_000_000)?)),
+        TimeFormat::UnixSeconds => Ok(absolute(instant_from_nanos(scaled(
+            epoch_units(value)?,
+            1_000_000_000,
+        )?)?)),
+        TimeFormat::UnixMillis => Ok(absolute(instant_from_nanos(scaled(epoch_units(value)?, 1_000_000)?)?)),
         TimeFormat::UnixNanos => Ok(absolute(instant_from_nanos(epoch_units(value)?)?)),
         TimeFormat::LocalUnixSeconds => {
-            let local = instant_from_nanos(epoch_units(value)? * 1_000_000_000)?.naive_utc();
+            let local = instant_from_nanos(scaled(epoch_units(value)?, 1_000_000_000)?)?.naive_utc();
             let (offset, source) = zone.local_offset();
             Ok(Timestamp {
                 local,
@@ -120,6 +132,18 @@ pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timest
                         offset: OffsetSource::Device,
                     },
                 });
+            }
+            // With a `+0100` offset (not RFC 3339, but common), or without seconds.
+            for pattern in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+                if let Ok(stated) = DateTime::parse_from_str(text, pattern) {
+                    return Ok(Timestamp {
+                        local: stated.naive_local(),
+                        offset: *stated.offset(),
+                        quality: ClockQuality::DeviceClock {
+                            offset: OffsetSource::Device,
+                        },
+                    });
+                }
             }
             let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
                 .iter()
@@ -165,7 +189,7 @@ pub fn duration(value: &Json) -> Result<chrono::Duration, String> {
         "h" => 3600.0,
         "d" => 86_400.0,
         "wk" => 604_800.0,
-        other => return Err(format!("unit `{other}` is not a fixed length of time")),
+        _ => return Err("its unit is not a fixed length of time (ps … wk)".into()),
     };
     let nanos = amount * seconds_per * 1e9;
     if !nanos.is_finite() || nanos.abs() > 1e18 {

@@ -31,7 +31,7 @@ pub fn convert(value: Decimal, from: &str, to: &str) -> Result<Decimal, String> 
         _ => return Err(format!("no conversion from {from} to {to}")),
     };
     with_significant_digits(converted, significant_digits(value).max(3))
-        .ok_or_else(|| format!("{value} {from} is out of range in {to}"))
+        .ok_or_else(|| format!("the value is out of range in {to}"))
 }
 
 /// The significant digits of a decimal as written (`160.2` has 4, `0.05` has 1).

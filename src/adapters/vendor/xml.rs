@@ -29,6 +29,10 @@ fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
     let mut fields = Map::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| format!("byte {position}: malformed attribute: {e}"))?;
+        // Namespace declarations are not data.
+        if attribute.key.as_ref() == b"xmlns" || attribute.key.as_ref().starts_with(b"xmlns:") {
+            continue;
+        }
         let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).to_string();
         let value = attribute
             .unescape_value()
@@ -62,8 +66,12 @@ fn attach(parent: &mut Open, name: String, child: Json) {
     }
 }
 
+/// Deepest element nesting accepted: deeper trees would exhaust the stack when walked or dropped.
+const MAX_DEPTH: usize = 128;
+
 /// Parses an XML document into the JSON tree described above. Errors name the byte offset.
 pub fn to_json(xml: &[u8]) -> Result<Json, String> {
+    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Open> = Vec::new();
@@ -75,7 +83,12 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
             .read_event_into(&mut buffer)
             .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
         match event {
-            Event::Start(start) => stack.push(open(&start, position)?),
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("XML at byte {position}: elements nest deeper than {MAX_DEPTH}"));
+                }
+                stack.push(open(&start, position)?)
+            }
             Event::Empty(start) => {
                 let element = open(&start, position)?;
                 let name = element.name.clone();
@@ -114,7 +127,7 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
                                 .decode()
                                 .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
                             quick_xml::escape::resolve_predefined_entity(&name)
-                                .ok_or_else(|| format!("XML at byte {position}: unknown entity &{name};"))?
+                                .ok_or_else(|| format!("XML at byte {position}: an unknown entity"))?
                                 .to_string()
                         }
                         Err(e) => return Err(format!("XML is malformed at byte {position}: {e}")),
@@ -146,6 +159,7 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
 
 /// True when the payload looks like XML (its first non-blank byte is `<`).
 pub fn looks_like_xml(payload: &[u8]) -> bool {
+    let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
     payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
 }
 
@@ -164,6 +178,10 @@ mod tests {
             </pump:report>"#;
         let json = to_json(xml).unwrap();
         assert_eq!(json["report"]["@serial"], "P-7");
+        assert!(
+            json["report"].get("@pump").is_none(),
+            "namespace declarations are not data"
+        );
         assert_eq!(json["report"]["reading"].as_array().unwrap().len(), 2);
         assert_eq!(json["report"]["reading"][0]["@type"], "rate");
         assert_eq!(json["report"]["reading"][0]["value"][0]["#text"], "125.0");
@@ -179,6 +197,9 @@ mod tests {
         assert!(error.contains("byte"), "{error}");
         assert!(to_json(b"<a>").unwrap_err().contains("ends inside <a>"));
         assert!(looks_like_xml(b"  <a/>"));
+        assert!(looks_like_xml(b"\xEF\xBB\xBF<a/>"), "after a byte-order mark");
+        let deep = "<a>".repeat(200) + &"</a>".repeat(200);
+        assert!(to_json(deep.as_bytes()).unwrap_err().contains("deeper than 128"));
         assert!(!looks_like_xml(b"{}"));
     }
 }
