@@ -54,8 +54,13 @@ pub struct HttpConfig {
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: usize,
     /// Gateways allowed to post, each with the SHA-256 (hex) of its bearer token. With none configured
-    /// the listener must be on loopback and takes unauthenticated requests.
+    /// (and no `client_ca`) the listener must be on loopback and takes unauthenticated requests.
     pub gateways: Vec<GatewayToken>,
+    /// HTTPS: the server's certificate chain and private key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: only clients with a certificate issued by this CA (PEM) may connect.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -65,6 +70,9 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
             gateways: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
         }
     }
 }
@@ -311,12 +319,22 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        if self.http.enabled && !self.http.listen.ip().is_loopback() && self.http.gateways.is_empty() {
+        let authenticated = !self.http.gateways.is_empty() || self.http.client_ca.is_some();
+        if self.http.enabled && !self.http.listen.ip().is_loopback() && !authenticated {
             return Err(ConfigError(format!(
-                "http.listen is {}, which is not loopback, and no gateway tokens are configured \
-                 (http.gateways): the bridge accepts unauthenticated requests on loopback only",
+                "http.listen is {}, which is not loopback, and neither gateway tokens (http.gateways) nor \
+                 mutual TLS (http.client_ca) are configured: the bridge accepts unauthenticated requests on \
+                 loopback only",
                 self.http.listen
             )));
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(ConfigError("http.tls_cert and http.tls_key go together".into()));
+        }
+        if self.http.client_ca.is_some() && self.http.tls_cert.is_none() {
+            return Err(ConfigError(
+                "http.client_ca (mutual TLS) needs http.tls_cert and http.tls_key".into(),
+            ));
         }
         if self.mllp.enabled && !self.mllp.listen.ip().is_loopback() {
             return Err(ConfigError(format!(

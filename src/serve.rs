@@ -80,7 +80,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     if config.http.enabled {
         let listener = bind(config.http.listen).await?;
-        if config.http.gateways.is_empty() {
+        if config.http.gateways.is_empty() && config.http.client_ca.is_none() {
             warn!(listen = %config.http.listen, "no gateway tokens configured: HTTP ingest accepts unauthenticated requests (loopback only)");
         }
         let router = http::router(HttpState {
@@ -92,8 +92,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         });
         info!(listen = %config.http.listen, "HTTP ingest listening");
         let stopping = stopped(ingest_stopping.clone());
+        let tls = http::tls_config(&config.http).map_err(ServeError::Setup)?;
+        if tls.is_some() {
+            info!(mutual = config.http.client_ca.is_some(), "HTTP ingest uses TLS");
+        }
         ingest.spawn(async move {
-            if let Err(error) = http::serve(listener, router, stopping).await {
+            let served = match tls {
+                Some(tls) => http::serve_tls(listener, tls, router, stopping).await,
+                None => http::serve(listener, router, stopping).await,
+            };
+            if let Err(error) = served {
                 tracing::error!(%error, "the HTTP listener failed");
             }
         });

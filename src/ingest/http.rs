@@ -68,6 +68,71 @@ pub async fn serve(
         .await
 }
 
+/// The HTTPS settings of the listener, when configured: its certificate and key, and with
+/// `client_ca` mutual TLS (a client without a certificate from that CA cannot connect).
+pub fn tls_config(config: &HttpConfig) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    crate::delivery::fhir_client::install_crypto_provider();
+    let read_certs = |path: &std::path::Path| -> Result<Vec<CertificateDer<'static>>, String> {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))
+    };
+    let chain = read_certs(cert)?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?;
+    let builder = rustls::ServerConfig::builder();
+    let builder = match &config.client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in read_certs(ca)? {
+                roots
+                    .add(certificate)
+                    .map_err(|e| format!("{}: not a usable CA certificate: {e}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut server = builder.with_single_cert(chain, key).map_err(|e| {
+        format!(
+            "{}: the certificate and key do not make a TLS identity: {e}",
+            cert.display()
+        )
+    })?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(server)))
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` completes, then finishes the requests in
+/// progress (at most 30 s).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.into_std()?;
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))?
+        .handle(handle)
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
 /// An RFC 9457 problem response.
 fn problem(status: StatusCode, title: &str, detail: impl Into<String>, extra: Option<serde_json::Value>) -> Response {
     let mut body = json!({
