@@ -4,7 +4,9 @@
 //! prints accepted/s, delivered/s and the latency from the device's acknowledgement to the server's
 //! commit (the Observation's `meta.lastUpdated`).
 //!
-//! `cargo bench --bench bridge_load` (N from `FHIRGATE_BENCH_N`, default 1000 per transport).
+//! `cargo bench --bench bridge_load` (N from `FHIRGATE_BENCH_N`, default 1000 per transport). With
+//! `FHIRGATE_BENCH_RATE` (readings per second per transport) the readings are paced instead of sent as
+//! fast as the bridge answers, which measures latency at a load the server keeps up with.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -59,6 +61,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let rate: Option<f64> = std::env::var("FHIRGATE_BENCH_RATE").ok().and_then(|v| v.parse().ok());
     let Some(fhir) = FhirServer::start("bench") else { return };
     let Some(broker) = Broker::start("bench") else { return };
     let env = vec![
@@ -85,6 +88,9 @@ fn main() {
             std::thread::spawn(move || {
                 let client = harness::http();
                 for i in (hub as u32..n).step_by(HUBS) {
+                    if let Some(rate) = rate {
+                        pace(started, i, rate);
+                    }
                     let (payload, id) = weight_reading(i);
                     let status = client.post(&url).body(payload).send().map(|r| r.status().as_u16());
                     assert_eq!(status.ok(), Some(202), "reading {i}");
@@ -101,7 +107,7 @@ fn main() {
     // MQTT: one publisher, QoS 1, readings n..2n.
     let started_mqtt = Instant::now();
     let payloads: Vec<(Vec<u8>, String)> = (n..2 * n).map(weight_reading).collect();
-    publish_all(broker.port, &payloads, &acked);
+    publish_all(broker.port, &payloads, &acked, rate);
     harness::wait_until("MQTT acceptance", Duration::from_secs(600), || {
         bridge.metric("fhirgate_accepted_total") >= f64::from(2 * n)
     });
@@ -138,7 +144,12 @@ fn main() {
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
 
-    println!("readings: {n} over HTTP ({HUBS} concurrent hubs) + {n} over MQTT (QoS 1)");
+    match rate {
+        Some(rate) => println!("readings: {n} over HTTP ({HUBS} hubs) + {n} over MQTT (QoS 1), paced at {rate}/s each"),
+        None => {
+            println!("readings: {n} over HTTP ({HUBS} concurrent hubs) + {n} over MQTT (QoS 1), as fast as answered")
+        }
+    }
     println!(
         "HTTP accepted/s: {:.0}  ({} in {:.2} s)",
         f64::from(n) / http_accept.as_secs_f64(),
@@ -166,7 +177,20 @@ fn main() {
     );
 }
 
-fn publish_all(port: u16, payloads: &[(Vec<u8>, String)], acked: &Mutex<HashMap<String, SystemTime>>) {
+/// Sleeps until reading `i` is due at `rate` readings per second after `started`.
+fn pace(started: Instant, i: u32, rate: f64) {
+    let due = started + Duration::from_secs_f64(f64::from(i) / rate);
+    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
+}
+
+fn publish_all(
+    port: u16,
+    payloads: &[(Vec<u8>, String)],
+    acked: &Mutex<HashMap<String, SystemTime>>,
+    rate: Option<f64>,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -181,7 +205,11 @@ fn publish_all(port: u16, payloads: &[(Vec<u8>, String)], acked: &Mutex<HashMap<
             let payloads = payloads.to_vec();
             tokio::spawn(async move {
                 let mut sent = Vec::with_capacity(payloads.len());
-                for (payload, id) in payloads {
+                let started = tokio::time::Instant::now();
+                for (j, (payload, id)) in payloads.into_iter().enumerate() {
+                    if let Some(rate) = rate {
+                        tokio::time::sleep_until(started + Duration::from_secs_f64(j as f64 / rate)).await;
+                    }
                     client
                         .publish("hubs/bench/ble", rumqttc::QoS::AtLeastOnce, false, payload)
                         .await
