@@ -46,6 +46,17 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+async fn get_json(server: &Server, path: &str) -> Value {
+    client()
+        .get(format!("{}{path}", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(common::repo_path(&format!("fixtures/{name}"))).unwrap()
 }
@@ -209,14 +220,7 @@ async fn with_gateway_tokens_configured_only_a_valid_token_is_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_the_dead_letter_endpoints() {
     let server = start("admin", HttpConfig::default()).await;
-    let health: Value = client()
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&server, "/healthz").await;
     assert_eq!(health["status"], "ok");
     let record = OutboxRecord {
         adapter: "ble".into(),
@@ -236,28 +240,14 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
             failed_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:01Z").unwrap(),
         })
         .unwrap();
-    let list: Value = client()
-        .get(format!("{}/admin/dead-letters", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&server, "/admin/dead-letters").await;
     assert_eq!(list["deadLetters"][0]["id"], 1);
     assert_eq!(list["deadLetters"][0]["status"], 422);
     assert!(
         list["deadLetters"][0].get("record").is_none(),
         "the listing carries no payload"
     );
-    let shown: Value = client()
-        .get(format!("{}/admin/dead-letters/1", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = get_json(&server, "/admin/dead-letters/1").await;
     assert_eq!(shown["record"]["payload"], "e30=", "the payload, base64");
     // A request not addressed to loopback (DNS rebinding from a web page) is refused.
     let rebound = client()
@@ -272,13 +262,6 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
     assert_eq!(server.outbox.pending(10).unwrap()[0].1, record);
     let (status, _, _) = post(&server, "/admin/dead-letters/1/replay", Vec::new(), None).await;
     assert_eq!(status, 404);
-    let ready: Value = client()
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = get_json(&server, "/readyz").await;
     assert_eq!(ready["outboxDepth"], 1);
 }

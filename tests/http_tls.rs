@@ -1,6 +1,6 @@
 //! HTTPS and mutual TLS on the HTTP listener of `fhirgate serve`: with a certificate from the
 //! configured client CA a hub is answered; without one it cannot connect; plain HTTP is not answered.
-//! Certificates are made for the test with `openssl`.
+//! Certificates are made for the test with `openssl` (`harness::make_certificates`).
 
 mod harness;
 
@@ -8,81 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl").current_dir(dir).args(args).status().unwrap();
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
-fn make_certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=fhirgate test CA",
-        ],
-    );
-    for (name, ext) in [
-        (
-            "server",
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        ),
-        ("client", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
-    ] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        );
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.ext"),
-            ],
-        );
-    }
-}
-
 #[test]
 fn mutual_tls_admits_hubs_with_a_certificate_from_the_client_ca_only() {
     let dir = harness::scratch_dir("tls-certs");
-    make_certificates(&dir);
+    harness::make_certificates(&dir);
     let port = harness::free_port();
     let data = harness::scratch_dir("tls-data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_fhirgate"))

@@ -10,78 +10,11 @@ use std::time::Duration;
 
 use harness::{Bridge, Broker};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl").current_dir(dir).args(args).status().unwrap();
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA and a server certificate for 127.0.0.1 (rustls needs the IP in subjectAltName).
-fn make_certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=fhirgate test CA",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 #[test]
 fn the_bridge_uses_tls_and_a_password_and_a_wrong_password_is_refused() {
     let mut ca_file = None;
     let Some(broker) = Broker::start_with("secure", |port, dir| {
-        make_certificates(dir);
+        harness::make_certificates(dir);
         let status = Command::new("mosquitto_passwd")
             .args([
                 "-c",
