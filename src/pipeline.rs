@@ -146,6 +146,26 @@ impl MapError {
 /// Runs the adapter on one payload: the readings it holds (one HL7 message may report several
 /// devices).
 pub fn read_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<Vec<Reading>, MapError> {
+    Ok(read_payload_explained(payload, settings, now)?.0)
+}
+
+/// [`read_payload`], with what a vendor mapping left out and why (empty for the other adapters, which
+/// refuse rather than leave out).
+pub fn read_payload_explained(
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Reading>, Vec<crate::adapters::vendor::Dropped>), MapError> {
+    if settings.adapter == AdapterName::Json {
+        let (readings, explanation) = settings
+            .vendor
+            .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+        return Ok((readings, explanation.dropped));
+    }
+    read_standard(payload, settings, now).map(|readings| (readings, Vec::new()))
+}
+
+fn read_standard(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<Vec<Reading>, MapError> {
     match settings.adapter {
         AdapterName::Ble => {
             let defaults = EnvelopeDefaults {

@@ -476,6 +476,44 @@ fn a_pump_reading_without_patient_waits_and_is_delivered_once_the_device_is_asso
 }
 
 #[test]
+fn a_vendor_cloud_payload_arrives_with_the_patient_its_poller_names_and_says_what_it_left_out() {
+    let Some(fhir) = FhirServer::start("vendor") else {
+        return;
+    };
+    let mut env = bridge_env(&fhir);
+    env.push((
+        "FHIRGATE_MAPPING__VENDOR_MAPPINGS",
+        common::repo_path("mappings").display().to_string(),
+    ));
+    let bridge = Bridge::start("vendor", &env);
+    let payload = std::fs::read(common::repo_path(
+        "mappings/tests/ihealth/ihealth-bp-no-heart-rate.json",
+    ))
+    .unwrap();
+    let url = bridge.url("/ingest/json?patient=urn:oid:2.16.840.1.113883.19.5%7CMRN-4711");
+    let status = harness::http()
+        .post(url)
+        .body(payload)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 202);
+    harness::wait_until("the delivery", Duration::from_secs(60), || delivered(&bridge, 1.0));
+    let observations = fhir.resources("Observation");
+    assert_eq!(observations.len(), 1, "the blood pressure; the pulse of 0 means none");
+    assert_eq!(observations[0]["subject"]["identifier"]["value"], "MRN-4711");
+    assert_eq!(observations[0]["component"][0]["valueQuantity"]["value"], 130);
+    assert_eq!(observations[0]["effectiveDateTime"], "2015-09-17T14:07:45-06:00");
+    let log = bridge.log();
+    assert!(
+        log.contains("delivered without a measurement the mapping left out"),
+        "{log}"
+    );
+    assert!(log.contains("absent_when"), "the reason, by rule: {log}");
+}
+
+#[test]
 fn serve_with_no_arguments_starts_on_the_defaults_and_answers_healthz() {
     let dir = harness::scratch_dir("defaults");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))

@@ -25,7 +25,7 @@ use crate::fhir;
 use crate::mapping;
 use crate::metrics::Metrics;
 use crate::model::Reading;
-use crate::pipeline::{read_payload, AdapterName, AdapterSettings};
+use crate::pipeline::{read_payload_explained, AdapterName, AdapterSettings};
 
 pub struct Deliverer {
     pub outbox: Outbox,
@@ -54,6 +54,8 @@ struct Mapped {
     id: u64,
     record: OutboxRecord,
     readings: Vec<Reading>,
+    /// What a vendor mapping left out, said when the rest is delivered.
+    dropped: Vec<crate::adapters::vendor::Dropped>,
 }
 
 impl Deliverer {
@@ -141,11 +143,16 @@ impl Deliverer {
         for (id, record) in batch {
             match self.map(&record) {
                 // A vendor poll with nothing new: nothing to deliver.
-                Ok(readings) if readings.is_empty() => {
+                Ok((readings, _)) if readings.is_empty() => {
                     debug!(outbox_id = id, "nothing to deliver in the payload");
                     self.outbox.remove(&[id])?;
                 }
-                Ok(readings) => mapped.push(Mapped { id, record, readings }),
+                Ok((readings, dropped)) => mapped.push(Mapped {
+                    id,
+                    record,
+                    readings,
+                    dropped,
+                }),
                 Err(reason) => self.bury(id, record, reason, None)?,
             }
         }
@@ -180,12 +187,13 @@ impl Deliverer {
     }
 
     /// Maps one stored payload with the time it was received (not now), so a replay maps it the same.
-    fn map(&self, record: &OutboxRecord) -> Result<Vec<Reading>, String> {
+    fn map(&self, record: &OutboxRecord) -> Result<(Vec<Reading>, Vec<crate::adapters::vendor::Dropped>), String> {
         let adapter = AdapterName::from_name(&record.adapter)
             .ok_or_else(|| format!("stored with an unknown adapter {:?}", record.adapter))?;
         let settings = self.settings.for_adapter(adapter);
-        let mut readings = read_payload(&record.payload, settings, record.received_at.with_timezone(&Utc))
-            .map_err(|e| e.to_string())?;
+        let (mut readings, dropped) =
+            read_payload_explained(&record.payload, settings, record.received_at.with_timezone(&Utc))
+                .map_err(|e| e.to_string())?;
         if let Some((system, value)) = record.patient.as_deref().and_then(|p| p.split_once('|')) {
             for reading in readings.iter_mut().filter(|r| r.patient.is_none()) {
                 reading.patient = Some(crate::model::PatientRef {
@@ -204,7 +212,7 @@ impl Deliverer {
         if !readings.is_empty() {
             mapping::map_readings(&readings, &settings.mapping).map_err(|e| e.to_string())?;
         }
-        Ok(readings)
+        Ok((readings, dropped))
     }
 
     /// Posts the readings of `mapped` as one transaction; removes them from the outbox when delivered.
@@ -247,6 +255,18 @@ impl Deliverer {
                     self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
                 }
                 self.metrics.delivered.inc_by(mapped.len() as u64);
+                // Never silently: what a vendor mapping left out is said, by path and rule (no values).
+                for one in mapped {
+                    for left_out in &one.dropped {
+                        warn!(
+                            outbox_id = one.id,
+                            record = left_out.record,
+                            measurement = %left_out.measurement,
+                            reason = %left_out.reason,
+                            "delivered without a measurement the mapping left out"
+                        );
+                    }
+                }
                 info!(payloads = mapped.len(), entries = bundle.entry.len(), "delivered");
                 Ok(SendResult::default())
             }
