@@ -37,8 +37,9 @@ pub struct OutboxError {
     pub message: String,
 }
 
-/// One accepted payload, as received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One accepted payload, as received. Its `Debug` form withholds the payload and the patient, so a
+/// record that reaches a log says where it came from, never what it holds.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxRecord {
     /// The adapter that will map it (`ble`, `hl7v2`).
@@ -52,6 +53,18 @@ pub struct OutboxRecord {
     /// name one themselves (a vendor-cloud poller posting one user's data with `?patient=`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient: Option<String>,
+}
+
+impl std::fmt::Debug for OutboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRecord")
+            .field("adapter", &self.adapter)
+            .field("received_at", &self.received_at)
+            .field("source", &self.source)
+            .field("payload", &format_args!("({} bytes withheld)", self.payload.len()))
+            .field("patient", &self.patient.as_ref().map(|_| "(withheld)"))
+            .finish()
+    }
 }
 
 mod payload_base64 {
@@ -506,6 +519,21 @@ mod tests {
         assert_eq!(moved.record.payload, b"not json");
         assert!(moved.reason.contains("cannot be read"), "{}", moved.reason);
         assert_eq!(outbox.len().unwrap(), 2);
+    }
+
+    #[test]
+    fn debug_withholds_payload_and_patient() {
+        let record = OutboxRecord {
+            patient: Some("urn:oid:1.2.3|MRN-4711".into()),
+            payload: b"MRN-4711 120/80".to_vec(),
+            ..record(1)
+        };
+        let text = format!("{record:?}");
+        assert!(!text.contains("MRN-4711") && !text.contains("120"), "{text}");
+        assert!(
+            text.contains("15 bytes withheld") && text.contains("source: \"test\""),
+            "{text}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
