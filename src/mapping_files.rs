@@ -138,10 +138,39 @@ fn check_medtech(file: &Path, kind: &str, template: &serde_json::Value, report: 
                 }
             }
         }
-        "CollectionContent" => report.line(format!(
-            "ok {}: MedTech device mapping (not checked further)",
-            file.display()
-        )),
+        "CollectionContent" => {
+            let (findings, type_names) = crate::adapters::vendor::check::check_medtech_device(template);
+            if findings.is_empty() {
+                report.line(format!(
+                    "ok {}: MedTech device mapping ({})",
+                    file.display(),
+                    type_names.join(", ")
+                ));
+            }
+            for finding in findings {
+                report.error(format!("{}: {}", file.display(), finding.message));
+            }
+            // MedTech refuses a measurement whose type has no FHIR template (TemplateNotFoundException).
+            let fhir_names: Vec<String> = file
+                .parent()
+                .and_then(|dir| files(dir).ok())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|other| medtech_kind(other))
+                .filter(|(kind, _)| kind == "CollectionFhir")
+                .flat_map(|(_, fhir)| crate::adapters::vendor::check::medtech_fhir_type_names(&fhir))
+                .collect();
+            if !fhir_names.is_empty() {
+                for name in type_names {
+                    if !fhir_names.iter().any(|f| f.eq_ignore_ascii_case(&name)) {
+                        report.error(format!(
+                            "{}: typeName {name:?} has no CodeValueFhir template in the FHIR destination mapping beside it",
+                            file.display()
+                        ));
+                    }
+                }
+            }
+        }
         other => report.error(format!("{}: unknown MedTech templateType {other:?}", file.display())),
     }
 }

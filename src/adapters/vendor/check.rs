@@ -214,3 +214,189 @@ mod tests {
             .all(|f| !f.message.contains("template[1]") && !f.message.contains("components[1]")));
     }
 }
+
+/// A JSON.NET JSONPath as MedTech templates write it, in RFC 9535: JSON.NET lets a filter name a
+/// member without the dot (`@heartrate`), RFC 9535 does not (`@.heartrate`).
+pub fn jsonpath_from_json_net(expression: &str) -> String {
+    let mut out = String::with_capacity(expression.len() + 8);
+    let mut chars = expression.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '@'
+            && chars
+                .peek()
+                .is_some_and(|next| next.is_ascii_alphabetic() || *next == '_')
+        {
+            out.push('.');
+        }
+    }
+    out
+}
+
+/// Checks an Azure MedTech "device mapping" (`CollectionContent`): known template types, the
+/// expressions each type requires, and every JSONPath expression parses (after the JSON.NET dialect is
+/// translated). JMESPath expressions are not checked. Returns the type names the templates produce.
+pub fn check_medtech_device(template: &serde_json::Value) -> (Vec<Finding>, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut type_names = Vec::new();
+    let error = |message: String| Finding { error: true, message };
+    let templates = template
+        .get("template")
+        .and_then(|t| t.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if templates.is_empty() {
+        findings.push(error("template: a CollectionContent needs a list of templates".into()));
+    }
+    for (i, entry) in templates.iter().enumerate() {
+        let kind = entry.get("templateType").and_then(|t| t.as_str()).unwrap_or_default();
+        let inner = entry.get("template").cloned().unwrap_or_default();
+        let what = format!("template[{i}] ({kind})");
+        let required: &[&str] = match kind {
+            "JsonPathContent" | "CalculatedContent" => &[
+                "typeName",
+                "typeMatchExpression",
+                "deviceIdExpression",
+                "timestampExpression",
+            ],
+            "IotJsonPathContent" | "IotCentralJsonPathContent" => &["typeName", "typeMatchExpression"],
+            other => {
+                findings.push(error(format!("{what}: unknown templateType {other:?}")));
+                continue;
+            }
+        };
+        for field in required {
+            if inner.get(*field).is_none() {
+                findings.push(error(format!("{what}: `{field}` is required")));
+            }
+        }
+        if let Some(name) = inner.get("typeName").and_then(|t| t.as_str()) {
+            type_names.push(name.to_string());
+        }
+        let default_language = inner
+            .get("defaultExpressionLanguage")
+            .and_then(|l| l.as_str())
+            .unwrap_or("JsonPath");
+        let mut expressions: Vec<(String, serde_json::Value)> = [
+            "typeMatchExpression",
+            "deviceIdExpression",
+            "patientIdExpression",
+            "encounterIdExpression",
+            "correlationIdExpression",
+            "timestampExpression",
+        ]
+        .iter()
+        .filter_map(|field| inner.get(*field).map(|e| (field.to_string(), e.clone())))
+        .collect();
+        for (j, value) in inner
+            .get("values")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if value.get("valueName").and_then(|n| n.as_str()).is_none() {
+                findings.push(error(format!("{what} values[{j}]: `valueName` is required")));
+            }
+            if let Some(expression) = value.get("valueExpression") {
+                expressions.push((format!("values[{j}].valueExpression"), expression.clone()));
+            }
+        }
+        for (field, expression) in expressions {
+            let (text, language) = match &expression {
+                serde_json::Value::String(text) => (text.clone(), default_language.to_string()),
+                serde_json::Value::Object(o) => (
+                    o.get("value").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    o.get("language")
+                        .and_then(|l| l.as_str())
+                        .unwrap_or(default_language)
+                        .to_string(),
+                ),
+                _ => {
+                    findings.push(error(format!(
+                        "{what} {field}: an expression is a string or {{value, language}}"
+                    )));
+                    continue;
+                }
+            };
+            if language.eq_ignore_ascii_case("JmesPath") {
+                continue;
+            }
+            let translated = jsonpath_from_json_net(&text);
+            if let Err(e) = serde_json_path::JsonPath::parse(&translated) {
+                findings.push(error(format!("{what} {field}: `{text}` is not a JSONPath: {e}")));
+            }
+        }
+    }
+    (findings, type_names)
+}
+
+/// The `typeName`s of a MedTech FHIR destination mapping.
+pub fn medtech_fhir_type_names(template: &serde_json::Value) -> Vec<String> {
+    template
+        .get("template")
+        .and_then(|t| t.as_array())
+        .map(|templates| {
+            templates
+                .iter()
+                .filter_map(|t| {
+                    t.pointer("/template/typeName")
+                        .and_then(|n| n.as_str())
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod medtech_device_tests {
+    use super::*;
+
+    #[test]
+    fn json_net_paths_are_translated_and_device_templates_checked() {
+        assert_eq!(jsonpath_from_json_net("$..[?(@heartrate)]"), "$..[?(@.heartrate)]");
+        assert_eq!(
+            jsonpath_from_json_net("$..[?(@systolic && @diastolic)]"),
+            "$..[?(@.systolic && @.diastolic)]"
+        );
+        assert_eq!(
+            jsonpath_from_json_net("$..[?(@.unit == 'inches')]"),
+            "$..[?(@.unit == 'inches')]"
+        );
+        let template = serde_json::json!({
+            "templateType": "CollectionContent",
+            "template": [
+                { "templateType": "JsonPathContent", "template": {
+                    "typeName": "heartrate", "typeMatchExpression": "$..[?(@heartrate)]",
+                    "deviceIdExpression": "$.deviceid", "timestampExpression": "$.measurementdatetime",
+                    "values": [{ "required": true, "valueExpression": "$.heartrate", "valueName": "hr" }] } },
+                { "templateType": "CalculatedContent", "template": {
+                    "typeName": "height", "typeMatchExpression": "$..[?(@unit == 'inches')]",
+                    "deviceIdExpression": "$.matchedToken.deviceId",
+                    "values": [{ "valueExpression": { "value": "multiply(to_number(matchedToken.height), `0.0254`)", "language": "JmesPath" }, "valueName": "height" }] } },
+                { "templateType": "JsonPathContent", "template": {
+                    "typeName": "broken", "typeMatchExpression": "$..[?(@x",
+                    "deviceIdExpression": "$.d", "timestampExpression": "$.t" } },
+                { "templateType": "CsvContent", "template": {} }
+            ]
+        });
+        let (findings, names) = check_medtech_device(&template);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(names, vec!["heartrate", "height", "broken"]);
+        assert_eq!(findings.len(), 3, "{messages:#?}");
+        assert!(
+            messages[0].contains("template[1] (CalculatedContent): `timestampExpression` is required"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[1].contains("template[2] (JsonPathContent) typeMatchExpression: `$..[?(@x` is not a JSONPath"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[2].contains("template[3] (CsvContent): unknown templateType"),
+            "{messages:#?}"
+        );
+    }
+}
