@@ -60,3 +60,93 @@ proptest! {
         let _ = fhirgate::pipeline::map_payload(text.as_bytes(), &common::settings(), common::now());
     }
 }
+
+/// The shipped mappings, loaded once.
+fn vendor_settings() -> &'static fhirgate::pipeline::MapSettings {
+    static SETTINGS: std::sync::OnceLock<fhirgate::pipeline::MapSettings> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        let mut settings = common::settings_for(fhirgate::pipeline::AdapterName::Json);
+        settings.vendor = std::sync::Arc::new(
+            fhirgate::adapters::vendor::VendorMappings::load(&common::repo_path("mappings")).unwrap(),
+        );
+        settings
+    })
+}
+
+/// A JSON value built from the shapes vendor payloads have (nested objects and lists of numbers and
+/// strings, including the members the shipped mappings look for).
+fn vendor_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        "[-+0-9.eE:TZ a-z]{0,24}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+    ];
+    let keys = proptest::sample::select(vec![
+        "body",
+        "measuregrps",
+        "measures",
+        "type",
+        "unit",
+        "value",
+        "date",
+        "category",
+        "attrib",
+        "BPDataList",
+        "HP",
+        "LP",
+        "HR",
+        "MDate",
+        "TimeZone",
+        "BPUnit",
+        "records",
+        "recordType",
+        "systemTime",
+        "status",
+        "point",
+        "startTimeNanos",
+        "endTimeNanos",
+        "fpVal",
+        "weight",
+        "time",
+        "effective_time_frame",
+        "date_time",
+        "time_interval",
+        "start_date_time",
+        "end_date_time",
+        "duration",
+        "heart_rate",
+        "body_weight",
+        "systolic_blood_pressure",
+        "diastolic_blood_pressure",
+        "descriptive_statistic",
+    ]);
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(keys.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// No vendor payload panics the shipped mappings, and whatever they read maps and serializes.
+    #[test]
+    fn vendor_mappings_never_panic(payload in vendor_json()) {
+        let bytes = serde_json::to_vec(&payload).unwrap();
+        let _ = fhirgate::pipeline::map_payload(&bytes, vendor_settings(), common::now());
+    }
+
+    /// No byte string panics the XML reader.
+    #[test]
+    fn xml_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), text in "[<>/a-z =\"'&;#x0-9!\\[\\]CDAT-]{0,120}") {
+        let _ = fhirgate::adapters::vendor::xml::to_json(&bytes);
+        let _ = fhirgate::adapters::vendor::xml::to_json(text.as_bytes());
+    }
+}
