@@ -102,6 +102,12 @@ pub struct MllpSettings {
     pub listen: SocketAddr,
     pub max_message_bytes: usize,
     pub idle_timeout_secs: u64,
+    /// MLLP over TLS: the listener's certificate chain and private key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS (IHE ATNA's node authentication): only gateways with a certificate from this CA
+    /// connect. Required for any address but loopback.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for MllpSettings {
@@ -111,6 +117,9 @@ impl Default for MllpSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 2575)),
             max_message_bytes: 1024 * 1024,
             idle_timeout_secs: 300,
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
         }
     }
 }
@@ -336,11 +345,20 @@ impl Config {
                 "http.client_ca (mutual TLS) needs http.tls_cert and http.tls_key".into(),
             ));
         }
-        if self.mllp.enabled && !self.mllp.listen.ip().is_loopback() {
+        if self.mllp.enabled && !self.mllp.listen.ip().is_loopback() && self.mllp.client_ca.is_none() {
             return Err(ConfigError(format!(
-                "mllp.listen is {}: MLLP has no authentication, so it binds to loopback only",
+                "mllp.listen is {}: MLLP itself has no authentication, so beyond loopback it needs mutual TLS \
+                 (mllp.tls_cert, mllp.tls_key, mllp.client_ca)",
                 self.mllp.listen
             )));
+        }
+        if self.mllp.tls_cert.is_some() != self.mllp.tls_key.is_some() {
+            return Err(ConfigError("mllp.tls_cert and mllp.tls_key go together".into()));
+        }
+        if self.mllp.client_ca.is_some() && self.mllp.tls_cert.is_none() {
+            return Err(ConfigError(
+                "mllp.client_ca (mutual TLS) needs mllp.tls_cert and mllp.tls_key".into(),
+            ));
         }
         for gateway in &self.http.gateways {
             if gateway.token_sha256.len() != 64 || hex::decode(&gateway.token_sha256).is_err() {

@@ -111,7 +111,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let mllp_config = MllpConfig {
             max_message_bytes: config.mllp.max_message_bytes,
             idle_timeout: Duration::from_secs(config.mllp.idle_timeout_secs),
+            tls: crate::ingest::tls::server_config(
+                config.mllp.tls_cert.as_deref(),
+                config.mllp.tls_key.as_deref(),
+                config.mllp.client_ca.as_deref(),
+                &[],
+            )
+            .map_err(ServeError::Setup)?,
         };
+        if mllp_config.tls.is_some() {
+            info!(mutual = config.mllp.client_ca.is_some(), "MLLP uses TLS");
+        }
         info!(listen = %config.mllp.listen, "MLLP ingest listening");
         let (outbox, metrics, stopping) = (outbox.clone(), Arc::clone(&metrics), stopped(ingest_stopping.clone()));
         ingest.spawn(async move {

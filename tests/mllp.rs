@@ -4,9 +4,11 @@
 //! SIGTERM, with the message still in its store afterwards.
 
 mod common;
+mod harness;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fhirgate::delivery::outbox::Outbox;
@@ -286,7 +288,7 @@ async fn fhirgate_serve_accepts_and_keeps_the_message_across_sigterm() {
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback only"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("beyond loopback it needs mutual TLS"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,4 +317,90 @@ async fn on_shutdown_the_message_in_flight_is_finished_and_idle_connections_clos
         "busy connection closed after its message: {closed:?}"
     );
     assert_eq!(server.outbox.len().unwrap(), 1);
+}
+
+/// A TLS client for 127.0.0.1 trusting the test CA, with the test client certificate or without.
+fn tls_client(dir: &std::path::Path, with_certificate: bool) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    fhirgate::delivery::fhir_client::install_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
+        .unwrap();
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = if with_certificate {
+        let chain = vec![CertificateDer::from_pem_file(dir.join("client.pem")).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap();
+        builder.with_client_auth_cert(chain, key).unwrap()
+    } else {
+        builder.with_no_client_auth()
+    };
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Sends one framed message over TLS and returns the ACK text, or `None` if the connection failed.
+async fn send_over_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector, message: &[u8]) -> Option<String> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    let name = rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into());
+    let mut secured = connector.connect(name, stream).await.ok()?;
+    secured.write_all(&frame(message)).await.ok()?;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buffer.ends_with(&[0x1C, 0x0D]) {
+        let n = tokio::time::timeout(Duration::from_secs(10), secured.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    Some(String::from_utf8_lossy(&buffer).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_mutual_tls_only_gateways_with_a_certificate_are_answered() {
+    let dir = harness::scratch_dir("mllp-tls");
+    harness::make_certificates(&dir);
+    let tls = fhirgate::ingest::tls::server_config(
+        Some(&dir.join("server.pem")),
+        Some(&dir.join("server.key")),
+        Some(&dir.join("ca.pem")),
+        &[],
+    )
+    .unwrap();
+    let server = start(
+        "tls",
+        MllpConfig {
+            tls,
+            ..MllpConfig::default()
+        },
+    )
+    .await;
+    let message = example("ihe_pcd01_dec_soap_wan_bp_example");
+    let ack = send_over_tls(server.addr, &tls_client(&dir, true), &message)
+        .await
+        .expect("a gateway with a certificate is answered");
+    assert!(ack.contains("MSA|AA|MSGID1234"), "{ack}");
+    assert_eq!(server.outbox.len().unwrap(), 1);
+    assert_eq!(
+        send_over_tls(server.addr, &tls_client(&dir, false), &message).await,
+        None,
+        "without a client certificate, no answer"
+    );
+    let mut plain = TcpStream::connect(server.addr).await.unwrap();
+    plain.write_all(&frame(&message)).await.unwrap();
+    let mut chunk = [0u8; 64];
+    let answered = tokio::time::timeout(Duration::from_secs(5), plain.read(&mut chunk)).await;
+    assert!(
+        !matches!(answered, Ok(Ok(n)) if n > 0 && chunk[..n].contains(&0x0B)),
+        "plain MLLP gets no ACK"
+    );
+    assert_eq!(
+        server.outbox.len().unwrap(),
+        1,
+        "nothing but the authenticated message was stored"
+    );
 }

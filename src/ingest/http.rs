@@ -71,44 +71,12 @@ pub async fn serve(
 /// The HTTPS settings of the listener, when configured: its certificate and key, and with
 /// `client_ca` mutual TLS (a client without a certificate from that CA cannot connect).
 pub fn tls_config(config: &HttpConfig) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
-        return Ok(None);
-    };
-    crate::delivery::fhir_client::install_crypto_provider();
-    let read_certs = |path: &std::path::Path| -> Result<Vec<CertificateDer<'static>>, String> {
-        CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))
-    };
-    let chain = read_certs(cert)?;
-    let key =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?;
-    let builder = rustls::ServerConfig::builder();
-    let builder = match &config.client_ca {
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for certificate in read_certs(ca)? {
-                roots
-                    .add(certificate)
-                    .map_err(|e| format!("{}: not a usable CA certificate: {e}", ca.display()))?;
-            }
-            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
-                .build()
-                .map_err(|e| format!("{}: {e}", ca.display()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let mut server = builder.with_single_cert(chain, key).map_err(|e| {
-        format!(
-            "{}: the certificate and key do not make a TLS identity: {e}",
-            cert.display()
-        )
-    })?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(Arc::new(server)))
+    super::tls::server_config(
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+        config.client_ca.as_deref(),
+        &[b"http/1.1"],
+    )
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` completes, then finishes the requests in

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -27,13 +27,15 @@ use crate::metrics::{Metrics, Transport};
 const START_BLOCK: u8 = 0x0B;
 const END_BLOCK: [u8; 2] = [0x1C, 0x0D];
 
-/// Listener limits.
-#[derive(Debug, Clone, Copy)]
+/// Listener limits, and TLS.
+#[derive(Debug, Clone)]
 pub struct MllpConfig {
     /// The largest message accepted; a larger one is answered `AR` and the connection closed.
     pub max_message_bytes: usize,
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// MLLP over TLS (with a client CA in it, mutual TLS); `None` for plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for MllpConfig {
@@ -41,6 +43,7 @@ impl Default for MllpConfig {
         MllpConfig {
             max_message_bytes: 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
+            tls: None,
         }
     }
 }
@@ -89,7 +92,19 @@ pub async fn serve(
                 };
                 let context = Context { outbox: outbox.clone(), metrics: Arc::clone(&metrics), acks: Arc::clone(&acks) };
                 let stop = stop_signal.clone();
-                connections.spawn(async move { connection(stream, peer, context, config, stop).await });
+                let config = config.clone();
+                connections.spawn(async move {
+                    match config.tls.clone() {
+                        None => connection(stream, peer, context, config, stop).await,
+                        Some(tls) => {
+                            // A client that does not finish its handshake is dropped like an idle one.
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                            if let Ok(Ok(secured)) = tokio::time::timeout(config.idle_timeout, acceptor.accept(stream)).await {
+                                connection(secured, peer, context, config, stop).await;
+                            }
+                        }
+                    }
+                });
             }
             _ = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -115,8 +130,8 @@ struct Context {
 }
 
 /// One connection: reads frames, answers each, until the peer hangs up, idles or misbehaves.
-async fn connection(
-    mut stream: TcpStream,
+async fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
     context: Context,
     config: MllpConfig,

@@ -4,3 +4,4 @@
 pub mod http;
 pub mod mllp;
 pub mod mqtt;
+pub mod tls;
