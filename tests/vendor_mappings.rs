@@ -107,6 +107,19 @@ fn ihealth_lists_give_the_values_shimmer_asserts() {
             row(160184, "70", "mg/dL", "2015-09-24T14:44:40-06:00"),
         ]
     );
+    // The meal context (shimmer: before breakfast, after breakfast), qualifying its glucose reading.
+    let contexts: Vec<(Option<Value>, Option<usize>)> = glucose
+        .iter()
+        .flat_map(|r| r.measurements.iter().filter(|m| m.code.0 == 8417864))
+        .map(|m| (m.value.clone(), m.qualifies))
+        .collect();
+    assert_eq!(
+        contexts,
+        vec![
+            (Some(Value::Coded(fhirgate::model::MdcCode(8417868))), Some(0)),
+            (Some(Value::Coded(fhirgate::model::MdcCode(8417872))), Some(0)),
+        ]
+    );
     let (spo2, _) = read("ihealth/ihealth-spo2.json");
     assert_eq!(
         values(&spo2),

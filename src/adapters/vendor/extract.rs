@@ -112,6 +112,15 @@ impl Compiled {
             .enumerate()
             .map(|(i, m)| compile_measurement(m, &format!("measurements[{i}]"), false))
             .collect::<Result<Vec<_>, String>>()?;
+        for (i, m) in file.measurements.iter().enumerate() {
+            if let Some(target) = &m.qualifies {
+                if !file.measurements.iter().any(|other| &other.name == target) {
+                    return Err(format!(
+                        "measurements[{i}].qualifies: no measurement is named {target:?}"
+                    ));
+                }
+            }
+        }
         Ok(Compiled {
             match_path: Field::compile(&file.match_path, "match")?,
             records: Field::compile(&file.records, "records")?,
@@ -212,9 +221,18 @@ impl Compiled {
             }
         }
         let mut measurements = Vec::new();
+        // Which produced measurement each spec became, by name, for `qualifies`.
+        let mut produced: Vec<(String, usize)> = Vec::new();
+        let mut qualifiers: Vec<(usize, String)> = Vec::new();
         for measurement in &self.measurements {
             match measurement_of(measurement, at, time, explanation)? {
-                Taken::Yes(m) => measurements.push(m),
+                Taken::Yes(m) => {
+                    produced.push((measurement.spec.name.clone(), measurements.len()));
+                    if let Some(target) = &measurement.spec.qualifies {
+                        qualifiers.push((measurements.len(), target.clone()));
+                    }
+                    measurements.push(m)
+                }
                 // An optional value the record does not have: nothing was left out.
                 Taken::NotPresent => {}
                 Taken::Dropped(reason) => explanation.dropped.push(Dropped {
@@ -222,6 +240,13 @@ impl Compiled {
                     measurement: label(&measurement.spec),
                     reason,
                 }),
+            }
+        }
+        for (index, target) in qualifiers {
+            if let Some((_, target_index)) = produced.iter().find(|(name, _)| name == &target) {
+                if let Some(m) = measurements.get_mut(index) {
+                    m.qualifies = Some(*target_index);
+                }
             }
         }
         if measurements.is_empty() {
@@ -411,7 +436,12 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if spec.value.is_none() == spec.components.is_empty() {
         return Err(format!("{what}: give a `value` or `components`, not both"));
     }
-    if spec.value.is_some() && spec.unit.is_none() && spec.unit_path.is_none() {
+    for (vendor, code) in &spec.coded {
+        if crate::codes::lookup(MdcCode(*code)).is_none() {
+            return Err(format!("{what}.coded: {vendor:?} = {code} is not in the code table"));
+        }
+    }
+    if spec.value.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
         return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
     }
     if spec.unit_path.is_some() && spec.units.is_empty() {
@@ -518,6 +548,9 @@ fn measurement_of(
     explanation: &mut Explanation,
 ) -> Result<Taken, VendorError> {
     let code = MdcCode(m.spec.code);
+    if !m.spec.coded.is_empty() {
+        return Ok(coded_of(m, at, time, explanation));
+    }
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
             Got::Value(q) => Taken::Yes(
@@ -553,6 +586,44 @@ fn measurement_of(
     } else {
         Taken::Dropped(missing.join("; "))
     })
+}
+
+/// A coded measurement: the vendor's value looked up in the mapping's `coded` table.
+fn coded_of(m: &CompiledMeasurement, at: &Context, time: EffectiveTime, explanation: &mut Explanation) -> Taken {
+    let Some(field) = &m.value else {
+        return Taken::NotPresent;
+    };
+    let said = match field {
+        Field::Literal(text) => Some(text.clone()),
+        _ => select(field, at.payload, at.record)
+            .first()
+            .and_then(|v| scalar_text(v)),
+    };
+    let Some(said) = said.filter(|s| !s.trim().is_empty()) else {
+        return if m.spec.required.unwrap_or(false) {
+            Taken::Dropped(format!("required value missing: `{}` found nothing", field.text()))
+        } else {
+            Taken::NotPresent
+        };
+    };
+    match m.spec.coded.get(said.trim()) {
+        Some(code) => {
+            explanation.steps.push(format!(
+                "record {}: {}: `{}` = {said} → MDC {code}",
+                at.index,
+                label(&m.spec),
+                field.text()
+            ));
+            Taken::Yes(
+                Measurement::simple(MdcCode(m.spec.code), Value::Coded(MdcCode(*code)), time)
+                    .with_label(m.spec.reference_id.clone()),
+            )
+        }
+        None => Taken::Dropped(format!(
+            "`{}` holds a value the mapping's `coded` table does not list",
+            field.text()
+        )),
+    }
 }
 
 /// The quality flags the vendor's statement maps to.

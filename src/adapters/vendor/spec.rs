@@ -196,6 +196,13 @@ pub struct MeasurementSpec {
     pub required: Option<bool>,
     #[serde(default)]
     pub components: Vec<MeasurementSpec>,
+    /// A coded value instead of a number: the vendor's value → the MDC code it means
+    /// (`{ Before_breakfast = 8417868 }`). A value not listed is left out, with the reason.
+    #[serde(default)]
+    pub coded: BTreeMap<String, u32>,
+    /// The `name` of the measurement of the same record this one qualifies (a meal context qualifies
+    /// the glucose reading): the Observation is linked to it by `derivedFrom`, as for Bluetooth meters.
+    pub qualifies: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
