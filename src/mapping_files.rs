@@ -48,6 +48,12 @@ fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
     crate::adapters::vendor::mapping_files(path, true).map_err(|e| e.to_string())
 }
 
+/// A fhirgate mapping file (`*.toml`, `*.mapping.json`), not a MedTech template or other JSON.
+fn is_native_mapping(file: &Path) -> bool {
+    let name = file.to_string_lossy();
+    name.ends_with(".toml") || name.ends_with(".mapping.json")
+}
+
 /// The `templateType` at the root of an Azure MedTech template file, if it is one.
 fn medtech_kind(file: &Path) -> Option<(String, serde_json::Value)> {
     if file.extension().is_none_or(|e| e != "json") {
@@ -77,7 +83,7 @@ pub fn check(path: &Path) -> Report {
             check_medtech(&file, &kind, &template, &mut report);
             continue;
         }
-        if file.extension().is_some_and(|e| e == "json") && !file.to_string_lossy().ends_with(".mapping.json") {
+        if !is_native_mapping(&file) {
             continue;
         }
         let spec = match spec::read_file(&file) {
@@ -216,8 +222,7 @@ pub fn test(path: &Path, update: bool) -> Report {
         None
     };
     for file in files {
-        let is_json = file.extension().is_some_and(|e| e == "json");
-        if medtech_kind(&file).is_some() || (is_json && !file.to_string_lossy().ends_with(".mapping.json")) {
+        if !is_native_mapping(&file) {
             continue;
         }
         let vendor = match VendorMappings::load(&file) {

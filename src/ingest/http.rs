@@ -388,25 +388,24 @@ async fn list_dead_letters(State(state): State<HttpState>) -> Response {
                 .collect();
             Json(json!({ "deadLetters": list })).into_response()
         }
-        Err(error) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            error.to_string(),
-            None,
-        ),
+        Err(error) => store_error(&error),
     }
+}
+
+fn store_error(error: &impl std::fmt::Display) -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Store error",
+        error.to_string(),
+        None,
+    )
 }
 
 async fn show_dead_letter(State(state): State<HttpState>, Path(id): Path<u64>) -> Response {
     match state.outbox.dead_letter(id) {
         Ok(Some(letter)) => Json(letter).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, "No such dead letter", format!("{id}"), None),
-        Err(error) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            error.to_string(),
-            None,
-        ),
+        Err(error) => store_error(&error),
     }
 }
 
@@ -414,12 +413,7 @@ async fn replay_dead_letter(State(state): State<HttpState>, Path(id): Path<u64>)
     match state.outbox.replay(id) {
         Ok(Some(outbox_id)) => Json(json!({ "replayed": id, "outboxId": outbox_id })).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, "No such dead letter", format!("{id}"), None),
-        Err(error) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            error.to_string(),
-            None,
-        ),
+        Err(error) => store_error(&error),
     }
 }
 
@@ -438,12 +432,7 @@ fn association_error(error: AssociationUpdateError) -> Response {
     match error {
         AssociationUpdateError::Invalid(rule) => problem(StatusCode::BAD_REQUEST, "Invalid association", rule, None),
         AssociationUpdateError::Overlap(rule) => problem(StatusCode::CONFLICT, "Overlapping association", rule, None),
-        AssociationUpdateError::Store(error) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            error.to_string(),
-            None,
-        ),
+        AssociationUpdateError::Store(error) => store_error(&error),
     }
 }
 
