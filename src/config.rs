@@ -337,14 +337,7 @@ impl Config {
                 self.http.listen
             )));
         }
-        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            return Err(ConfigError("http.tls_cert and http.tls_key go together".into()));
-        }
-        if self.http.client_ca.is_some() && self.http.tls_cert.is_none() {
-            return Err(ConfigError(
-                "http.client_ca (mutual TLS) needs http.tls_cert and http.tls_key".into(),
-            ));
-        }
+        check_tls("http", &self.http.tls_cert, &self.http.tls_key, &self.http.client_ca)?;
         if self.mllp.enabled && !self.mllp.listen.ip().is_loopback() && self.mllp.client_ca.is_none() {
             return Err(ConfigError(format!(
                 "mllp.listen is {}: MLLP itself has no authentication, so beyond loopback it needs mutual TLS \
@@ -352,14 +345,7 @@ impl Config {
                 self.mllp.listen
             )));
         }
-        if self.mllp.tls_cert.is_some() != self.mllp.tls_key.is_some() {
-            return Err(ConfigError("mllp.tls_cert and mllp.tls_key go together".into()));
-        }
-        if self.mllp.client_ca.is_some() && self.mllp.tls_cert.is_none() {
-            return Err(ConfigError(
-                "mllp.client_ca (mutual TLS) needs mllp.tls_cert and mllp.tls_key".into(),
-            ));
-        }
+        check_tls("mllp", &self.mllp.tls_cert, &self.mllp.tls_key, &self.mllp.client_ca)?;
         for gateway in &self.http.gateways {
             if gateway.token_sha256.len() != 64 || hex::decode(&gateway.token_sha256).is_err() {
                 return Err(ConfigError(format!(
@@ -395,6 +381,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A listener's TLS files: certificate and key together, and a client CA only with them.
+fn check_tls(
+    section: &str,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    client_ca: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    if cert.is_some() != key.is_some() {
+        return Err(ConfigError(format!(
+            "{section}.tls_cert and {section}.tls_key go together"
+        )));
+    }
+    if client_ca.is_some() && cert.is_none() {
+        return Err(ConfigError(format!(
+            "{section}.client_ca (mutual TLS) needs {section}.tls_cert and {section}.tls_key"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -48,12 +48,6 @@ fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
     crate::adapters::vendor::mapping_files(path, true).map_err(|e| e.to_string())
 }
 
-/// A fhirgate mapping file (`*.toml`, `*.mapping.json`), not a MedTech template or other JSON.
-fn is_native_mapping(file: &Path) -> bool {
-    let name = file.to_string_lossy();
-    name.ends_with(".toml") || name.ends_with(".mapping.json")
-}
-
 /// The `templateType` at the root of an Azure MedTech template file, if it is one.
 fn medtech_kind(file: &Path) -> Option<(String, serde_json::Value)> {
     if file.extension().is_none_or(|e| e != "json") {
@@ -83,7 +77,7 @@ pub fn check(path: &Path) -> Report {
             check_medtech(&file, &kind, &template, &mut report);
             continue;
         }
-        if !is_native_mapping(&file) {
+        if !crate::adapters::vendor::is_mapping_file(&file) {
             continue;
         }
         let spec = match spec::read_file(&file) {
@@ -222,7 +216,7 @@ pub fn test(path: &Path, update: bool) -> Report {
         None
     };
     for file in files {
-        if !is_native_mapping(&file) {
+        if !crate::adapters::vendor::is_mapping_file(&file) {
             continue;
         }
         let vendor = match VendorMappings::load(&file) {

@@ -256,7 +256,7 @@ impl Compiled {
         // shared by every user of the vendor, so no device-patient association may ever apply to it
         // (see `crate::association::SHARED_DEVICE_NAMESPACE`).
         let device_id = match &self.device_id {
-            Some(field) => text_of(field, at)?,
+            Some(field) => text_of(field, at),
             None => None,
         };
         let instance_id = match device_id {
@@ -286,7 +286,7 @@ impl Compiled {
             ..DeviceIdentity::default()
         };
         let patient = match (&self.patient_id, &self.file.patient) {
-            (Some(field), Some(spec)) => text_of(field, at)?.map(|value| PatientRef {
+            (Some(field), Some(spec)) => text_of(field, at).map(|value| PatientRef {
                 system: spec.system.clone(),
                 value,
             }),
@@ -508,12 +508,12 @@ fn select<'a>(field: &Field, payload: &'a Json, record: &'a Json) -> Vec<&'a Jso
 }
 
 /// The text of a field: the literal, or the first scalar the path selects.
-fn text_of(field: &Field, at: &Context) -> Result<Option<String>, VendorError> {
+fn text_of(field: &Field, at: &Context) -> Option<String> {
     match field {
-        Field::Literal(text) => Ok(Some(text.clone())),
-        _ => Ok(select(field, at.payload, at.record)
+        Field::Literal(text) => Some(text.clone()),
+        _ => select(field, at.payload, at.record)
             .first()
-            .and_then(|v| scalar_text(v))),
+            .and_then(|v| scalar_text(v)),
     }
 }
 
@@ -593,13 +593,7 @@ fn coded_of(m: &CompiledMeasurement, at: &Context, time: EffectiveTime, explanat
     let Some(field) = &m.value else {
         return Taken::NotPresent;
     };
-    let said = match field {
-        Field::Literal(text) => Some(text.clone()),
-        _ => select(field, at.payload, at.record)
-            .first()
-            .and_then(|v| scalar_text(v)),
-    };
-    let Some(said) = said.filter(|s| !s.trim().is_empty()) else {
+    let Some(said) = text_of(field, at).filter(|s| !s.trim().is_empty()) else {
         return if m.spec.required.unwrap_or(false) {
             Taken::Dropped(format!("required value missing: `{}` found nothing", field.text()))
         } else {
@@ -730,13 +724,8 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
     let mut value = decimal_of(&text).ok_or_else(|| at.error(field.text(), "is not a number".into()))?;
     let mut step = format!("record {}: {name}: `{}` = {value}", at.index, field.text());
     if let Some(exponent_field) = &m.exponent {
-        let exponent_text = match exponent_field {
-            Field::Literal(text) => Some(text.clone()),
-            _ => select(exponent_field, at.payload, at.record)
-                .first()
-                .and_then(|v| scalar_text(v)),
-        }
-        .ok_or_else(|| at.error(exponent_field.text(), "found nothing (the exponent is needed)".into()))?;
+        let exponent_text = text_of(exponent_field, at)
+            .ok_or_else(|| at.error(exponent_field.text(), "found nothing (the exponent is needed)".into()))?;
         let exponent: i32 = exponent_text
             .trim()
             .parse()
@@ -753,13 +742,7 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
     }
     let unit = match (&m.spec.unit, &m.unit_path) {
         (_, Some(unit_field)) => {
-            let sent = match unit_field {
-                Field::Literal(text) => Some(text.clone()),
-                _ => select(unit_field, at.payload, at.record)
-                    .first()
-                    .and_then(|v| scalar_text(v)),
-            }
-            .ok_or_else(|| at.error(unit_field.text(), "found no unit".into()))?;
+            let sent = text_of(unit_field, at).ok_or_else(|| at.error(unit_field.text(), "found no unit".into()))?;
             let ucum = m.spec.units.get(&sent).cloned().ok_or_else(|| {
                 at.error(
                     unit_field.text(),

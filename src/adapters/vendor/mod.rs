@@ -136,6 +136,13 @@ impl VendorMappings {
     }
 }
 
+/// A fhirgate mapping file by its name (`*.toml`, `*.mapping.json`), as opposed to a MedTech template
+/// or other JSON beside it.
+pub fn is_mapping_file(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".toml") || name.ends_with(".mapping.json")
+}
+
 /// The mapping files at `path` (a file, or the top level of a directory), sorted: `*.toml` and
 /// `*.mapping.json`, and with `any_json` every `*.json` (MedTech templates, for `mappings check`).
 pub fn mapping_files(path: &Path, any_json: bool) -> Result<Vec<PathBuf>, SpecError> {
@@ -148,14 +155,7 @@ pub fn mapping_files(path: &Path, any_json: bool) -> Result<Vec<PathBuf>, SpecEr
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            p.is_file()
-                && (name.ends_with(".toml") || name.ends_with(".mapping.json") || (any_json && name.ends_with(".json")))
-        })
+        .filter(|p| p.is_file() && (is_mapping_file(p) || (any_json && p.extension().is_some_and(|e| e == "json"))))
         .collect();
     files.sort();
     Ok(files)

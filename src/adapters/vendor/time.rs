@@ -124,7 +124,13 @@ pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timest
                 .as_str()
                 .ok_or_else(|| TimeError("is not an ISO 8601 date-time string".into()))?
                 .trim();
-            if let Ok(stated) = DateTime::parse_from_rfc3339(text) {
+            // RFC 3339, or with a `+0100` offset (not RFC 3339, but common), or without seconds.
+            let stated = DateTime::parse_from_rfc3339(text).ok().or_else(|| {
+                ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z"]
+                    .iter()
+                    .find_map(|pattern| DateTime::parse_from_str(text, pattern).ok())
+            });
+            if let Some(stated) = stated {
                 return Ok(Timestamp {
                     local: stated.naive_local(),
                     offset: *stated.offset(),
@@ -132,18 +138,6 @@ pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timest
                         offset: OffsetSource::Device,
                     },
                 });
-            }
-            // With a `+0100` offset (not RFC 3339, but common), or without seconds.
-            for pattern in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
-                if let Ok(stated) = DateTime::parse_from_str(text, pattern) {
-                    return Ok(Timestamp {
-                        local: stated.naive_local(),
-                        offset: *stated.offset(),
-                        quality: ClockQuality::DeviceClock {
-                            offset: OffsetSource::Device,
-                        },
-                    });
-                }
             }
             let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
                 .iter()
