@@ -304,22 +304,12 @@ impl Deliverer {
         refusal: Option<(u16, String, String)>,
     ) -> Result<(), OutboxError> {
         let kind = if refusal.is_some() { "server" } else { "mapping" };
-        let (status, outcome, bundle) = match refusal {
-            Some((status, body, bundle)) => (
-                (status != 0).then_some(status),
-                Some(body),
-                (!bundle.is_empty()).then_some(bundle),
-            ),
-            None => (None, None, None),
-        };
-        let letter = DeadLetter {
-            record,
-            reason,
-            status,
-            bundle,
-            outcome,
-            failed_at: Utc::now().fixed_offset(),
-        };
+        let mut letter = DeadLetter::refused(record, reason);
+        if let Some((status, body, bundle)) = refusal {
+            letter.status = (status != 0).then_some(status);
+            letter.outcome = Some(body);
+            letter.bundle = (!bundle.is_empty()).then_some(bundle);
+        }
         let dead_id = self.outbox.bury(id, &letter)?;
         self.metrics.dead_lettered(kind);
         // The reason names rules and statuses, never patient data; the payload stays in the store.

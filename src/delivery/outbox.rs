@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -101,6 +101,20 @@ pub struct DeadLetter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     pub failed_at: DateTime<FixedOffset>,
+}
+
+impl DeadLetter {
+    /// A payload given up on for `reason`, without a server's answer (it never reached one).
+    pub fn refused(record: OutboxRecord, reason: String) -> DeadLetter {
+        DeadLetter {
+            record,
+            reason,
+            status: None,
+            bundle: None,
+            outcome: None,
+            failed_at: Utc::now().fixed_offset(),
+        }
+    }
 }
 
 /// Several records appended together: stored in one transaction, numbered consecutively.
@@ -207,20 +221,15 @@ impl Outbox {
             }
         }
         for (id, raw, error) in unreadable {
-            let letter = DeadLetter {
-                record: OutboxRecord {
-                    adapter: "unknown".into(),
-                    received_at: chrono::Utc::now().fixed_offset(),
-                    source: format!("outbox record {id}"),
-                    payload: raw,
-                    patient: None,
-                },
-                reason: format!("the stored record cannot be read ({error}); the payload is its raw bytes"),
-                status: None,
-                bundle: None,
-                outcome: None,
-                failed_at: chrono::Utc::now().fixed_offset(),
+            let record = OutboxRecord {
+                adapter: "unknown".into(),
+                received_at: Utc::now().fixed_offset(),
+                source: format!("outbox record {id}"),
+                payload: raw,
+                patient: None,
             };
+            let reason = format!("the stored record cannot be read ({error}); the payload is its raw bytes");
+            let letter = DeadLetter::refused(record, reason);
             self.bury(id, &letter)?;
         }
         Ok(out)

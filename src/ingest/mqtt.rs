@@ -213,15 +213,14 @@ async fn store_messages(
             error!("the MQTT messages could not be checked; they stay with the broker");
             continue;
         };
-        let (to_store, to_bury): (Vec<_>, Vec<_>) =
-            decisions.into_iter().partition(|d| matches!(d, Decision::Store(_)));
-        let records: Vec<OutboxRecord> = to_store
-            .into_iter()
-            .filter_map(|d| match d {
-                Decision::Store(record) => Some(record),
-                Decision::Bury(..) => None,
-            })
-            .collect();
+        let mut records = Vec::new();
+        let mut refused = Vec::new();
+        for decision in decisions {
+            match decision {
+                Decision::Store(record) => records.push(record),
+                Decision::Bury(record, reason) => refused.push((record, reason)),
+            }
+        }
         if !records.is_empty() {
             if !retry_until_stored(&stop, || outbox.append_all(&records)).await {
                 return;
@@ -229,23 +228,14 @@ async fn store_messages(
             metrics.accepted(MetricTransport::Mqtt, records.len() as u64);
             debug!(messages = records.len(), "stored");
         }
-        for decision in to_bury {
-            if let Decision::Bury(record, reason) = decision {
-                metrics.rejected(MetricTransport::Mqtt, "bad_payload");
-                let letter = DeadLetter {
-                    record,
-                    reason,
-                    status: None,
-                    bundle: None,
-                    outcome: None,
-                    failed_at: Utc::now().fixed_offset(),
-                };
-                if !retry_until_stored(&stop, || async { outbox.add_dead_letter(&letter) }).await {
-                    return;
-                }
-                metrics.dead_lettered("ingest");
-                warn!(source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
+        for (record, reason) in refused {
+            metrics.rejected(MetricTransport::Mqtt, "bad_payload");
+            let letter = DeadLetter::refused(record, reason);
+            if !retry_until_stored(&stop, || async { outbox.add_dead_letter(&letter) }).await {
+                return;
             }
+            metrics.dead_lettered("ingest");
+            warn!(source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
         }
         for publish in &batch {
             if let Err(error) = client.ack(publish).await {
