@@ -2,4 +2,5 @@
 
 pub mod ble;
 pub mod hl7v2;
+pub mod medtech;
 pub mod vendor;
