@@ -5,6 +5,7 @@
 mod dedup;
 mod device;
 pub mod fhir_types;
+pub mod medtech;
 mod observation;
 pub mod terminology;
 mod units;

@@ -280,9 +280,11 @@ fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
         "JsonPathContent" => ContentKind::JsonPath,
         "IotJsonPathContent" => ContentKind::IotJsonPath,
         "CalculatedContent" => ContentKind::Calculated,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "templateType {other:?} is not one fhirgate runs (JsonPathContent, IotJsonPathContent, CalculatedContent)"
-        )),
+        ))
+        }
     };
     let inner = entry.get("template").ok_or("`template` is missing")?;
     let default_language = match inner.get("defaultExpressionLanguage").and_then(Value::as_str) {
