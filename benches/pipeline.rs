@@ -68,6 +68,7 @@ fn settings() -> MapSettings {
         mapping: MappingOptions::default(),
         associations: Default::default(),
         vendor: Default::default(),
+        medtech: Default::default(),
     }
 }
 

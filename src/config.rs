@@ -28,6 +28,7 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub fhir: FhirConfig,
     pub mapping: MappingConfig,
+    pub medtech: MedtechConfig,
     pub log: LogConfig,
 }
 
@@ -261,6 +262,30 @@ pub struct SmartSettings {
 
 fn default_smart_scope() -> String {
     "system/Observation.write system/Device.write system/Patient.read".into()
+}
+
+/// Azure MedTech templates the `medtech` adapter runs (README, "Azure MedTech templates").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MedtechConfig {
+    /// The device mapping (`CollectionContent` JSON), unchanged from MedTech.
+    pub device_mapping: Option<PathBuf>,
+    /// The FHIR destination mapping (`CollectionFhir` JSON), unchanged from MedTech.
+    pub fhir_mapping: Option<PathBuf>,
+    /// MedTech's resolution type: `create` (make the Patient and Device when missing) or `lookup`
+    /// (the Device must exist, and its `patient` names the patient).
+    pub identity: IdentityMode,
+    /// The identifier system of device ids (MedTech's default device identifier system); unset: none.
+    pub device_identifier_system: Option<String>,
+}
+
+/// MedTech's resolution type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMode {
+    #[default]
+    Create,
+    Lookup,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod fhir;
 pub mod ingest;
 pub mod mapping;
 pub mod mapping_files;
+pub mod medtech_templates;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

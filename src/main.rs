@@ -44,9 +44,18 @@ enum Command {
         /// "Unknown Patient": see README, "Device-patient association".
         #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
         associations: Option<PathBuf>,
-        /// Vendor mapping file or directory for `--adapter json` (default: ./mappings).
+        /// Vendor mapping file or directory for `--adapter json` (default: ./mappings); the MedTech
+        /// device mapping (`CollectionContent`) for `--adapter medtech`.
         #[arg(long)]
         mapping: Option<PathBuf>,
+        /// The MedTech FHIR destination mapping (`CollectionFhir`) for `--adapter medtech`. The Bundle
+        /// printed is what MedTech's create mode writes on a server that has seen none of it.
+        #[arg(long)]
+        fhir_mapping: Option<PathBuf>,
+        /// The identifier system of device ids for `--adapter medtech` (MedTech's default device
+        /// identifier system).
+        #[arg(long)]
+        device_identifier_system: Option<String>,
         /// With `--adapter json`: print which mapping matched, every value with the path that found
         /// it, the conversions, what was left out and why, then the Bundle.
         #[arg(long)]
@@ -286,12 +295,44 @@ fn main() -> ExitCode {
             gateway_id_system,
             associations,
             mapping,
+            fhir_mapping,
+            device_identifier_system,
             explain,
         } => {
-            if (mapping.is_some() || explain) && adapter != AdapterName::Json {
-                eprintln!("fhirgate: --mapping and --explain are for --adapter json");
+            if explain && adapter != AdapterName::Json {
+                eprintln!("fhirgate: --explain is for --adapter json");
                 return ExitCode::from(1);
             }
+            if mapping.is_some() && !matches!(adapter, AdapterName::Json | AdapterName::Medtech) {
+                eprintln!("fhirgate: --mapping is for --adapter json or medtech");
+                return ExitCode::from(1);
+            }
+            let is_medtech = adapter == AdapterName::Medtech;
+            if is_medtech && (mapping.is_none() || fhir_mapping.is_none()) {
+                eprintln!("fhirgate: --adapter medtech needs --mapping (the device mapping) and --fhir-mapping");
+                return ExitCode::from(1);
+            }
+            if !is_medtech && (fhir_mapping.is_some() || device_identifier_system.is_some()) {
+                eprintln!("fhirgate: --fhir-mapping and --device-identifier-system are for --adapter medtech");
+                return ExitCode::from(1);
+            }
+            let medtech = if adapter == AdapterName::Medtech {
+                let config = fhirgate::config::MedtechConfig {
+                    device_mapping: mapping.clone(),
+                    fhir_mapping: fhir_mapping.clone(),
+                    identity: fhirgate::config::IdentityMode::Create,
+                    device_identifier_system,
+                };
+                match fhirgate::medtech_templates::MedtechTemplates::load(&config) {
+                    Ok(templates) => templates,
+                    Err(error) => {
+                        eprintln!("fhirgate: {error}");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                Default::default()
+            };
             let vendor = if adapter == AdapterName::Json {
                 let path = mapping.unwrap_or_else(|| PathBuf::from("mappings"));
                 match VendorMappings::load(&path) {
@@ -324,6 +365,7 @@ fn main() -> ExitCode {
                 mapping: MappingOptions { gateway_id_system },
                 associations,
                 vendor: std::sync::Arc::new(vendor),
+                medtech: std::sync::Arc::new(medtech),
             };
             if explain {
                 return match explain_payload(&payload, &settings, chrono::Utc::now()) {

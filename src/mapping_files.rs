@@ -237,6 +237,7 @@ pub fn test(path: &Path, update: bool) -> Report {
             mapping: MappingOptions::default(),
             associations: Default::default(),
             vendor: Arc::new(vendor),
+            medtech: Default::default(),
         };
         let base = file.parent().unwrap_or(Path::new("."));
         for case in cases {

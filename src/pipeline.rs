@@ -11,10 +11,13 @@ use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::{read_report, ReportError};
 use std::sync::Arc;
 
+use crate::adapters::medtech::MedtechError;
 use crate::adapters::vendor::{VendorError, VendorMappings};
 use crate::association::{AssociationError, AssociationTable};
 use crate::fhir::{self, SerializeError};
+use crate::mapping::medtech::MedtechMappingError;
 use crate::mapping::{self, MappingError, MappingOptions};
+use crate::medtech_templates::MedtechTemplates;
 use crate::model::Reading;
 
 /// The adapters `map` can run.
@@ -28,6 +31,8 @@ pub enum AdapterName {
     Hl7v2,
     /// Vendor JSON (WiFi devices, vendor clouds) through declarative mapping files (`--mapping`).
     Json,
+    /// Device messages through an Azure MedTech device mapping + FHIR destination mapping pair.
+    Medtech,
 }
 
 impl AdapterName {
@@ -36,14 +41,20 @@ impl AdapterName {
             AdapterName::Ble => "ble",
             AdapterName::Hl7v2 => "hl7v2",
             AdapterName::Json => "json",
+            AdapterName::Medtech => "medtech",
         }
     }
 
     /// The adapter of this name (`ble`, `hl7v2`).
     pub fn from_name(name: &str) -> Option<AdapterName> {
-        [AdapterName::Ble, AdapterName::Hl7v2, AdapterName::Json]
-            .into_iter()
-            .find(|adapter| adapter.as_str() == name)
+        [
+            AdapterName::Ble,
+            AdapterName::Hl7v2,
+            AdapterName::Json,
+            AdapterName::Medtech,
+        ]
+        .into_iter()
+        .find(|adapter| adapter.as_str() == name)
     }
 }
 
@@ -58,6 +69,8 @@ pub struct MapSettings {
     pub associations: AssociationTable,
     /// The vendor mappings the `json` adapter chooses from.
     pub vendor: Arc<VendorMappings>,
+    /// The MedTech templates the `medtech` adapter runs.
+    pub medtech: Arc<MedtechTemplates>,
 }
 
 /// The settings of every adapter, for the parts of the bridge that see payloads of all kinds.
@@ -66,6 +79,7 @@ pub struct AdapterSettings {
     pub ble: MapSettings,
     pub hl7v2: MapSettings,
     pub json: MapSettings,
+    pub medtech: MapSettings,
 }
 
 impl AdapterSettings {
@@ -84,6 +98,10 @@ impl AdapterSettings {
                 adapter: AdapterName::Json,
                 ..base.clone()
             },
+            medtech: MapSettings {
+                adapter: AdapterName::Medtech,
+                ..base.clone()
+            },
         }
     }
 
@@ -92,6 +110,7 @@ impl AdapterSettings {
             AdapterName::Ble => &self.ble,
             AdapterName::Hl7v2 => &self.hl7v2,
             AdapterName::Json => &self.json,
+            AdapterName::Medtech => &self.medtech,
         }
     }
 
@@ -99,6 +118,14 @@ impl AdapterSettings {
     /// what could never be delivered. A missing patient is not a refusal: the reading waits for an
     /// association. The error names the field, byte or rule, never a value.
     pub fn check(&self, adapter: AdapterName, payload: &[u8]) -> Result<(), String> {
+        if adapter == AdapterName::Medtech {
+            return self
+                .medtech
+                .medtech
+                .groups(payload)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
         read_payload(payload, self.for_adapter(adapter), Utc::now())
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -125,20 +152,28 @@ pub enum MapError {
     Serialize(#[from] SerializeError),
     #[error(transparent)]
     Vendor(#[from] VendorError),
+    #[error(transparent)]
+    Medtech(#[from] MedtechError),
+    #[error(transparent)]
+    MedtechMapping(#[from] MedtechMappingError),
 }
 
 impl MapError {
     /// True when the payload itself is at fault (as opposed to the bridge).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            MapError::Serialize(_) => false,
+            MapError::Serialize(_)
+            | MapError::Medtech(MedtechError::NotConfigured)
+            | MapError::MedtechMapping(MedtechMappingError::NotConfigured) => false,
             MapError::Envelope(_)
             | MapError::Hl7(_)
             | MapError::Report(_)
             | MapError::Pcd(_)
             | MapError::Association(_)
             | MapError::Mapping(_)
-            | MapError::Vendor(_) => true,
+            | MapError::Vendor(_)
+            | MapError::Medtech(_)
+            | MapError::MedtechMapping(_) => true,
         }
     }
 }
@@ -188,6 +223,10 @@ fn read_standard(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> 
             .vendor
             .read(payload, now.fixed_offset(), settings.default_utc_offset)?
             .0),
+        // MedTech messages become Observations through their own templates, never readings.
+        AdapterName::Medtech => {
+            Err(MedtechMappingError::Template("messages are mapped by their templates, not as readings".into()).into())
+        }
     }
 }
 
@@ -207,6 +246,11 @@ pub fn associated_readings(
 
 /// Maps one payload to a transaction Bundle serialized as pretty JSON.
 pub fn map_payload(payload: &[u8], settings: &MapSettings, now: DateTime<Utc>) -> Result<String, MapError> {
+    if settings.adapter == AdapterName::Medtech {
+        let bundle = settings.medtech.bundle_for_empty_server(payload, now)?;
+        return serde_json::to_string_pretty(&bundle)
+            .map_err(|e| MapError::from(MedtechMappingError::Template(e.to_string())));
+    }
     let readings = associated_readings(payload, settings, now)?;
     let bundle = if readings.is_empty() {
         mapping::empty_transaction()

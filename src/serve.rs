@@ -23,6 +23,7 @@ use crate::ingest::http::{self, HttpState};
 use crate::ingest::mllp::{self, MllpConfig};
 use crate::ingest::mqtt;
 use crate::mapping::MappingOptions;
+use crate::medtech_templates::MedtechTemplates;
 use crate::metrics::Metrics;
 use crate::pipeline::{AdapterName, AdapterSettings, MapSettings};
 
@@ -57,6 +58,7 @@ pub fn adapter_settings(config: &Config) -> Result<AdapterSettings, ServeError> 
         },
         associations,
         vendor: Arc::new(vendor),
+        medtech: Arc::new(MedtechTemplates::load(&config.medtech).map_err(ServeError::Setup)?),
     }))
 }
 

@@ -141,6 +141,53 @@ impl FhirClient {
         })
     }
 
+    /// Reads `path` (`Observation/{id}`, or a search such as `Device?identifier=…`) relative to the
+    /// base URL: the resource or search Bundle, `None` when the server has no such resource (404,
+    /// 410). A failure the server may recover from is `Answer::Retry`; another 4xx is
+    /// `Answer::Rejected`. Errors never name the path (it can carry an identifier).
+    pub async fn read(&self, path: &str) -> Result<Option<serde_json::Value>, Answer> {
+        let request = self
+            .http
+            .get(format!("{}/{path}", self.base_url))
+            .header(reqwest::header::ACCEPT, FHIR_JSON);
+        let request = self
+            .authorize(request)
+            .await
+            .map_err(|reason| Answer::Retry { reason, after: None })?;
+        let response = request.send().await.map_err(|e| Answer::Retry {
+            reason: format!("read: {}", describe_send_error(&e)),
+            after: None,
+        })?;
+        let status = response.status();
+        if let (StatusCode::UNAUTHORIZED, Authorization::Smart(smart)) = (status, &self.auth) {
+            smart.invalidate().await;
+        }
+        if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
+            return Ok(None);
+        }
+        let after = retry_after(response.headers());
+        let body = response.text().await.map_err(|e| Answer::Retry {
+            reason: format!(
+                "read: the server's answer ({status}) broke off: {}",
+                describe_send_error(&e)
+            ),
+            after,
+        })?;
+        if !status.is_success() {
+            return Err(match classify(status, after, body, 0) {
+                Answer::Retry { reason, after } => Answer::Retry {
+                    reason: format!("read: {reason}"),
+                    after,
+                },
+                other => other,
+            });
+        }
+        serde_json::from_str(&body).map(Some).map_err(|_| Answer::Retry {
+            reason: format!("read: the FHIR server answered {status} with a body that is not JSON"),
+            after,
+        })
+    }
+
     /// Posts a transaction Bundle (FHIR JSON) to the server's base URL.
     pub async fn transaction(&self, bundle_json: String, entries: usize) -> Answer {
         let request = self

@@ -82,15 +82,23 @@ const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// `identifier=system|value` with FHIR search escaping (`\|`, `\,`, `\$`, `\\`) and then URL encoding.
 pub fn identifier_query(system: &str, value: &str) -> String {
-    let escape = |text: &str| {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('|', "\\|")
-            .replace(',', "\\,")
-            .replace('$', "\\$");
-        utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
-    };
-    format!("identifier={}|{}", escape(system), escape(value))
+    format!("identifier={}|{}", search_escape(system), search_escape(value))
+}
+
+/// `identifier={value}`: a token search in any system (how MedTech finds devices and patients whose
+/// identifiers carry no system).
+pub fn identifier_query_any_system(value: &str) -> String {
+    format!("identifier={}", search_escape(value))
+}
+
+/// A search value with FHIR's search escapes (`\|`, `\,`, `\$`, `\\`), percent-encoded.
+fn search_escape(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(',', "\\,")
+        .replace('$', "\\$");
+    utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
 }
 
 fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_exist: String) -> BundleEntry {

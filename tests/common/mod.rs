@@ -59,6 +59,7 @@ pub fn settings_for(adapter: AdapterName) -> MapSettings {
         mapping: MappingOptions::default(),
         associations: Default::default(),
         vendor: Default::default(),
+        medtech: Default::default(),
     }
 }
 

@@ -108,7 +108,8 @@ pub fn put_entry(resource: &Value, if_match: Option<&str>) -> Value {
     if let (Some(version), Value::Object(r)) = (if_match, &mut request) {
         r.insert("ifMatch".into(), json!(format!("W/\"{version}\"")));
     }
-    json!({"fullUrl": format!("{kind}/{id}"), "resource": resource, "request": request})
+    // No fullUrl: it would have to be the server's absolute URL, which the mapper does not know.
+    json!({"resource": resource, "request": request})
 }
 
 /// A transaction Bundle of entries.
