@@ -545,3 +545,85 @@ fn serve_with_no_arguments_starts_on_the_defaults_and_answers_healthz() {
     assert!(status.success(), "SIGTERM stops it cleanly: {log}");
     assert!(log.contains("no FHIR server configured"), "{log}");
 }
+
+/// MedTech's sample templates, unchanged, against the real server: the hour's messages merge into one
+/// Observation per type, as MedTech writes it, and a replay writes nothing.
+#[test]
+fn medtech_templates_merge_the_hours_messages_into_one_observation_per_type() {
+    const PATIENT: &str = "cd3ee1fc63936b0083c968fe962a726d383ab6ee83af53d4f50507ccd646b68a";
+    const DEVICE: &str = "e55c4dadeb1050efd66966053edc1a9f921022858367eff94c3fc7660ed1f1ef";
+    const BLOOD_PRESSURE: &str = "925c385e312fd99d3f897bf3a06d3b099f5f5355dc5d7ba2afc673739181ae2d";
+    let Some(fhir) = FhirServer::start("medtech") else {
+        return;
+    };
+    let mut env = bridge_env(&fhir);
+    for (key, file) in [
+        ("FHIRGATE_MEDTECH__DEVICE_MAPPING", "devicecontent.json"),
+        ("FHIRGATE_MEDTECH__FHIR_MAPPING", "fhirmapping.json"),
+    ] {
+        env.push((
+            key,
+            common::repo_path("fixtures/medtech").join(file).display().to_string(),
+        ));
+    }
+    let bridge = Bridge::start("medtech", &env);
+    let first = br#"{"systolic":120,"diastolic":80,"deviceid":"device1","patientid":"patient1","measurementdatetime":"2023-10-09T19:18:23+00:00"}"#;
+    assert_eq!(bridge.post("medtech", first), 202);
+    harness::wait_until("the first message", Duration::from_secs(60), || delivered(&bridge, 1.0));
+
+    let slots = |observation: &Value, component: usize| -> Vec<String> {
+        observation["component"][component]["valueSampledData"]["data"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .map(str::to_string)
+            .collect()
+    };
+    let bp = fhir.search(&format!("Observation/{BLOOD_PRESSURE}"));
+    assert_eq!(bp["status"], "final");
+    assert_eq!(
+        bp["identifier"][0]["value"],
+        format!("{PATIENT}.{DEVICE}.bloodpressure.20231009190000Z.20231009195959Z")
+    );
+    assert_eq!(bp["subject"]["reference"], format!("Patient/{PATIENT}"));
+    assert_eq!(bp["device"]["reference"], format!("Device/{DEVICE}"));
+    let systolic = slots(&bp, 1);
+    assert_eq!((systolic.len(), systolic[1103].as_str()), (3600, "120"));
+    assert_eq!(slots(&bp, 0)[1103], "80");
+    let patient = fhir.search(&format!("Patient/{PATIENT}"));
+    assert_eq!(patient["identifier"][0]["value"], "patient1");
+    let device = fhir.search(&format!("Device/{DEVICE}"));
+    assert_eq!(device["patient"]["reference"], format!("Patient/{PATIENT}"));
+
+    // Later in the hour, and a heart rate: the blood pressure is merged, the heart rate is new.
+    let later = br#"{"systolic":131,"diastolic":85,"deviceid":"device1","patientid":"patient1","measurementdatetime":"2023-10-09T19:45:00Z"}"#;
+    let heart_rate =
+        br#"{"heartrate":78,"deviceid":"device1","patientid":"patient1","measurementdatetime":"2023-10-09T19:18:23Z"}"#;
+    assert_eq!(bridge.post("medtech", later), 202);
+    assert_eq!(bridge.post("medtech", heart_rate), 202);
+    harness::wait_until("the hour's messages", Duration::from_secs(60), || {
+        delivered(&bridge, 3.0)
+    });
+    let bp = fhir.search(&format!("Observation/{BLOOD_PRESSURE}"));
+    assert_eq!(bp["status"], "amended");
+    let systolic = slots(&bp, 1);
+    assert_eq!((systolic[1103].as_str(), systolic[2700].as_str()), ("120", "131"));
+    assert_eq!(systolic.iter().filter(|s| *s != "E").count(), 2);
+    assert_eq!(
+        fhir.count("Observation"),
+        2,
+        "one blood pressure and one heart rate for the hour"
+    );
+    assert_eq!(fhir.count("Patient"), 1);
+    assert_eq!(fhir.count("Device"), 1);
+
+    // The first message again: nothing changes, nothing is written.
+    let version = bp["meta"]["versionId"].clone();
+    assert_eq!(bridge.post("medtech", first), 202);
+    harness::wait_until("the replay", Duration::from_secs(60), || delivered(&bridge, 4.0));
+    let bp = fhir.search(&format!("Observation/{BLOOD_PRESSURE}"));
+    assert_eq!(bp["meta"]["versionId"], version);
+
+    // A message no template matches is refused at the door.
+    assert_eq!(bridge.post("medtech", br#"{"pulse":1}"#), 400);
+}

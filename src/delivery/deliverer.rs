@@ -20,6 +20,7 @@ use tracing::{debug, error, info, warn};
 use crate::association::AssociationTable;
 use crate::config::FhirConfig;
 use crate::delivery::fhir_client::{Answer, FhirClient};
+use crate::delivery::medtech::MedtechIds;
 use crate::delivery::outbox::{DeadLetter, Outbox, OutboxError, OutboxRecord};
 use crate::fhir;
 use crate::mapping;
@@ -42,7 +43,7 @@ pub struct Deliverer {
 type PatientIds = HashMap<(String, String), String>;
 
 /// The outcome of one attempt at a batch.
-enum Progress {
+pub(crate) enum Progress {
     /// Every payload of the batch was delivered or dead-lettered.
     Done,
     /// The server could not take it now; nothing was removed.
@@ -64,6 +65,7 @@ impl Deliverer {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         let mut patients = PatientIds::new();
+        let mut medtech_ids = MedtechIds::default();
         loop {
             if *stop.borrow() {
                 break;
@@ -79,7 +81,7 @@ impl Deliverer {
                     continue;
                 }
             };
-            match self.deliver(batch, &mut patients).await {
+            match self.deliver(batch, &mut patients, &mut medtech_ids).await {
                 Ok(Progress::Done) => failures = 0,
                 Ok(Progress::Retry { reason, after }) => {
                     self.metrics.retried.inc();
@@ -138,9 +140,17 @@ impl Deliverer {
         &self,
         batch: Vec<(u64, OutboxRecord)>,
         patients: &mut PatientIds,
+        medtech_ids: &mut MedtechIds,
     ) -> Result<Progress, OutboxError> {
         let mut mapped = Vec::with_capacity(batch.len());
         for (id, record) in batch {
+            // MedTech messages merge into what is on the server: one read-merge-write each.
+            if record.adapter == AdapterName::Medtech.as_str() {
+                if let Some(retry) = self.deliver_medtech(id, record, medtech_ids).await? {
+                    return Ok(retry);
+                }
+                continue;
+            }
             match self.map(&record) {
                 // A vendor poll with nothing new: nothing to deliver.
                 Ok((readings, _)) if readings.is_empty() => {
@@ -296,7 +306,7 @@ impl Deliverer {
         Ok(())
     }
 
-    fn bury(
+    pub(crate) fn bury(
         &self,
         id: u64,
         record: OutboxRecord,

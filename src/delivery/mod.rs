@@ -4,5 +4,6 @@
 pub mod associations;
 pub mod deliverer;
 pub mod fhir_client;
+pub mod medtech;
 pub mod outbox;
 pub mod smart_auth;

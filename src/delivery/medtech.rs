@@ -1,0 +1,258 @@
+//! Delivery of MedTech messages: read, merge, write. A MedTech Observation covers a window (an hour,
+//! a day), so the second message of a window must land in the Observation the first one made: the
+//! deliverer reads it by its id, merges (`mapping::medtech::observation::merge`, pure) and writes it
+//! back with `If-Match` on the version read, so a concurrent change makes the write fail and the
+//! message is tried again from the read. A merge that changes nothing (a replay) writes nothing.
+//!
+//! Device and patient ids are resolved the way MedTech resolves them: the Device by identifier; in
+//! create mode the Patient by identifier, each created (at MedTech's hash id) when missing; in lookup
+//! mode the Device must exist and its `patient` names the patient.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use serde_json::Value;
+use tracing::{debug, info};
+
+use crate::config::IdentityMode;
+use crate::delivery::deliverer::{Deliverer, Progress};
+use crate::delivery::fhir_client::Answer;
+use crate::delivery::outbox::{OutboxError, OutboxRecord};
+use crate::mapping::medtech::{self, observation, ObservationGroup, Subjects};
+use crate::mapping::{identifier_query, identifier_query_any_system};
+
+/// FHIR ids already found or made: MedTech device id → (Device id, its patient's id), MedTech patient
+/// id → Patient id. Only what the server confirmed is kept.
+#[derive(Debug, Default)]
+pub struct MedtechIds {
+    devices: HashMap<String, (String, Option<String>)>,
+    patients: HashMap<String, String>,
+}
+
+/// What one message will write, and the ids to remember once it is written.
+#[derive(Default)]
+struct Plan {
+    entries: Vec<Value>,
+    devices: HashMap<String, (String, Option<String>)>,
+    patients: HashMap<String, String>,
+}
+
+/// Why a message stops before its write.
+enum Stop {
+    Retry(Progress),
+    /// Never deliverable as it stands: the reason, and the server's answer when it refused.
+    Refuse(String, Option<(u16, String, String)>),
+}
+
+impl From<Answer> for Stop {
+    fn from(answer: Answer) -> Stop {
+        match answer {
+            Answer::Retry { reason, after } => Stop::Retry(Progress::Retry { reason, after }),
+            Answer::Rejected { status, body } => Stop::Refuse(
+                format!("the FHIR server refused a read with {status}"),
+                Some((status, body, String::new())),
+            ),
+            Answer::Delivered => Stop::Retry(Progress::Retry {
+                reason: "unexpected answer to a read".into(),
+                after: None,
+            }),
+        }
+    }
+}
+
+/// The resource ids of a search Bundle's matches, with each match.
+fn matches(bundle: &Value) -> Vec<(&str, &Value)> {
+    bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| {
+            e.pointer("/search/mode")
+                .and_then(Value::as_str)
+                .is_none_or(|m| m == "match")
+        })
+        .filter_map(|e| Some((e.pointer("/resource/id")?.as_str()?, e.get("resource")?)))
+        .collect()
+}
+
+impl Deliverer {
+    /// Delivers one stored MedTech message: `Some` when it must be retried later (nothing removed).
+    pub(crate) async fn deliver_medtech(
+        &self,
+        id: u64,
+        record: OutboxRecord,
+        ids: &mut MedtechIds,
+    ) -> Result<Option<Progress>, OutboxError> {
+        let templates = &self.settings.medtech.medtech;
+        let groups = match templates.groups(&record.payload) {
+            Ok(groups) => groups,
+            Err(error) => {
+                self.bury(id, record, error.to_string(), None)?;
+                return Ok(None);
+            }
+        };
+        let mut plan = Plan::default();
+        for group in &groups {
+            match self.write_for(group, ids, &mut plan).await {
+                Ok(()) => {}
+                Err(Stop::Retry(progress)) => return Ok(Some(progress)),
+                Err(Stop::Refuse(reason, refusal)) => {
+                    self.bury(id, record, reason, refusal)?;
+                    return Ok(None);
+                }
+            }
+        }
+        if plan.entries.is_empty() {
+            debug!(outbox_id = id, "the MedTech message changes nothing on the server");
+            return self.delivered_medtech(id, &record, 0).map(|()| None);
+        }
+        let entries = plan.entries.len();
+        let bundle = medtech::transaction(std::mem::take(&mut plan.entries));
+        let json = bundle.to_string();
+        match self.client.transaction(json.clone(), entries).await {
+            Answer::Delivered => {
+                ids.devices.extend(plan.devices);
+                ids.patients.extend(plan.patients);
+                self.delivered_medtech(id, &record, entries).map(|()| None)
+            }
+            Answer::Retry { reason, after } => Ok(Some(Progress::Retry { reason, after })),
+            // The Observation changed since it was read: read and merge again.
+            Answer::Rejected { status: 412, .. } => Ok(Some(Progress::Retry {
+                reason: "an Observation changed on the server since it was read; merging again".into(),
+                after: None,
+            })),
+            Answer::Rejected { status, body } => {
+                let reason = format!("the FHIR server refused the Bundle with {status}");
+                self.bury(id, record, reason, Some((status, body, json)))?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn delivered_medtech(&self, id: u64, record: &OutboxRecord, entries: usize) -> Result<(), OutboxError> {
+        self.outbox.remove(&[id])?;
+        let latency = (Utc::now() - record.received_at.with_timezone(&Utc)).num_milliseconds();
+        self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
+        self.metrics.delivered.inc();
+        info!(payloads = 1, entries, "delivered");
+        Ok(())
+    }
+
+    /// Adds to `plan` what one group writes: its Observation, new or merged, and the Patient and
+    /// Device it needs made.
+    async fn write_for(&self, group: &ObservationGroup, ids: &MedtechIds, plan: &mut Plan) -> Result<(), Stop> {
+        let templates = &self.settings.medtech.medtech;
+        let template = templates
+            .template(&group.type_name)
+            .map_err(|e| Stop::Refuse(e.to_string(), None))?;
+        let subjects = self.subjects(group, ids, plan).await?;
+        let now = Utc::now();
+        let new =
+            observation::create(template, group, &subjects, now).map_err(|e| Stop::Refuse(e.to_string(), None))?;
+        let observation_id = new.get("id").and_then(Value::as_str).unwrap_or_default();
+        match self.client.read(&format!("Observation/{observation_id}")).await? {
+            None => plan.entries.push(medtech::put_entry(&new, None)),
+            Some(existing) => {
+                let merged = observation::merge(template, &existing, group, now)
+                    .map_err(|e| Stop::Refuse(e.to_string(), None))?;
+                if let Some(merged) = merged {
+                    let version = existing.pointer("/meta/versionId").and_then(Value::as_str);
+                    plan.entries.push(medtech::put_entry(&merged, version));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The Patient and Device ids of a group, found, remembered or planned.
+    async fn subjects(&self, group: &ObservationGroup, ids: &MedtechIds, plan: &mut Plan) -> Result<Subjects, Stop> {
+        let templates = &self.settings.medtech.medtech;
+        let system = templates.device_identifier_system.as_deref();
+        let known = ids
+            .devices
+            .get(&group.device_id)
+            .or_else(|| plan.devices.get(&group.device_id))
+            .cloned();
+        let device = match known {
+            Some(found) => Some(found),
+            None => {
+                let query = match system {
+                    Some(system) => identifier_query(system, &group.device_id),
+                    None => identifier_query_any_system(&group.device_id),
+                };
+                let found = self.client.read(&format!("Device?{query}")).await?.unwrap_or_default();
+                match matches(&found).as_slice() {
+                    [] => None,
+                    [(id, device)] => {
+                        let patient = device
+                            .pointer("/patient/reference")
+                            .and_then(Value::as_str)
+                            .and_then(|r| r.strip_prefix("Patient/"))
+                            .map(str::to_string);
+                        Some(((*id).to_string(), patient))
+                    }
+                    _ => {
+                        return Err(Stop::Refuse(
+                            "more than one Device has the message's device id".into(),
+                            None,
+                        ))
+                    }
+                }
+            }
+        };
+        if templates.identity == IdentityMode::Lookup {
+            return match device {
+                Some((device, Some(patient))) => Ok(Subjects { patient, device }),
+                Some((_, None)) => Err(Stop::Refuse(
+                    "the Device names no patient (lookup identity mode)".into(),
+                    None,
+                )),
+                None => Err(Stop::Refuse(
+                    "no Device has the message's device id (lookup identity mode: register the Device, then replay)"
+                        .into(),
+                    None,
+                )),
+            };
+        }
+        let patient_id = group
+            .patient_id
+            .as_deref()
+            .ok_or_else(|| Stop::Refuse("no patient id, which the create identity mode needs".into(), None))?;
+        let patient = match ids.patients.get(patient_id).or_else(|| plan.patients.get(patient_id)) {
+            Some(patient) => patient.clone(),
+            None => {
+                let query = identifier_query_any_system(patient_id);
+                let found = self.client.read(&format!("Patient?{query}")).await?.unwrap_or_default();
+                let patient = match matches(&found).as_slice() {
+                    [] => {
+                        let (patient, resource) = medtech::created_patient(patient_id);
+                        plan.entries.push(medtech::put_entry(&resource, None));
+                        patient
+                    }
+                    [(id, _)] => (*id).to_string(),
+                    _ => {
+                        return Err(Stop::Refuse(
+                            "more than one Patient has the message's patient id".into(),
+                            None,
+                        ))
+                    }
+                };
+                plan.patients.insert(patient_id.to_string(), patient.clone());
+                patient
+            }
+        };
+        let device = match device {
+            Some((device, _)) => device,
+            None => {
+                let (device, resource) = medtech::created_device(system, &group.device_id, &patient);
+                plan.entries.push(medtech::put_entry(&resource, None));
+                device
+            }
+        };
+        plan.devices
+            .insert(group.device_id.clone(), (device.clone(), Some(patient.clone())));
+        Ok(Subjects { patient, device })
+    }
+}
