@@ -150,3 +150,60 @@ proptest! {
         let _ = fhirgate::adapters::vendor::xml::to_json(text.as_bytes());
     }
 }
+
+/// The MedTech sample pair plus a CalculatedContent template whose JMESPath does arithmetic and time.
+fn medtech_settings() -> &'static fhirgate::pipeline::MapSettings {
+    static SETTINGS: std::sync::OnceLock<fhirgate::pipeline::MapSettings> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        let mut settings = common::settings_for(fhirgate::pipeline::AdapterName::Medtech);
+        let dir = common::repo_path("fixtures/medtech");
+        let config = fhirgate::config::MedtechConfig {
+            device_mapping: Some(dir.join("devicecontent.json")),
+            fhir_mapping: Some(dir.join("fhirmapping.json")),
+            ..Default::default()
+        };
+        settings.medtech = std::sync::Arc::new(fhirgate::medtech_templates::MedtechTemplates::load(&config).unwrap());
+        settings
+    })
+}
+
+fn medtech_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        "[0-9T:.Z+-]{0,26}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::from("2023-10-09T19:18:23Z")),
+    ];
+    let keys = proptest::sample::select(vec![
+        "systolic",
+        "diastolic",
+        "heartrate",
+        "deviceid",
+        "patientid",
+        "measurementdatetime",
+        "Body",
+    ]);
+    leaf.prop_recursive(3, 32, 7, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(keys.clone(), inner, 0..7)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// No message panics the MedTech templates, and what they accept becomes FHIR.
+    #[test]
+    fn medtech_templates_never_panic(message in medtech_json(), bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let settings = medtech_settings();
+        let encoded = serde_json::to_vec(&message).unwrap();
+        let accepted = settings.medtech.groups(&encoded).is_ok();
+        let mapped = fhirgate::pipeline::map_payload(&encoded, settings, common::now());
+        prop_assert!(!accepted || mapped.is_ok(), "accepted at the door but not mapped: {:?}", mapped.err());
+        let _ = fhirgate::pipeline::map_payload(&bytes, settings, common::now());
+    }
+}

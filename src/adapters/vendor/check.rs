@@ -215,27 +215,12 @@ mod tests {
     }
 }
 
-/// A JSON.NET JSONPath as MedTech templates write it, in RFC 9535: JSON.NET lets a filter name a
-/// member without the dot (`@heartrate`), RFC 9535 does not (`@.heartrate`).
-pub fn jsonpath_from_json_net(expression: &str) -> String {
-    let mut out = String::with_capacity(expression.len() + 8);
-    let mut chars = expression.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '@'
-            && chars
-                .peek()
-                .is_some_and(|next| next.is_ascii_alphabetic() || *next == '_')
-        {
-            out.push('.');
-        }
-    }
-    out
-}
+pub use crate::adapters::medtech::expression::jsonpath_from_json_net;
+use crate::adapters::medtech::expression::{Expression, Language};
 
 /// Checks an Azure MedTech "device mapping" (`CollectionContent`): known template types, the
 /// expressions each type requires, and every JSONPath expression parses (after the JSON.NET dialect is
-/// translated). JMESPath expressions are not checked. Returns the type names the templates produce.
+/// translated) and every JMESPath expression compiles. Returns the type names the templates produce.
 pub fn check_medtech_device(template: &serde_json::Value) -> (Vec<Finding>, Vec<String>) {
     let mut findings = Vec::new();
     let mut type_names = Vec::new();
@@ -320,12 +305,14 @@ pub fn check_medtech_device(template: &serde_json::Value) -> (Vec<Finding>, Vec<
                     continue;
                 }
             };
-            if language.eq_ignore_ascii_case("JmesPath") {
+            let Some(language) = Language::from_name(&language) else {
+                findings.push(error(format!(
+                    "{what} {field}: language {language:?} is not JsonPath or JmesPath"
+                )));
                 continue;
-            }
-            let translated = jsonpath_from_json_net(&text);
-            if let Err(e) = serde_json_path::JsonPath::parse(&translated) {
-                findings.push(error(format!("{what} {field}: `{text}` is not a JSONPath: {e}")));
+            };
+            if let Err(message) = Expression::compile(&text, language) {
+                findings.push(error(format!("{what} {field}: {message}")));
             }
         }
     }
