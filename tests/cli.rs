@@ -252,3 +252,51 @@ fn a_pump_with_unknown_patient_is_mapped_through_the_device_patient_association(
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken-association.json"));
 }
+
+#[test]
+fn maps_a_medtech_message_through_the_template_pair() {
+    let dir = common::repo_path("fixtures/medtech");
+    let device = dir.join("devicecontent.json");
+    let fhir = dir.join("fhirmapping.json");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["map", "--adapter", "medtech", "--mapping", device.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |extra: &[&str], stdin: &[u8]| {
+        let args = args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fhirgate(&args, Some(stdin))
+    };
+    let message =
+        br#"{"heartrate":78,"deviceid":"device1","patientid":"patient1","measurementdatetime":"2023-10-09T19:18:23Z"}"#;
+    let out = run(&["--fhir-mapping", fhir.to_str().unwrap(), "-"], message);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let observation = &bundle["entry"][2]["resource"];
+    assert_eq!(
+        observation["id"],
+        "1468c86bd10ac7efd3cb627fa49eb528a7c715ec1fc27408eee4e31b98c384a5"
+    );
+    assert_eq!(bundle["entry"][2]["request"]["method"], "PUT");
+
+    let out = run(
+        &["--fhir-mapping", fhir.to_str().unwrap(), "-"],
+        br#"{"heartrate":78,"deviceid":"d"}"#,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("timestampExpression") && stderr.contains("finds no time"),
+        "{stderr}"
+    );
+
+    // The pair goes together.
+    let out = run(&["-"], message);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fhir-mapping"));
+}

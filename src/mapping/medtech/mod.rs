@@ -138,13 +138,11 @@ pub fn bundle_for_empty_server(
         let (patient, patient_resource) = created_patient(patient_id);
         let (device, device_resource) = created_device(device_system, &g.device_id, &patient);
         for resource in [patient_resource, device_resource] {
-            let url = put_entry(&resource, None)["fullUrl"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let entry = put_entry(&resource, None);
+            let url = entry["request"]["url"].as_str().unwrap_or_default().to_string();
             if !written.contains(&url) {
                 written.push(url);
-                entries.push(put_entry(&resource, None));
+                entries.push(entry);
             }
         }
         let template = templates.for_type(&g.type_name)?;
