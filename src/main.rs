@@ -316,7 +316,7 @@ fn main() -> ExitCode {
                 eprintln!("fhirgate: --fhir-mapping and --device-identifier-system are for --adapter medtech");
                 return ExitCode::from(1);
             }
-            let medtech = if adapter == AdapterName::Medtech {
+            let medtech = if is_medtech {
                 let config = fhirgate::config::MedtechConfig {
                     device_mapping: mapping.clone(),
                     fhir_mapping: fhir_mapping.clone(),

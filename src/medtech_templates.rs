@@ -2,8 +2,6 @@
 //! --adapter medtech --mapping … --fhir-mapping …`): the device mapping that normalizes messages and
 //! the FHIR destination mapping that makes them Observations, with MedTech's identity settings.
 
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 
 use crate::adapters::medtech::{DeviceMapping, MedtechError};
@@ -25,7 +23,10 @@ impl MedtechTemplates {
     pub fn load(config: &MedtechConfig) -> Result<MedtechTemplates, String> {
         let (device, fhir) = match (&config.device_mapping, &config.fhir_mapping) {
             (None, None) => (None, None),
-            (Some(device), Some(fhir)) => (Some(load_device(device)?), Some(load_fhir(fhir)?)),
+            (Some(device), Some(fhir)) => (
+                Some(DeviceMapping::load(device).map_err(|e| e.to_string())?),
+                Some(FhirTemplates::load(fhir).map_err(|e| e.to_string())?),
+            ),
             _ => return Err("medtech: device_mapping and fhir_mapping go together".into()),
         };
         Ok(MedtechTemplates {
@@ -45,28 +46,35 @@ impl MedtechTemplates {
         self.fhir()?.for_type(type_name)
     }
 
-    /// A message's Observation groups. Each is also made into an Observation once (with stand-in
-    /// ids), so a value that can never become FHIR (not a number, two values for one Quantity) is
-    /// refused here rather than found at delivery.
+    /// A message's Observation groups (the deliverer makes their Observations).
     pub fn groups(&self, payload: &[u8]) -> Result<Vec<ObservationGroup>, crate::pipeline::MapError> {
         let device = self.device.as_ref().ok_or(MedtechError::NotConfigured)?;
         let measurements = device.normalize(payload)?;
         let groups = medtech::group(&measurements, self.fhir()?)?;
-        let stand_in = Subjects {
-            patient: "p".into(),
-            device: "d".into(),
-        };
-        for g in &groups {
-            if self.identity == IdentityMode::Create && g.patient_id.is_none() {
+        if self.identity == IdentityMode::Create {
+            if let Some(g) = groups.iter().find(|g| g.patient_id.is_none()) {
                 return Err(MedtechMappingError::Measurement(format!(
                     "{}: no patient id (patientIdExpression), which the create identity mode needs",
                     g.type_name
                 ))
                 .into());
             }
-            medtech::observation::create(self.template(&g.type_name)?, g, &stand_in, Utc::now())?;
         }
         Ok(groups)
+    }
+
+    /// The check at the door: [`Self::groups`], each also made into an Observation once (with
+    /// stand-in ids), so a value that can never become FHIR (not a number, two values for one
+    /// Quantity) is refused before it is stored rather than found at delivery.
+    pub fn check(&self, payload: &[u8]) -> Result<(), crate::pipeline::MapError> {
+        let stand_in = Subjects {
+            patient: "p".into(),
+            device: "d".into(),
+        };
+        for g in &self.groups(payload)? {
+            medtech::observation::create(self.template(&g.type_name)?, g, &stand_in, Utc::now())?;
+        }
+        Ok(())
     }
 
     /// `fhirgate map`: what would be written on a server that has seen none of it (create mode).
@@ -84,12 +92,4 @@ impl MedtechTemplates {
             now,
         )?)
     }
-}
-
-pub fn load_device(path: &Path) -> Result<DeviceMapping, String> {
-    DeviceMapping::load(path).map_err(|e| e.to_string())
-}
-
-pub fn load_fhir(path: &Path) -> Result<FhirTemplates, String> {
-    FhirTemplates::load(path).map_err(|e| e.to_string())
 }

@@ -119,12 +119,7 @@ impl AdapterSettings {
     /// association. The error names the field, byte or rule, never a value.
     pub fn check(&self, adapter: AdapterName, payload: &[u8]) -> Result<(), String> {
         if adapter == AdapterName::Medtech {
-            return self
-                .medtech
-                .medtech
-                .groups(payload)
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+            return self.medtech.medtech.check(payload).map_err(|e| e.to_string());
         }
         read_payload(payload, self.for_adapter(adapter), Utc::now())
             .map(|_| ())

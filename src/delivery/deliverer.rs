@@ -257,14 +257,7 @@ impl Deliverer {
         );
         match self.client.transaction(json.clone(), bundle.entry.len()).await {
             Answer::Delivered => {
-                let ids: Vec<u64> = mapped.iter().map(|m| m.id).collect();
-                self.outbox.remove(&ids)?;
-                let now = Utc::now();
-                for one in mapped {
-                    let latency = (now - one.record.received_at.with_timezone(&Utc)).num_milliseconds();
-                    self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
-                }
-                self.metrics.delivered.inc_by(mapped.len() as u64);
+                self.remove_delivered(mapped.iter().map(|m| (m.id, &m.record)))?;
                 // Never silently: what a vendor mapping left out is said, by path and rule (no values).
                 for one in mapped {
                     for left_out in &one.dropped {
@@ -286,6 +279,23 @@ impl Deliverer {
             }),
             Answer::Rejected { status, body } => Ok(SendResult::rejected(status, body, json)),
         }
+    }
+
+    /// Removes delivered payloads from the outbox and counts them, with their accept-to-commit latency.
+    pub(crate) fn remove_delivered<'a>(
+        &self,
+        delivered: impl Iterator<Item = (u64, &'a OutboxRecord)>,
+    ) -> Result<(), OutboxError> {
+        let delivered: Vec<(u64, &OutboxRecord)> = delivered.collect();
+        let ids: Vec<u64> = delivered.iter().map(|(id, _)| *id).collect();
+        self.outbox.remove(&ids)?;
+        let now = Utc::now();
+        for (_, record) in &delivered {
+            let latency = (now - record.received_at.with_timezone(&Utc)).num_milliseconds();
+            self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
+        }
+        self.metrics.delivered.inc_by(ids.len() as u64);
+        Ok(())
     }
 
     /// Looks up the patients the Bundle names by identifier and references those found by id.

@@ -132,10 +132,7 @@ impl Deliverer {
     }
 
     fn delivered_medtech(&self, id: u64, record: &OutboxRecord, entries: usize) -> Result<(), OutboxError> {
-        self.outbox.remove(&[id])?;
-        let latency = (Utc::now() - record.received_at.with_timezone(&Utc)).num_milliseconds();
-        self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
-        self.metrics.delivered.inc();
+        self.remove_delivered(std::iter::once((id, record)))?;
         info!(payloads = 1, entries, "delivered");
         Ok(())
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Number, Value};
 
 use super::group::ObservationGroup;
 use super::sampled_data;
-use super::template::{CodeValueTemplate, TemplateCode, ValueKind, ValueTemplate};
+use super::template::{CodeValueTemplate, ComponentTemplate, TemplateCode, ValueKind, ValueTemplate};
 use super::{MedtechMappingError, Subjects, SERVICE_SYSTEM};
 
 /// More slots than this in one SampledData is a template mistake (a 1 ms period over a day), not data.
@@ -144,6 +144,20 @@ fn new_value(
     })
 }
 
+/// A component of `template` for its values: its codes with the service coding, and its value.
+fn new_component(
+    template: &ComponentTemplate,
+    values: &[(DateTime<Utc>, String)],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Value, MedtechMappingError> {
+    let (key, value) = new_value(&template.value, values, start, end)?;
+    let mut component = Map::new();
+    component.insert("code".into(), concept(&template.codes, &template.value.value_name));
+    component.insert(key.into(), value);
+    Ok(Value::Object(component))
+}
+
 /// The Observation MedTech creates for a group.
 pub fn create(
     template: &CodeValueTemplate,
@@ -191,12 +205,7 @@ pub fn create(
         .iter()
         .filter_map(|c| {
             let values = group.values.get(&c.value.value_name)?;
-            Some(new_value(&c.value, values, group.start, group.end).map(|(key, v)| {
-                let mut component = Map::new();
-                component.insert("code".into(), concept(&c.codes, &c.value.value_name));
-                component.insert(key.into(), v);
-                Value::Object(component)
-            }))
+            Some(new_component(c, values, group.start, group.end))
         })
         .collect::<Result<_, _>>()?;
     if !components.is_empty() {
@@ -327,13 +336,7 @@ pub fn merge(
             .find(|c| c.get("code").is_some_and(|code| has_service_code(code, name)))
         {
             Some(Value::Object(found)) => merge_value(found, &component.value, values, existing_start, start, end)?,
-            _ => {
-                let (key, value) = new_value(&component.value, values, start, end)?;
-                let mut fresh = Map::new();
-                fresh.insert("code".into(), concept(&component.codes, name));
-                fresh.insert(key.into(), value);
-                list.push(Value::Object(fresh));
-            }
+            _ => list.push(new_component(component, values, start, end)?),
         }
     }
     if &merged == original {

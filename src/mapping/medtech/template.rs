@@ -125,6 +125,15 @@ impl FhirTemplates {
     }
 }
 
+/// A list field's items; none when absent.
+fn list<'a>(value: &'a Value, field: &str) -> &'a [Value] {
+    value
+        .get(field)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
 fn text(value: &Value, field: &str) -> Option<String> {
     value.get(field).and_then(Value::as_str).map(str::to_string)
 }
@@ -198,11 +207,7 @@ fn code_value_template(entry: &Value) -> Result<CodeValueTemplate, String> {
         Some(Some(-1)) => PeriodInterval::CorrelationId,
         Some(_) => return Err("periodInterval must be 0, 60, 1440 or -1".into()),
     };
-    let category = inner
-        .get("category")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let category = list(inner, "category")
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -213,11 +218,7 @@ fn code_value_template(entry: &Value) -> Result<CodeValueTemplate, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let value = inner.get("value").map(|v| value_template(v, "value: ")).transpose()?;
-    let components = inner
-        .get("components")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let components = list(inner, "components")
         .iter()
         .enumerate()
         .map(|(i, c)| {
