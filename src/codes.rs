@@ -206,6 +206,121 @@ pub fn ucum_for_mdc_unit(code: u32) -> Option<&'static str> {
     MDC_UNITS.iter().find(|(c, _, _)| *c == code).map(|(_, _, ucum)| *ucum)
 }
 
+/// Codes whose LOINC depends on how the value is measured: glucose is one LOINC code in mass per volume
+/// (mg/dL) and another in substance per volume (mmol/L), and the sample (capillary blood, plasma,
+/// interstitial fluid) picks the LOINC system. Source: the LOINC codes of the gematik Health Device
+/// Data Transfer value sets for blood glucose and continuous glucose measurement. Control solution has
+/// none: it is not a measurement of the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoincByDimension {
+    pub mdc: MdcCode,
+    /// For a mass concentration (mg/dL, g/L).
+    pub mass: &'static str,
+    /// For a substance concentration (mmol/L).
+    pub moles: &'static str,
+    /// What the LOINC pair means, for findings.
+    pub meaning: &'static str,
+}
+
+const fn by_dimension(
+    mdc: MdcCode,
+    mass: &'static str,
+    moles: &'static str,
+    meaning: &'static str,
+) -> LoincByDimension {
+    LoincByDimension {
+        mdc,
+        mass,
+        moles,
+        meaning,
+    }
+}
+
+pub static LOINC_BY_DIMENSION: &[LoincByDimension] = &[
+    // "Glucose in Capillary blood by Glucometer": what a home meter measures.
+    by_dimension(
+        mdc::CONC_GLU_CAPILLARY_WHOLEBLOOD,
+        "41653-7",
+        "14743-9",
+        "glucose in capillary blood by glucometer",
+    ),
+    by_dimension(mdc::CONC_GLU_VENOUS_WHOLEBLOOD, "2339-0", "15074-8", "glucose in blood"),
+    by_dimension(
+        mdc::CONC_GLU_ARTERIAL_WHOLEBLOOD,
+        "2339-0",
+        "15074-8",
+        "glucose in blood",
+    ),
+    by_dimension(
+        mdc::CONC_GLU_UNDETERMINED_WHOLEBLOOD,
+        "2339-0",
+        "15074-8",
+        "glucose in blood",
+    ),
+    // LOINC has one system for serum or plasma; MDC's plasma codes differ only by where blood was drawn.
+    by_dimension(
+        mdc::CONC_GLU_CAPILLARY_PLASMA,
+        "2345-7",
+        "14749-6",
+        "glucose in serum or plasma",
+    ),
+    by_dimension(
+        mdc::CONC_GLU_VENOUS_PLASMA,
+        "2345-7",
+        "14749-6",
+        "glucose in serum or plasma",
+    ),
+    by_dimension(
+        mdc::CONC_GLU_ARTERIAL_PLASMA,
+        "2345-7",
+        "14749-6",
+        "glucose in serum or plasma",
+    ),
+    by_dimension(
+        mdc::CONC_GLU_UNDETERMINED_PLASMA,
+        "2345-7",
+        "14749-6",
+        "glucose in serum or plasma",
+    ),
+    by_dimension(
+        mdc::CONC_GLU_ISF,
+        "99504-3",
+        "105272-9",
+        "glucose in interstitial fluid",
+    ),
+];
+
+/// What a UCUM concentration unit measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// Mass per volume: mg/dL, g/L, ug/mL.
+    Mass,
+    /// Amount of substance per volume: mmol/L, umol/L.
+    Moles,
+}
+
+/// The dimension of a concentration unit: a mass or an amount of substance over a volume.
+pub fn concentration_dimension(ucum: &str) -> Option<Dimension> {
+    let (amount, volume) = ucum.split_once('/')?;
+    if !matches!(volume, "L" | "dL" | "cL" | "mL") {
+        return None;
+    }
+    match amount {
+        "kg" | "g" | "mg" | "ug" | "ng" => Some(Dimension::Mass),
+        "mol" | "mmol" | "umol" | "nmol" => Some(Dimension::Moles),
+        _ => None,
+    }
+}
+
+/// The LOINC code of a measurement whose LOINC follows its unit, when the unit says which.
+pub fn loinc_for_unit(code: MdcCode, ucum: &str) -> Option<&'static str> {
+    let row = LOINC_BY_DIMENSION.iter().find(|row| row.mdc == code)?;
+    Some(match concentration_dimension(ucum)? {
+        Dimension::Mass => row.mass,
+        Dimension::Moles => row.moles,
+    })
+}
+
 /// Measurements about the device itself rather than the patient (device status, PCD-15 / PHD battery).
 /// Their Observation's subject is the Device (PHD IG: battery level, bundle-example-1), and they need
 /// no patient.
@@ -237,6 +352,34 @@ mod tests {
         for entry in TABLE {
             assert!(seen.insert(entry.mdc), "{} listed twice", entry.mdc);
             assert!(entry.reference_id.starts_with("MDC_"), "{}", entry.reference_id);
+        }
+    }
+
+    #[test]
+    fn glucose_loinc_follows_the_unit_and_the_sample() {
+        assert_eq!(
+            loinc_for_unit(mdc::CONC_GLU_CAPILLARY_WHOLEBLOOD, "mg/dL"),
+            Some("41653-7")
+        );
+        assert_eq!(
+            loinc_for_unit(mdc::CONC_GLU_CAPILLARY_WHOLEBLOOD, "mmol/L"),
+            Some("14743-9")
+        );
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_ISF, "mg/dL"), Some("99504-3"));
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_ISF, "mmol/L"), Some("105272-9"));
+        assert_eq!(
+            loinc_for_unit(mdc::CONC_GLU_UNDETERMINED_WHOLEBLOOD, "g/L"),
+            Some("2339-0")
+        );
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_VENOUS_PLASMA, "umol/L"), Some("14749-6"));
+        // Control solution is not the patient; a unit that is no concentration says nothing.
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_CONTROL, "mg/dL"), None);
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_ISF, "mg/dL/min"), None);
+        assert_eq!(loinc_for_unit(mdc::CONC_GLU_ISF, "kg"), None);
+        assert_eq!(loinc_for_unit(mdc::PRESS_BLD_NONINV_SYS, "mg/dL"), None);
+        for row in LOINC_BY_DIMENSION {
+            let entry = lookup(row.mdc).map(|e| e.loinc);
+            assert_eq!(entry, Some(None), "{} has a fixed LOINC as well", row.mdc);
         }
     }
 

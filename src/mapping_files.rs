@@ -187,9 +187,13 @@ fn unit_problems(m: &MeasurementSpec, what: &str, problems: &mut Vec<String>) {
             .collect(),
     };
     units.dedup();
-    for unit in units {
-        if let Some(problem) = unit_mismatch(MdcCode(m.code), unit) {
-            problems.push(format!("{what}: {problem}"));
+    // A `code_when` case's code takes the same value, so it must fit the same units.
+    let codes = std::iter::once(m.code).chain(m.code_when.iter().map(|case| case.code));
+    for code in codes {
+        for unit in &units {
+            if let Some(problem) = unit_mismatch(MdcCode(code), unit) {
+                problems.push(format!("{what}: {problem}"));
+            }
         }
     }
     for (i, component) in m.components.iter().enumerate() {

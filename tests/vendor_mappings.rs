@@ -376,6 +376,77 @@ fn bad_values_times_and_unmatched_payloads_are_refused_naming_mapping_path_and_f
     );
 }
 
+const METER: &str = r#"
+name = "acme-meter"
+match = "$.readings"
+records = "$.readings[*]"
+[patient]
+system = "urn:acme:user"
+id = "$.user"
+[time]
+instant = "@.at"
+format = "iso8601"
+[[measurements]]
+name = "glucose"
+code = 160364
+code_when = [
+  { when = { "@.sample" = "isf" }, code = 160212 },
+  { when = { "@.sample" = "capillary", "@.calibration" = "plasma" }, code = 160188 },
+  { when = { "@.sample" = "capillary" }, code = 160184 },
+]
+value = "@.value"
+unit_path = "@.unit"
+units = { "mg/dL" = "mg/dL", "mmol/L" = "mmol/L" }
+"#;
+
+#[test]
+fn the_sample_picks_the_glucose_code_and_the_unit_picks_its_loinc() {
+    let reading = |sample: &str, value: &str, unit: &str| {
+        format!(
+            r#"{{"user": "u-17", "readings": [{{"at": "2026-11-21T07:30:00Z", {sample} "value": {value}, "unit": "{unit}"}}]}}"#
+        )
+    };
+    let cases = [
+        (r#""sample": "isf","#, "6.4", "mmol/L", "160212", "105272-9"),
+        (r#""sample": "isf","#, "115", "mg/dL", "160212", "99504-3"),
+        (
+            r#""sample": "capillary", "calibration": "plasma","#,
+            "104",
+            "mg/dL",
+            "160188",
+            "2345-7",
+        ),
+        (
+            r#""sample": "capillary", "calibration": "whole blood","#,
+            "5.8",
+            "mmol/L",
+            "160184",
+            "14743-9",
+        ),
+        (r#""sample": "capillary","#, "98", "mg/dL", "160184", "41653-7"),
+        ("", "98", "mg/dL", "160364", "2339-0"),
+        ("", "5.4", "mmol/L", "160364", "15074-8"),
+    ];
+    for (sample, value, unit, mdc, loinc) in cases {
+        let (code, stdout, stderr) = map_with(METER, &reading(sample, value, unit), false);
+        assert_eq!(code, 0, "{stderr}");
+        let bundle: Json = serde_json::from_str(&stdout).unwrap();
+        let observation = common::observations(&bundle)[0];
+        let coding = &observation["code"]["coding"];
+        assert_eq!(coding[0]["code"], mdc, "{sample} {unit}");
+        assert_eq!(coding[1]["system"], "http://loinc.org");
+        assert_eq!(coding[1]["code"], loinc, "{sample} {unit}");
+        assert_eq!(observation["valueQuantity"]["value"].to_string(), value);
+        assert_eq!(observation["valueQuantity"]["code"], unit);
+    }
+
+    let (_, explained, _) = map_with(METER, &reading(r#""sample": "isf","#, "6.4", "mmol/L"), true);
+    assert!(
+        explained.contains("glucose: `@.sample` = isf → MDC 160212"),
+        "the case that picked the code: {explained}"
+    );
+}
+
 #[test]
 fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_the_code() {
     let dir = temp_dir("check");
@@ -386,6 +457,15 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
     )
     .unwrap();
     std::fs::write(dir.join("unknown-code.toml"), SCALE.replace("188736", "999999")).unwrap();
+    // A case's code takes the same value: a glucose code for a weight is as wrong as the main code.
+    std::fs::write(
+        dir.join("wrong-case.toml"),
+        SCALE.replace(
+            "code = 188736\n",
+            "code = 188736\ncode_when = [{ when = { \"@.kind\" = \"cgm\" }, code = 160212 }]\n",
+        ),
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
         .args(["mappings", "check"])
         .arg(&dir)
@@ -400,6 +480,14 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
     );
     assert!(
         stdout.contains("unknown-code.toml: measurements[0]: MDC code 999999 is not in the code table (src/codes.rs); give its `reference_id`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wrong-case.toml: measurements[0]: unit kg does not fit MDC 160212 MDC_CONC_GLU_ISF"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("wrong-case.toml: measurements[0]: unit kg does not fit MDC 188736"),
         "{stdout}"
     );
 }

@@ -10,7 +10,7 @@ use fhirbolt::model::r4::Resource;
 
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
-use crate::codes::{is_device_status, lookup, mdc};
+use crate::codes::{is_device_status, loinc_for_unit, lookup, mdc};
 use crate::model::{
     AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp,
     Value,
@@ -177,7 +177,11 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         )],
         status: status.into(),
         category,
-        code: Box::new(labelled_code(measurement.code, measurement.label.as_deref())),
+        code: Box::new(labelled_code(
+            measurement.code,
+            measurement.label.as_deref(),
+            measurement.value.as_ref(),
+        )),
         // A device's own status is about the device (PHD IG: battery level's subject is the Device).
         subject: Some(Box::new(match links.patient {
             Some(patient) if !is_device_status(measurement.code) => patient.clone(),
@@ -222,7 +226,9 @@ fn profile(measurement: &Measurement) -> &'static str {
 /// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require. A sender's label for the
 /// measurement is the display where the code table does not know the code, and the only identity when
 /// the code is pending (0, IHE PCD), in which case no MDC coding is claimed.
-pub fn labelled_code(code: MdcCode, label: Option<&str>) -> CodeableConcept {
+/// Glucose's LOINC follows the value's unit (mass or substance concentration), so the unit is asked
+/// for; a value without one (absent) gets no such LOINC.
+pub fn labelled_code(code: MdcCode, label: Option<&str>, value: Option<&Value>) -> CodeableConcept {
     let entry = lookup(code);
     let mut codings = Vec::new();
     if code.0 != 0 {
@@ -238,6 +244,9 @@ pub fn labelled_code(code: MdcCode, label: Option<&str>) -> CodeableConcept {
                 .map(|loinc| coding(LOINC_SYSTEM, loinc, None)),
         );
     }
+    if let Some(Value::Quantity(quantity)) = value {
+        codings.extend(loinc_for_unit(code, &quantity.unit).map(|loinc| coding(LOINC_SYSTEM, loinc, None)));
+    }
     concept(codings, entry.map(|e| e.text).or(label))
 }
 
@@ -247,7 +256,11 @@ fn component(component: &Component) -> ObservationComponent {
         other => (component_value(other), None),
     };
     ObservationComponent {
-        code: Box::new(labelled_code(component.code, component.label.as_deref())),
+        code: Box::new(labelled_code(
+            component.code,
+            component.label.as_deref(),
+            Some(&component.value),
+        )),
         value,
         data_absent_reason: absent,
         ..Default::default()

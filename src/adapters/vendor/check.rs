@@ -53,6 +53,33 @@ pub fn mdc_for_loinc(loinc: &str) -> Vec<&'static codes::CodeEntry> {
         .collect()
 }
 
+/// A concentration LOINC used with a unit of the other dimension (glucose 2339-0 is mg/dL, 15074-8
+/// mmol/L): the value would be read as ten to eighteen times what it is.
+fn dimension_contradiction(what: &str, loinc: &str, unit: &str) -> Option<Finding> {
+    let dimension = codes::concentration_dimension(unit)?;
+    codes::LOINC_BY_DIMENSION.iter().find_map(|row| {
+        let (meant, fits) = if row.mass == loinc {
+            ("a mass concentration", dimension == codes::Dimension::Mass)
+        } else if row.moles == loinc {
+            ("a substance concentration", dimension == codes::Dimension::Moles)
+        } else {
+            return None;
+        };
+        let right = if dimension == codes::Dimension::Mass {
+            row.mass
+        } else {
+            row.moles
+        };
+        (!fits).then(|| Finding {
+            error: true,
+            message: format!(
+                "{what}: LOINC {loinc} ({}) is {meant}, but the value's unit is {unit}; in {unit} it is LOINC {right}",
+                row.meaning
+            ),
+        })
+    })
+}
+
 /// UCUM for the unit spellings MedTech templates use.
 fn ucum(unit: &str) -> &str {
     match unit {
@@ -105,6 +132,7 @@ pub fn check_medtech_fhir(template: &serde_json::Value) -> Vec<Finding> {
                 let loinc = code.get("code").and_then(|c| c.as_str()).unwrap_or_default();
                 let display = code.get("display").and_then(|d| d.as_str()).unwrap_or_default();
                 findings.extend(loinc_contradictions(&what, loinc, display, value_name, unit));
+                findings.extend(unit.and_then(|unit| dimension_contradiction(&what, loinc, unit)));
             }
         }
     }
@@ -212,6 +240,37 @@ mod tests {
         assert!(findings
             .iter()
             .all(|f| !f.message.contains("template[1]") && !f.message.contains("components[1]")));
+    }
+
+    #[test]
+    fn a_glucose_loinc_of_the_other_dimension_is_caught() {
+        let glucose = |loinc: &str, unit: &str| {
+            serde_json::json!({
+                "templateType": "CollectionFhir",
+                "template": [{
+                    "templateType": "CodeValueFhir",
+                    "template": {
+                        "codes": [{ "code": loinc, "system": "http://loinc.org" }],
+                        "typeName": "glucose",
+                        "value": { "unit": unit, "valueName": "glucose", "valueType": "Quantity" }
+                    }
+                }]
+            })
+        };
+        let findings = check_medtech_fhir(&glucose("2339-0", "mmol/L"));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(
+            findings[0].message,
+            "template[0] (glucose): LOINC 2339-0 (glucose in blood) is a mass concentration, but the value's \
+             unit is mmol/L; in mmol/L it is LOINC 15074-8"
+        );
+        let findings = check_medtech_fhir(&glucose("105272-9", "mg/dL"));
+        assert!(
+            findings[0].message.contains("in mg/dL it is LOINC 99504-3"),
+            "{findings:#?}"
+        );
+        assert!(check_medtech_fhir(&glucose("2339-0", "mg/dL")).is_empty());
+        assert!(check_medtech_fhir(&glucose("14743-9", "mmol/L")).is_empty());
     }
 }
 

@@ -44,6 +44,8 @@ struct CompiledTime {
 #[derive(Debug, Clone)]
 struct CompiledMeasurement {
     spec: MeasurementSpec,
+    /// `code_when`, compiled: each case's fields and values, and its code.
+    code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
     value: Option<Field>,
     quality_path: Option<Field>,
     exponent: Option<Field>,
@@ -203,9 +205,10 @@ impl Compiled {
             if let Some(value) = found.first() {
                 let text = scalar_text(value);
                 if !check.one_of.is_empty() && !check.one_of.iter().any(|allowed| Some(allowed) == text.as_ref()) {
+                    let why = check.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
                     return Err(at.error(
                         field.text(),
-                        format!("is not one of the allowed values ({})", check.one_of.join(", ")),
+                        format!("is not one of the allowed values ({}){why}", check.one_of.join(", ")),
                     ));
                 }
             }
@@ -436,6 +439,22 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if spec.value.is_none() == spec.components.is_empty() {
         return Err(format!("{what}: give a `value` or `components`, not both"));
     }
+    let mut code_when = Vec::new();
+    for (i, case) in spec.code_when.iter().enumerate() {
+        let what = format!("{what}.code_when[{i}]");
+        if crate::codes::lookup(MdcCode(case.code)).is_none() {
+            return Err(format!("{what}: MDC code {} is not in the code table", case.code));
+        }
+        if case.when.is_empty() {
+            return Err(format!("{what}: `when` names no field, so the case would always hold"));
+        }
+        let fields = case
+            .when
+            .iter()
+            .map(|(path, value)| Ok((Field::compile(path, &format!("{what}.when"))?, value.clone())))
+            .collect::<Result<Vec<_>, String>>()?;
+        code_when.push((fields, MdcCode(case.code)));
+    }
     for (vendor, code) in &spec.coded {
         if crate::codes::lookup(MdcCode(*code)).is_none() {
             return Err(format!("{what}.coded: {vendor:?} = {code} is not in the code table"));
@@ -458,6 +477,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         }
     }
     Ok(CompiledMeasurement {
+        code_when,
         quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
         value: optional(&spec.value, &format!("{what}.value"))?,
         exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
@@ -547,9 +567,9 @@ fn measurement_of(
     time: EffectiveTime,
     explanation: &mut Explanation,
 ) -> Result<Taken, VendorError> {
-    let code = MdcCode(m.spec.code);
+    let code = code_of(m, at, explanation);
     if !m.spec.coded.is_empty() {
-        return Ok(coded_of(m, at, time, explanation));
+        return Ok(coded_of(m, code, at, time, explanation));
     }
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
@@ -588,8 +608,39 @@ fn measurement_of(
     })
 }
 
+/// The measurement's code: the first `code_when` case the record meets, else `code`.
+fn code_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> MdcCode {
+    let met = m.code_when.iter().find(|(fields, _)| {
+        fields
+            .iter()
+            .all(|(field, wanted)| text_of(field, at).is_some_and(|said| said.trim() == wanted))
+    });
+    match met {
+        Some((fields, code)) => {
+            let said: Vec<String> = fields
+                .iter()
+                .map(|(field, wanted)| format!("`{}` = {wanted}", field.text()))
+                .collect();
+            explanation.steps.push(format!(
+                "record {}: {}: {} → MDC {code}",
+                at.index,
+                label(&m.spec),
+                said.join(", ")
+            ));
+            *code
+        }
+        None => MdcCode(m.spec.code),
+    }
+}
+
 /// A coded measurement: the vendor's value looked up in the mapping's `coded` table.
-fn coded_of(m: &CompiledMeasurement, at: &Context, time: EffectiveTime, explanation: &mut Explanation) -> Taken {
+fn coded_of(
+    m: &CompiledMeasurement,
+    code: MdcCode,
+    at: &Context,
+    time: EffectiveTime,
+    explanation: &mut Explanation,
+) -> Taken {
     let Some(field) = &m.value else {
         return Taken::NotPresent;
     };
@@ -601,16 +652,15 @@ fn coded_of(m: &CompiledMeasurement, at: &Context, time: EffectiveTime, explanat
         };
     };
     match m.spec.coded.get(said.trim()) {
-        Some(code) => {
+        Some(value) => {
             explanation.steps.push(format!(
-                "record {}: {}: `{}` = {said} → MDC {code}",
+                "record {}: {}: `{}` = {said} → MDC {value}",
                 at.index,
                 label(&m.spec),
                 field.text()
             ));
             Taken::Yes(
-                Measurement::simple(MdcCode(m.spec.code), Value::Coded(MdcCode(*code)), time)
-                    .with_label(m.spec.reference_id.clone()),
+                Measurement::simple(code, Value::Coded(MdcCode(*value)), time).with_label(m.spec.reference_id.clone()),
             )
         }
         None => Taken::Dropped(format!(

@@ -141,7 +141,7 @@ pub struct CheckSpec {
     /// The path must find nothing: what it finds is something the mapping does not take.
     #[serde(default)]
     pub forbidden: bool,
-    /// Why, in the refusal (for `forbidden`).
+    /// Why, in the refusal (for `forbidden` and `one_of`).
     pub message: Option<String>,
 }
 
@@ -164,6 +164,11 @@ pub struct MeasurementSpec {
     pub name: String,
     /// The MDC code (numeric, e.g. 188736 for body weight); LOINC and display come from the code table.
     pub code: u32,
+    /// Other codes for what the payload says about the measurement (a glucose reading's sample:
+    /// capillary blood, plasma, interstitial fluid). The first case whose fields all hold their values
+    /// gives the code; none does, `code`.
+    #[serde(default)]
+    pub code_when: Vec<CodeCase>,
     /// The MDC reference id (`MDC_FLOW_FLUID_PUMP`), for a code the code table does not hold: it becomes
     /// the coding's display, as for HL7 v2 devices.
     pub reference_id: Option<String>,
@@ -205,6 +210,16 @@ pub struct MeasurementSpec {
     pub qualifies: Option<String>,
 }
 
+/// `{ when = { "$.specimen_source" = "interstitial fluid" }, code = 160212 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeCase {
+    /// Path → the value it must find.
+    #[serde(deserialize_with = "string_values")]
+    pub when: BTreeMap<String, String>,
+    pub code: u32,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestCase {
@@ -219,26 +234,37 @@ pub struct TestCase {
     pub patient: Option<String>,
 }
 
+/// A scalar written as a string, a number or a boolean, read as its text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(self) -> String {
+        match self {
+            Scalar::Text(text) => text,
+            Scalar::Integer(n) => n.to_string(),
+            Scalar::Float(x) => x.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
 /// Accepts strings and numbers alike (`known = [1, 4]` or `["1", "4"]`).
 fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Text(String),
-        Integer(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    let items = Vec::<Item>::deserialize(deserializer)?;
-    Ok(items
-        .into_iter()
-        .map(|item| match item {
-            Item::Text(text) => text,
-            Item::Integer(n) => n.to_string(),
-            Item::Float(x) => x.to_string(),
-            Item::Bool(b) => b.to_string(),
-        })
-        .collect())
+    let items = Vec::<Scalar>::deserialize(deserializer)?;
+    Ok(items.into_iter().map(Scalar::text).collect())
+}
+
+/// A table whose values may be strings or numbers (`{ "$.type" = 1 }`).
+fn string_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let items = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(items.into_iter().map(|(key, value)| (key, value.text())).collect())
 }
 
 /// A field: a JSONPath into the payload or the record, or a literal.
