@@ -57,12 +57,21 @@ fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
         let name = path.with_extension("json").file_name().unwrap().to_owned();
         std::fs::write(dir.join(name), common::map_fixture(path)).unwrap();
     }
-    let (ok, report) = validate(&[&dir]);
+    // The reviewed Bundles of the shipped vendor mappings (`mappings test` compares against them).
+    let mut dirs = vec![dir.clone()];
+    let mut files = fixtures.len();
+    for vendor in std::fs::read_dir(common::repo_path("mappings/tests")).unwrap() {
+        let expected = vendor.unwrap().path().join("expected");
+        if expected.is_dir() {
+            files += std::fs::read_dir(&expected).unwrap().count();
+            dirs.push(expected);
+        }
+    }
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let (ok, report) = validate(&dirs);
     assert!(ok, "the FHIR validator rejected fixture output:\n{report}");
-    assert!(
-        report.contains(&format!("in {} files, 0 errors", fixtures.len())),
-        "{report}"
-    );
+    assert!(report.contains(&format!("in {files} files, 0 errors")), "{report}");
+    assert!(files > fixtures.len() + 30, "the mappings' Bundles were not found");
 
     // Negative control: the same blood-pressure Bundle with a status removed and a string value.
     let broken_dir = fresh_dir("broken-bundle");
@@ -70,15 +79,23 @@ fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
         "fixtures/ble/2A35-blood-pressure.json",
     )))
     .unwrap();
+    let mut vague = bundle.clone();
     let observation = &mut bundle["entry"][2]["resource"];
     observation.as_object_mut().unwrap().remove("status");
     observation["component"][0]["valueQuantity"]["value"] = serde_json::json!("120");
     let broken = broken_dir.join("broken.json");
     std::fs::write(&broken, bundle.to_string()).unwrap();
+    // And a vital sign timed only to the month breaks vs-1 (patched to accept periods, not this).
+    vague["entry"][2]["resource"]["effectiveDateTime"] = serde_json::json!("2017-02");
+    let vague_path = broken_dir.join("vague.json");
+    std::fs::write(&vague_path, vague.to_string()).unwrap();
     let (ok, report) = validate(&[&broken]);
     assert!(!ok, "the validator accepted a broken Bundle:\n{report}");
     assert!(
         report.contains("status") && report.contains("expected number"),
         "{report}"
     );
+    let (ok, report) = validate(&[&vague_path]);
+    assert!(!ok, "the validator accepted a vital sign timed to the month:\n{report}");
+    assert!(report.contains("vs-1"), "{report}");
 }

@@ -447,6 +447,64 @@ fn the_sample_picks_the_glucose_code_and_the_unit_picks_its_loinc() {
     );
 }
 
+/// Reads an inline payload through the shipped mappings.
+fn read_payload(payload: Json) -> (Vec<Reading>, fhirgate::adapters::vendor::Explanation) {
+    let (now, offset) = fhirgate::mapping_files::test_clock();
+    mappings()
+        .read(payload.to_string().as_bytes(), now.fixed_offset(), offset)
+        .unwrap_or_else(|e| panic!("{payload}: {e}"))
+}
+
+#[test]
+fn open_mhealth_posture_site_and_notes_reach_the_observation() {
+    let (readings, explanation) = read_payload(serde_json::json!({
+        "systolic_blood_pressure": { "value": 131, "unit": "mmHg" },
+        "diastolic_blood_pressure": { "value": 84, "unit": "mmHg" },
+        "body_posture": "semi-recumbent",
+        "measurement_location": "right wrist",
+        "user_notes": "after the stairs",
+        "effective_time_frame": { "date_time": "2024-05-01T08:00:00+02:00" }
+    }));
+    let circumstances = &readings[0].measurements[0].circumstances;
+    // A word the mapping has no code for is kept as the sender's text, not dropped or guessed.
+    let position = circumstances.body_position.as_ref().unwrap();
+    assert_eq!(position.text, "semi-recumbent");
+    assert_eq!(position.code, None);
+    let site = circumstances.body_site.as_ref().unwrap();
+    assert_eq!(site.text, "right wrist");
+    let code = site.code.as_ref().unwrap();
+    assert_eq!(
+        (code.system.as_str(), code.code.as_str()),
+        ("http://snomed.info/sct", "9736006")
+    );
+    assert_eq!(circumstances.note.as_deref(), Some("after the stairs"));
+    assert!(
+        explanation.steps.iter().any(
+            |s| s == "record 0: body site: `$.measurement_location` = right wrist → http://snomed.info/sct 9736006"
+        ),
+        "{:#?}",
+        explanation.steps
+    );
+
+    // A temperature site 11073 codes picks the code and is not repeated as bodySite; one it does not
+    // code stays the generic body temperature, with the site.
+    let temperature = |site: &str| {
+        let (readings, _) = read_payload(serde_json::json!({
+            "body_temperature": { "value": 37.2, "unit": "C" },
+            "measurement_location": site,
+            "effective_time_frame": { "date_time": "2024-05-01T08:00:00Z" }
+        }));
+        readings[0].measurements[0].clone()
+    };
+    let tympanic = temperature("tympanic");
+    assert_eq!(tympanic.code.0, 150392);
+    assert_eq!(tympanic.circumstances.body_site, None);
+    let wrist = temperature("wrist");
+    assert_eq!(wrist.code.0, 150364);
+    let site = wrist.circumstances.body_site.unwrap();
+    assert_eq!((site.text.as_str(), site.code), ("wrist", None));
+}
+
 #[test]
 fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_the_code() {
     let dir = temp_dir("check");

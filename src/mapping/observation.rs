@@ -4,7 +4,7 @@ use fhirbolt::model::r4::resources::{
     Location, Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
 };
 use fhirbolt::model::r4::types::{
-    CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference,
+    Annotation, CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference,
 };
 use fhirbolt::model::r4::Resource;
 
@@ -12,8 +12,8 @@ use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum
 use super::terminology::*;
 use crate::codes::{is_device_status, loinc_for_unit, lookup, mdc};
 use crate::model::{
-    AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Timestamp,
-    Value,
+    AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Term,
+    Timestamp, Value,
 };
 
 /// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
@@ -146,6 +146,14 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             ..Default::default()
         });
     }
+    let circumstances = &measurement.circumstances;
+    if let Some(position) = &circumstances.body_position {
+        extension.push(Extension {
+            url: BODY_POSITION_EXTENSION.to_string(),
+            value: Some(ExtensionValue::CodeableConcept(Box::new(term_concept(position)))),
+            ..Default::default()
+        });
+    }
 
     let security: Vec<Coding> = if quality
         .iter()
@@ -201,8 +209,30 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             .map(|url| vec![reference(url)])
             .unwrap_or_default(),
         component: components,
+        body_site: circumstances
+            .body_site
+            .as_ref()
+            .map(|site| Box::new(term_concept(site))),
+        note: circumstances
+            .note
+            .iter()
+            .map(|text| Annotation {
+                text: text.as_str().into(),
+                ..Default::default()
+            })
+            .collect(),
         ..Default::default()
     }
+}
+
+/// The sender's words as the concept's text, with the standard coding where the mapping knows it.
+fn term_concept(term: &Term) -> CodeableConcept {
+    let codings = term
+        .code
+        .iter()
+        .map(|c| coding(&c.system, &c.code, c.display.as_deref()))
+        .collect();
+    concept(codings, Some(&term.text))
 }
 
 /// The dedup identifier's system: the PHD IG's for personal health devices, fhirgate's otherwise.

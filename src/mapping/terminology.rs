@@ -33,6 +33,8 @@ pub const POC_OBSERVATION_IDENTIFIER_SYSTEM: &str = "urn:fhirgate:observation-de
 
 pub const GATEWAY_DEVICE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice";
 /// R4 core extension: the principal physical location where the event (here, the measurement) happened.
+/// R4 core: the body's position during the observation, when the code does not say it.
+pub const BODY_POSITION_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/observation-bodyPosition";
 pub const EVENT_LOCATION_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/event-location";
 pub const LOCATION_PHYSICAL_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/location-physical-type";
 

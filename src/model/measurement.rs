@@ -164,6 +164,8 @@ pub struct Measurement {
     /// Index, within the same [`super::Reading`], of the measurement this one qualifies (a blood
     /// pressure status word qualifies the blood pressure).
     pub qualifies: Option<usize>,
+    /// Where on the body, in which position, and the person's note (Open mHealth).
+    pub circumstances: super::Circumstances,
 }
 
 impl Measurement {
@@ -177,6 +179,7 @@ impl Measurement {
             quality: Vec::new(),
             supplemental_types: Vec::new(),
             qualifies: None,
+            circumstances: super::Circumstances::default(),
         }
     }
 

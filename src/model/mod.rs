@@ -1,6 +1,7 @@
 //! The canonical model: every adapter produces it, the mapper consumes it. It knows nothing of FHIR
 //! or of any wire format.
 
+mod circumstances;
 mod decimal;
 mod device;
 mod measurement;
@@ -9,6 +10,7 @@ mod patient;
 mod reading;
 mod time;
 
+pub use circumstances::{Circumstances, Term, TermCode};
 pub use decimal::{Decimal, DecimalParseError};
 pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError, InstanceId};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};

@@ -93,7 +93,19 @@ function patchNestedValueDiscriminators(original) {
   sd.snapshot.element = sd.snapshot.element.filter((e) => !dropIds.some((prefix) => e.id.startsWith(prefix)));
   return sd;
 }
-for (const p of VITAL_PROFILES) profilesByUrl.set(HL7_SD + p, patchNestedValueDiscriminators(profilesByUrl.get(HL7_SD + p)));
+// R4's vs-1, `($this as dateTime).toString().length() >= 8`, is empty for an effectivePeriod, and an
+// empty invariant fails: every vital sign measured over a period would be rejected. The HL7 Java
+// validator and Firely's replace it with the intended rule (firely-validator-api#202); so do we.
+function patchVs1(original) {
+  const sd = structuredClone(original);
+  for (const el of sd.snapshot.element) {
+    for (const c of el.constraint ?? []) {
+      if (c.key === 'vs-1') c.expression = '$this is dateTime implies $this.toString().length() >= 10';
+    }
+  }
+  return sd;
+}
+for (const p of VITAL_PROFILES) profilesByUrl.set(HL7_SD + p, patchVs1(patchNestedValueDiscriminators(profilesByUrl.get(HL7_SD + p))));
 indexStructureDefinitionBundle(VITAL_PROFILES.map((p) => profilesByUrl.get(HL7_SD + p)));
 
 const LOINC_TO_PROFILE = {

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
-use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TimeSpec, UnknownCodesSpec};
+use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TermSpec, TimeSpec, UnknownCodesSpec};
 use super::time::{self, TimeError};
 use super::units;
 use super::VendorError;
 use crate::model::{
-    Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin, PatientRef, Quantity,
-    Reading, Value,
+    Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin,
+    PatientRef, Quantity, Reading, Term, TermCode, Value,
 };
 
 /// A mapping ready to run: its paths parsed.
@@ -28,6 +28,72 @@ pub struct Compiled {
     checks: Vec<(Field, CheckSpec)>,
     unknown_codes: Option<(Field, UnknownCodesSpec)>,
     measurements: Vec<CompiledMeasurement>,
+    body_site: Option<CompiledTerm>,
+    body_position: Option<CompiledTerm>,
+    note: Option<Field>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledTerm {
+    field: Field,
+    system: String,
+    /// The vendor's word → code and display.
+    terms: BTreeMap<String, (String, Option<String>)>,
+    in_code: Vec<String>,
+}
+
+impl CompiledTerm {
+    fn new(spec: &Option<TermSpec>, what: &str) -> Result<Option<CompiledTerm>, String> {
+        let Some(spec) = spec else {
+            return Ok(None);
+        };
+        let mut terms = BTreeMap::new();
+        for (word, coded) in &spec.terms {
+            let (code, display) = match coded.trim().split_once(' ') {
+                Some((code, display)) => (code, Some(display.trim().to_string())),
+                None => (coded.trim(), None),
+            };
+            if code.is_empty() {
+                return Err(format!("{what}.terms: {word:?} names no code"));
+            }
+            terms.insert(word.clone(), (code.to_string(), display));
+        }
+        Ok(Some(CompiledTerm {
+            field: Field::compile(&spec.path, &format!("{what}.path"))?,
+            system: spec.system.clone(),
+            terms,
+            in_code: spec.in_code.clone(),
+        }))
+    }
+
+    /// The record's term, if it says one; the code where the mapping knows the word.
+    fn of(&self, what: &str, at: &Context, explanation: &mut Explanation) -> Option<Term> {
+        let text = text_of(&self.field, at)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())?;
+        if self.in_code.contains(&text) {
+            explanation.steps.push(format!(
+                "record {}: {what}: `{}` = {text}, which the code already says",
+                at.index,
+                self.field.text()
+            ));
+            return None;
+        }
+        let code = self.terms.get(&text).map(|(code, display)| TermCode {
+            system: self.system.clone(),
+            code: code.clone(),
+            display: display.clone(),
+        });
+        explanation.steps.push(format!(
+            "record {}: {what}: `{}` = {text} → {}",
+            at.index,
+            self.field.text(),
+            code.as_ref()
+                .map(|c| format!("{} {}", c.system, c.code))
+                .unwrap_or_else(|| "text only (not in `terms`)".into())
+        ));
+        Some(Term { text, code })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +202,9 @@ impl Compiled {
             checks,
             unknown_codes,
             measurements,
+            body_site: CompiledTerm::new(&file.circumstances.body_site, "circumstances.body_site")?,
+            body_position: CompiledTerm::new(&file.circumstances.body_position, "circumstances.body_position")?,
+            note: optional(&file.circumstances.note, "circumstances.note")?,
             file,
         })
     }
@@ -234,7 +303,7 @@ impl Compiled {
                     if let Some(target) = &measurement.spec.qualifies {
                         qualifiers.push((measurements.len(), target.clone()));
                     }
-                    measurements.push(m)
+                    measurements.push(*m)
                 }
                 // An optional value the record does not have: nothing was left out.
                 Taken::NotPresent => {}
@@ -254,6 +323,23 @@ impl Compiled {
         }
         if measurements.is_empty() {
             return Ok(None);
+        }
+        let circumstances = Circumstances {
+            body_site: self.body_site.as_ref().and_then(|t| t.of("body site", at, explanation)),
+            body_position: self
+                .body_position
+                .as_ref()
+                .and_then(|t| t.of("body position", at, explanation)),
+            note: self.note.as_ref().and_then(|field| {
+                let note = text_of(field, at).filter(|n| !n.trim().is_empty())?;
+                explanation
+                    .steps
+                    .push(format!("record {}: note: `{}` found one", at.index, field.text()));
+                Some(note)
+            }),
+        };
+        for m in &mut measurements {
+            m.circumstances = circumstances.clone();
         }
         // Without a device id in the payload, the mapping stands in as the device. That stand-in is
         // shared by every user of the vendor, so no device-patient association may ever apply to it
@@ -552,7 +638,7 @@ fn scalar_text(value: &Json) -> Option<String> {
 
 /// What became of one measurement of a record.
 enum Taken {
-    Yes(Measurement),
+    Yes(Box<Measurement>),
     /// An optional value the record does not carry.
     NotPresent,
     /// Left out, with the reason (a required value missing, the vendor's "no value" marker).
@@ -573,11 +659,11 @@ fn measurement_of(
     }
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
-            Got::Value(q) => Taken::Yes(
+            Got::Value(q) => Taken::Yes(Box::new(
                 Measurement::simple(code, Value::Quantity(q), time)
                     .with_label(m.spec.reference_id.clone())
                     .with_quality(quality_of(m, at, explanation)),
-            ),
+            )),
             Got::Missing(_) if !m.spec.required.unwrap_or(false) => Taken::NotPresent,
             Got::Missing(reason) => Taken::Dropped(format!("required value missing: {reason}")),
             Got::Absent(reason) => Taken::Dropped(reason),
@@ -600,7 +686,9 @@ fn measurement_of(
     Ok(if components.is_empty() && missing.is_empty() {
         Taken::NotPresent
     } else if missing.is_empty() {
-        Taken::Yes(Measurement::compound(code, components, time).with_label(m.spec.reference_id.clone()))
+        Taken::Yes(Box::new(
+            Measurement::compound(code, components, time).with_label(m.spec.reference_id.clone()),
+        ))
     } else if components.is_empty() && !m.spec.required.unwrap_or(false) {
         Taken::NotPresent
     } else {
@@ -659,9 +747,9 @@ fn coded_of(
                 label(&m.spec),
                 field.text()
             ));
-            Taken::Yes(
+            Taken::Yes(Box::new(
                 Measurement::simple(code, Value::Coded(MdcCode(*value)), time).with_label(m.spec.reference_id.clone()),
-            )
+            ))
         }
         None => Taken::Dropped(format!(
             "`{}` holds a value the mapping's `coded` table does not list",

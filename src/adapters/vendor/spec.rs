@@ -50,6 +50,10 @@ pub struct MappingFile {
     #[serde(default)]
     pub unknown_codes: Option<UnknownCodesSpec>,
     pub measurements: Vec<MeasurementSpec>,
+    /// Where on the body, in which position, the person's note: given to every measurement of the
+    /// record.
+    #[serde(default)]
+    pub circumstances: CircumstancesSpec,
     /// Test cases: payload files (relative to the mapping file) and the Bundle each must produce.
     #[serde(default)]
     pub tests: Vec<TestCase>,
@@ -208,6 +212,38 @@ pub struct MeasurementSpec {
     /// The `name` of the measurement of the same record this one qualifies (a meal context qualifies
     /// the glucose reading): the Observation is linked to it by `derivedFrom`, as for Bluetooth meters.
     pub qualifies: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircumstancesSpec {
+    /// `Observation.bodySite`.
+    pub body_site: Option<TermSpec>,
+    /// The `observation-bodyPosition` extension.
+    pub body_position: Option<TermSpec>,
+    /// The path of the person's own note: `Observation.note`.
+    pub note: Option<String>,
+}
+
+/// A vendor's word for a concept, and the standard codes for the words the mapping knows:
+/// `terms = { sitting = "33586001 Sitting position" }` (code, a space, the display). A word not listed
+/// is kept as text alone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermSpec {
+    pub path: String,
+    #[serde(default = "snomed")]
+    pub system: String,
+    #[serde(default)]
+    pub terms: BTreeMap<String, String>,
+    /// Words the measurement's code already says (a rectal temperature's MDC code, picked by
+    /// `code_when`): not repeated, as FHIR asks for `bodySite` only where the code does not imply it.
+    #[serde(default)]
+    pub in_code: Vec<String>,
+}
+
+fn snomed() -> String {
+    "http://snomed.info/sct".into()
 }
 
 /// `{ when = { "$.specimen_source" = "interstitial fluid" }, code = 160212 }`.
