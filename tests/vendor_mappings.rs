@@ -87,6 +87,13 @@ fn ihealth_lists_give_the_values_shimmer_asserts() {
             row(149546, "75", "/min", "2015-09-17T14:07:45-06:00"),
         ]
     );
+    // The second reading's DataSource is "Manual": typed in, as shimmer's modality SELF_REPORTED says.
+    let typed: Vec<bool> = bp
+        .iter()
+        .flat_map(|r| &r.measurements)
+        .map(|m| m.circumstances.self_reported)
+        .collect();
+    assert_eq!(typed, vec![false, false, true, true]);
     let (no_pulse, explanation) = read("ihealth/ihealth-bp-no-heart-rate.json");
     assert!(
         values(&no_pulse).iter().all(|(code, ..)| *code != 149546),

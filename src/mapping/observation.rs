@@ -82,8 +82,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             Some("Vital Signs"),
         ));
     }
-    // The `phd` category and the PHD profiles belong to personal health devices only.
-    let personal_health = links.origin == Origin::PersonalHealth;
+    // The `phd` category and the PHD profiles belong to personal health devices only, and to what a
+    // device measured: a value the person typed into the vendor's app is theirs, not the device's.
+    let self_reported = measurement.circumstances.self_reported;
+    let personal_health = links.origin == Origin::PersonalHealth && !self_reported;
     if personal_health {
         category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
     }
@@ -202,7 +204,11 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         value,
         data_absent_reason: absent.map(Box::new),
         interpretation: interpretations(quality),
-        device: Some(Box::new(reference(links.device_url))),
+        device: (!self_reported).then(|| Box::new(reference(links.device_url))),
+        performer: match links.patient {
+            Some(patient) if self_reported => vec![patient.clone()],
+            _ => Vec::new(),
+        },
         derived_from: measurement
             .qualifies
             .and_then(|i| links.measurement_urls.get(i))

@@ -1,5 +1,5 @@
 //! What the sender said about how a reading was taken, beyond its value: where on the body, in which
-//! position, and the person's own note. Open mHealth data points carry them; Bluetooth and 11073 devices
+//! position, the person's own note, and whether the person typed the value in. Open mHealth data points carry them; Bluetooth and 11073 devices
 //! code the site into the measurement itself (a rectal temperature), so they leave these empty.
 
 /// A concept as the sender said it, with the standard code for it where the mapping knows one.
@@ -26,10 +26,12 @@ pub struct Circumstances {
     pub body_position: Option<Term>,
     /// The person's own note about the reading. It is health information: never logged.
     pub note: Option<String>,
+    /// The person typed the value in (a vendor app's manual entry); no device measured it.
+    pub self_reported: bool,
 }
 
 impl Circumstances {
     pub fn is_empty(&self) -> bool {
-        self.body_site.is_none() && self.body_position.is_none() && self.note.is_none()
+        self.body_site.is_none() && self.body_position.is_none() && self.note.is_none() && !self.self_reported
     }
 }

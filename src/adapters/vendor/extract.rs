@@ -31,6 +31,8 @@ pub struct Compiled {
     body_site: Option<CompiledTerm>,
     body_position: Option<CompiledTerm>,
     note: Option<Field>,
+    /// Where the vendor says the value was typed in, and the values that say so.
+    self_reported: Option<(Field, Vec<String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +207,17 @@ impl Compiled {
             body_site: CompiledTerm::new(&file.circumstances.body_site, "circumstances.body_site")?,
             body_position: CompiledTerm::new(&file.circumstances.body_position, "circumstances.body_position")?,
             note: optional(&file.circumstances.note, "circumstances.note")?,
+            self_reported: file
+                .circumstances
+                .self_reported
+                .as_ref()
+                .map(|s| {
+                    Ok::<_, String>((
+                        Field::compile(&s.path, "circumstances.self_reported.path")?,
+                        s.when.clone(),
+                    ))
+                })
+                .transpose()?,
             file,
         })
     }
@@ -336,6 +349,18 @@ impl Compiled {
                     .steps
                     .push(format!("record {}: note: `{}` found one", at.index, field.text()));
                 Some(note)
+            }),
+            self_reported: self.self_reported.as_ref().is_some_and(|(field, when)| {
+                let said = text_of(field, at);
+                let typed = said.as_ref().is_some_and(|s| when.contains(s));
+                if typed {
+                    explanation.steps.push(format!(
+                        "record {}: `{}` says the person typed the values in: no device measured them",
+                        at.index,
+                        field.text()
+                    ));
+                }
+                typed
             }),
         };
         for m in &mut measurements {

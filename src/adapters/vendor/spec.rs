@@ -223,6 +223,17 @@ pub struct CircumstancesSpec {
     pub body_position: Option<TermSpec>,
     /// The path of the person's own note: `Observation.note`.
     pub note: Option<String>,
+    /// Where the vendor says the person typed the value in, and the values that say so:
+    /// `{ path = "@.DataSource", when = ["Manual"] }`.
+    pub self_reported: Option<SelfReportedSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfReportedSpec {
+    pub path: String,
+    #[serde(deserialize_with = "strings")]
+    pub when: Vec<String>,
 }
 
 /// A vendor's word for a concept, and the standard codes for the words the mapping knows:
