@@ -42,6 +42,8 @@ enum ContentKind {
     JsonPath,
     /// As `JsonPath`, with the device id and time taken from IoT Hub's system properties.
     IotJsonPath,
+    /// As `JsonPath`, with the device id and time taken from IoT Central's export fields.
+    IotCentralJsonPath,
     /// Expressions run on the message with `matchedToken` added, in JSONPath or JMESPath.
     Calculated,
 }
@@ -62,7 +64,9 @@ struct ContentTemplate {
     patient_id: Option<Expression>,
     encounter_id: Option<Expression>,
     correlation_id: Option<Expression>,
-    timestamp: Expression,
+    /// The time: the first of these that finds one (IoT Hub: the device's creation time, else the
+    /// hub's enqueued time).
+    timestamp: Vec<Expression>,
     values: Vec<ValueExpression>,
 }
 
@@ -72,9 +76,15 @@ pub struct DeviceMapping {
     templates: Vec<ContentTemplate>,
 }
 
-/// IoT Hub's system properties, where `IotJsonPathContent` finds the device and the time.
+/// Where `IotJsonPathContent` finds the device and the time: IoT Hub's properties. The time is when
+/// the device SDK created the message, or failing that when the hub enqueued it (iomt-fhir's
+/// `IotJsonPathContentTemplate`).
 const IOT_DEVICE_ID: &str = "$.SystemProperties.iothub-connection-device-id";
+const IOT_CREATION_TIME: &str = "$.Properties.iothub-creation-time-utc";
 const IOT_ENQUEUED_TIME: &str = "$.SystemProperties.iothub-enqueuedtime";
+/// Where `IotCentralJsonPathContent` finds them: IoT Central's data export fields.
+const IOT_CENTRAL_DEVICE_ID: &str = "$.deviceId";
+const IOT_CENTRAL_ENQUEUED_TIME: &str = "$.enqueuedTime";
 
 impl DeviceMapping {
     /// Reads a device mapping file as MedTech users have it.
@@ -139,7 +149,7 @@ impl DeviceMapping {
                 .map_err(|e| fail("typeMatchExpression", e))?;
             for matched in matches {
                 let document = match template.kind {
-                    ContentKind::JsonPath | ContentKind::IotJsonPath => matched,
+                    ContentKind::JsonPath | ContentKind::IotJsonPath | ContentKind::IotCentralJsonPath => matched,
                     ContentKind::Calculated => {
                         let mut with_match = message.clone();
                         if let Value::Object(fields) = &mut with_match {
@@ -190,18 +200,28 @@ impl ContentTemplate {
                 format!("`{}` finds no device id", self.device_id.text),
             )
         })?;
-        let time_text = text("timestampExpression", &self.timestamp)?.ok_or_else(|| {
-            fail(
-                "timestampExpression",
-                format!("`{}` finds no time", self.timestamp.text),
-            )
-        })?;
+        let tried = || {
+            self.timestamp
+                .iter()
+                .map(|e| format!("`{}`", e.text))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let mut found_time = None;
+        for expression in &self.timestamp {
+            if let Some(found) = text("timestampExpression", expression)? {
+                found_time = Some((found, expression));
+                break;
+            }
+        }
+        let (time_text, time_expression) =
+            found_time.ok_or_else(|| fail("timestampExpression", format!("{} finds no time", tried())))?;
         let occurrence = parse_time(&time_text).ok_or_else(|| {
             fail(
                 "timestampExpression",
                 format!(
                     "`{}` finds a value that is not an ISO 8601 date and time",
-                    self.timestamp.text
+                    time_expression.text
                 ),
             )
         })?;
@@ -257,9 +277,39 @@ fn event_wrapper(payload: Value) -> Value {
 fn token_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(json_net_number(&n.to_string())),
+        // .NET's Boolean.ToString().
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
         _ => None,
+    }
+}
+
+/// A JSON number as JSON.NET hands it to MedTech: an integer as written; anything with a fraction or
+/// an exponent read as a double and written back by .NET (`98.60` → `98.6`, `1e-7` → `1E-07`), so the
+/// Observations are the ones MedTech wrote.
+fn json_net_number(written: &str) -> String {
+    if !written.contains(['.', 'e', 'E']) {
+        return written.to_string();
+    }
+    let Ok(double) = written.parse::<f64>() else {
+        return written.to_string();
+    };
+    if !double.is_finite() {
+        return written.to_string();
+    }
+    // Shortest round-trip digits, as .NET Core writes them, in E notation for magnitudes of 1E-05 and
+    // below or 1E+15 and above.
+    let scientific = format!("{double:e}");
+    let exponent: i32 = scientific
+        .split_once('e')
+        .and_then(|(_, e)| e.parse().ok())
+        .unwrap_or(0);
+    if double != 0.0 && !(-4..15).contains(&exponent) {
+        let mantissa = scientific.split_once('e').map(|(m, _)| m).unwrap_or(&scientific);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}E{sign}{:02}", exponent.abs())
+    } else {
+        double.to_string()
     }
 }
 
@@ -279,11 +329,13 @@ fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
     let kind = match kind_name {
         "JsonPathContent" => ContentKind::JsonPath,
         "IotJsonPathContent" => ContentKind::IotJsonPath,
+        "IotCentralJsonPathContent" => ContentKind::IotCentralJsonPath,
         "CalculatedContent" => ContentKind::Calculated,
         other => {
             return Err(format!(
-            "templateType {other:?} is not one fhirgate runs (JsonPathContent, IotJsonPathContent, CalculatedContent)"
-        ))
+                "templateType {other:?} is not one fhirgate runs (JsonPathContent, IotJsonPathContent, \
+                 IotCentralJsonPathContent, CalculatedContent)"
+            ))
         }
     };
     let inner = entry.get("template").ok_or("`template` is missing")?;
@@ -331,8 +383,12 @@ fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
     };
     let fixed = |path: &str| Expression::compile(path, Language::JsonPath);
     let (device_id, timestamp) = match kind {
-        ContentKind::IotJsonPath => (fixed(IOT_DEVICE_ID)?, fixed(IOT_ENQUEUED_TIME)?),
-        _ => (required("deviceIdExpression")?, required("timestampExpression")?),
+        ContentKind::IotJsonPath => (
+            fixed(IOT_DEVICE_ID)?,
+            vec![fixed(IOT_CREATION_TIME)?, fixed(IOT_ENQUEUED_TIME)?],
+        ),
+        ContentKind::IotCentralJsonPath => (fixed(IOT_CENTRAL_DEVICE_ID)?, vec![fixed(IOT_CENTRAL_ENQUEUED_TIME)?]),
+        _ => (required("deviceIdExpression")?, vec![required("timestampExpression")?]),
     };
     let type_name = inner
         .get("typeName")
@@ -457,6 +513,21 @@ mod tests {
         assert_eq!(measurements[0].patient_id.as_deref(), Some("p1"));
         assert_eq!(measurements[0].occurrence.to_rfc3339(), "2023-10-09T19:18:23.250+00:00");
         assert_eq!(measurements[0].values, vec![("hr".into(), "78".into())]);
+        // The device SDK's creation time is the reading's time; the hub's enqueued time only stands in.
+        let created = br#"{"Body":{"heartRate":80},"Properties":{"iothub-creation-time-utc":"2023-10-09T19:18:20.5Z"},
+            "SystemProperties":{"iothub-connection-device-id":"hub-device","iothub-enqueuedtime":"2023-10-09T19:18:23.25Z"}}"#;
+        let measurements = mapping.normalize(created).unwrap();
+        assert_eq!(measurements[0].occurrence.to_rfc3339(), "2023-10-09T19:18:20.500+00:00");
+        let error = mapping
+            .normalize(br#"{"Body":{"heartRate":80},"SystemProperties":{"iothub-connection-device-id":"d"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "`$.Properties.iothub-creation-time-utc` or `$.SystemProperties.iothub-enqueuedtime` finds no time"
+            ),
+            "{error}"
+        );
 
         let calculated = br#"{"heightInInches":70,"device":"scale","patient":"p2","endTime":1696879103}"#;
         let measurements = mapping.normalize(calculated).unwrap();
@@ -467,6 +538,58 @@ mod tests {
         assert_eq!(
             measurements[0].values,
             vec![("height".into(), (70.0 * 0.0254).to_string())]
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_as_json_net_writes_them() {
+        for (written, net) in [
+            ("98.60", "98.6"),
+            ("78", "78"),
+            ("-12", "-12"),
+            ("1.0", "1"),
+            ("0.1", "0.1"),
+            ("1e2", "100"),
+            ("1e-7", "1E-07"),
+            ("0.0001", "0.0001"),
+            ("0.00001", "1E-05"),
+            ("1.5e15", "1.5E+15"),
+            ("123456789012.5", "123456789012.5"),
+            ("12345678901234567890", "12345678901234567890"),
+            ("0.0", "0"),
+        ] {
+            assert_eq!(json_net_number(written), net, "{written}");
+        }
+        assert_eq!(token_text(&json!(true)).as_deref(), Some("True"));
+    }
+
+    #[test]
+    fn iot_central_exports_give_their_device_and_time() {
+        let mapping = DeviceMapping::from_json(
+            &json!({"templateType": "CollectionContent", "template": [
+                {"templateType": "IotCentralJsonPathContent", "template": {
+                    "typeName": "heartrate", "typeMatchExpression": "$..[?(@telemetry.HeartRate)]",
+                    "values": [{"required": true, "valueExpression": "$.telemetry.HeartRate", "valueName": "hr"}]}}
+            ]}),
+            "test",
+        )
+        .unwrap();
+        // An IoT Central data export message (telemetry), as it arrives from the Event Hub.
+        let export = br#"{"applicationId":"app-1","messageSource":"telemetry","deviceId":"central-7",
+            "schema":"default@v1","templateId":"urn:tpl","enqueuedTime":"2023-10-09T19:18:23.25Z",
+            "telemetry":{"HeartRate":"72"},"messageProperties":{}}"#;
+        let measurements = mapping.normalize(export).unwrap();
+        assert_eq!(measurements.len(), 1);
+        assert_eq!(measurements[0].device_id, "central-7");
+        assert_eq!(measurements[0].occurrence.to_rfc3339(), "2023-10-09T19:18:23.250+00:00");
+        assert_eq!(measurements[0].values, vec![("hr".into(), "72".into())]);
+        let error = mapping
+            .normalize(br#"{"telemetry":{"HeartRate":"72"},"enqueuedTime":"2023-10-09T19:18:23Z"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("deviceIdExpression: `$.deviceId` finds no device id"),
+            "{error}"
         );
     }
 
