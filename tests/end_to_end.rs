@@ -624,6 +624,53 @@ fn medtech_templates_merge_the_hours_messages_into_one_observation_per_type() {
     let bp = fhir.search(&format!("Observation/{BLOOD_PRESSURE}"));
     assert_eq!(bp["meta"]["versionId"], version);
 
+    // A Device the hospital registered without a patient is linked to the message's patient, as
+    // MedTech's create mode does; one linked to another patient is not written to (dead letter).
+    let unlinked = fhir.create(
+        "Device",
+        &serde_json::json!({"resourceType": "Device", "identifier": [{"value": "device2"}]}),
+    );
+    let other = fhir.create(
+        "Patient",
+        &serde_json::json!({"resourceType": "Patient", "identifier": [{"value": "patient9"}]}),
+    );
+    let linked = fhir.create(
+        "Device",
+        &serde_json::json!({"resourceType": "Device", "identifier": [{"value": "device3"}],
+            "patient": {"reference": format!("Patient/{other}")}}),
+    );
+    let second_device =
+        br#"{"heartrate":64,"deviceid":"device2","patientid":"patient1","measurementdatetime":"2023-10-09T20:05:00Z"}"#;
+    assert_eq!(bridge.post("medtech", second_device), 202);
+    harness::wait_until("the registered device", Duration::from_secs(60), || {
+        delivered(&bridge, 5.0)
+    });
+    let device = fhir.search(&format!("Device/{unlinked}"));
+    assert_eq!(device["patient"]["reference"], format!("Patient/{PATIENT}"));
+    assert_eq!(
+        device["identifier"][0]["value"], "device2",
+        "the rest of the Device is kept"
+    );
+    let heart_rates = fhir.resources(&format!("Observation?device=Device/{unlinked}"));
+    assert_eq!(heart_rates.len(), 1);
+    assert_eq!(heart_rates[0]["subject"]["reference"], format!("Patient/{PATIENT}"));
+
+    let wrong_patient =
+        br#"{"heartrate":90,"deviceid":"device3","patientid":"patient1","measurementdatetime":"2023-10-09T20:05:00Z"}"#;
+    assert_eq!(bridge.post("medtech", wrong_patient), 202);
+    harness::wait_until("the mismatch", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_dead_lettered_total") >= 1.0
+    });
+    let (_, listing) = bridge.deadletter(&["list"]);
+    assert!(listing.contains("the Device is linked to another Patient"), "{listing}");
+    assert_eq!(fhir.resources(&format!("Observation?device=Device/{linked}")).len(), 0);
+    let device = fhir.search(&format!("Device/{linked}"));
+    assert_eq!(
+        device["patient"]["reference"],
+        format!("Patient/{other}"),
+        "the link is left alone"
+    );
+
     // A message no template matches is refused at the door.
     assert_eq!(bridge.post("medtech", br#"{"pulse":1}"#), 400);
 }

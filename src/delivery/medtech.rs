@@ -5,8 +5,9 @@
 //! message is tried again from the read. A merge that changes nothing (a replay) writes nothing.
 //!
 //! Device and patient ids are resolved the way MedTech resolves them: the Device by identifier; in
-//! create mode the Patient by identifier, each created (at MedTech's hash id) when missing; in lookup
-//! mode the Device must exist and its `patient` names the patient.
+//! create mode the Patient by identifier, each created (at MedTech's hash id) when missing, and a
+//! Device that links no patient linked to the message's; in lookup mode the Device must exist and its
+//! `patient` names the patient.
 
 use std::collections::HashMap;
 
@@ -172,8 +173,9 @@ impl Deliverer {
             .get(&group.device_id)
             .or_else(|| plan.devices.get(&group.device_id))
             .cloned();
-        let device = match known {
-            Some(found) => Some(found),
+        // The Device resource is kept when it links no patient, for create mode to link it.
+        let device: Option<(String, Option<String>, Option<Value>)> = match known {
+            Some((device, patient)) => Some((device, patient, None)),
             None => {
                 let query = match system {
                     Some(system) => identifier_query(system, &group.device_id),
@@ -183,12 +185,25 @@ impl Deliverer {
                 match matches(&found).as_slice() {
                     [] => None,
                     [(id, device)] => {
-                        let patient = device
-                            .pointer("/patient/reference")
-                            .and_then(Value::as_str)
-                            .and_then(|r| r.strip_prefix("Patient/"))
-                            .map(str::to_string);
-                        Some(((*id).to_string(), patient))
+                        let patient = match device.get("patient") {
+                            None => None,
+                            // Relative or absolute: the id follows the last `Patient/`.
+                            Some(link) => Some(
+                                link.get("reference")
+                                    .and_then(Value::as_str)
+                                    .and_then(|r| r.rsplit_once("Patient/"))
+                                    .map(|(_, id)| id.to_string())
+                                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                                    .ok_or_else(|| {
+                                        Stop::Refuse(
+                                            "the Device's `patient` is not a Patient/{id} reference".into(),
+                                            None,
+                                        )
+                                    })?,
+                            ),
+                        };
+                        let unlinked = patient.is_none().then(|| (*device).clone());
+                        Some(((*id).to_string(), patient, unlinked))
                     }
                     _ => {
                         return Err(Stop::Refuse(
@@ -201,8 +216,8 @@ impl Deliverer {
         };
         if templates.identity == IdentityMode::Lookup {
             return match device {
-                Some((device, Some(patient))) => Ok(Subjects { patient, device }),
-                Some((_, None)) => Err(Stop::Refuse(
+                Some((device, Some(patient), _)) => Ok(Subjects { patient, device }),
+                Some((_, None, _)) => Err(Stop::Refuse(
                     "the Device names no patient (lookup identity mode)".into(),
                     None,
                 )),
@@ -240,8 +255,35 @@ impl Deliverer {
                 patient
             }
         };
+        // As MedTech's Create: a Device that links no patient is linked to the message's; one that
+        // links another patient is refused. (MedTech would file the reading under the Device's patient
+        // without a word; a bridge that does not guess asks for the link to be put right.)
         let device = match device {
-            Some((device, _)) => device,
+            Some((device, Some(linked), _)) if linked == patient => device,
+            Some((_, Some(_), _)) => {
+                return Err(Stop::Refuse(
+                    "the Device is linked to another Patient than the message's patient id; link the Device to \
+                     the right Patient (or give each patient's use of the device its own device id), then replay"
+                        .into(),
+                    None,
+                ))
+            }
+            Some((device, None, unlinked)) => {
+                if let Some(mut resource) = unlinked {
+                    let version = resource
+                        .pointer("/meta/versionId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    if let Value::Object(fields) = &mut resource {
+                        fields.insert(
+                            "patient".into(),
+                            serde_json::json!({"reference": format!("Patient/{patient}")}),
+                        );
+                    }
+                    plan.entries.push(medtech::put_entry(&resource, version.as_deref()));
+                }
+                device
+            }
             None => {
                 let (device, resource) = medtech::created_device(system, &group.device_id, &patient);
                 plan.entries.push(medtech::put_entry(&resource, None));
