@@ -70,6 +70,7 @@ impl MedtechTemplates {
         let stand_in = Subjects {
             patient: "p".into(),
             device: "d".into(),
+            encounter: None,
         };
         for g in &self.groups(payload)? {
             medtech::observation::create(self.template(&g.type_name)?, g, &stand_in, Utc::now())?;

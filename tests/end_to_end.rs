@@ -674,3 +674,56 @@ fn medtech_templates_merge_the_hours_messages_into_one_observation_per_type() {
     // A message no template matches is refused at the door.
     assert_eq!(bridge.post("medtech", br#"{"pulse":1}"#), 400);
 }
+
+#[test]
+fn medtech_encounter_ids_link_the_encounter_or_wait_in_the_dead_letter_store() {
+    let Some(fhir) = FhirServer::start("medtech-encounter") else {
+        return;
+    };
+    // MedTech's sample device mapping, with the heart rate naming its encounter.
+    let fixtures = common::repo_path("fixtures/medtech");
+    let mut mapping: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("devicecontent.json")).unwrap()).unwrap();
+    mapping["template"][0]["template"]["encounterIdExpression"] = Value::from("$.encounterid");
+    let dir = harness::scratch_dir("medtech-encounter-templates");
+    std::fs::write(dir.join("devicecontent.json"), mapping.to_string()).unwrap();
+    let mut env = bridge_env(&fhir);
+    env.push((
+        "FHIRGATE_MEDTECH__DEVICE_MAPPING",
+        dir.join("devicecontent.json").display().to_string(),
+    ));
+    env.push((
+        "FHIRGATE_MEDTECH__FHIR_MAPPING",
+        fixtures.join("fhirmapping.json").display().to_string(),
+    ));
+    let encounter = fhir.create(
+        "Encounter",
+        &serde_json::json!({"resourceType": "Encounter", "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "identifier": [{"system": "urn:hospital:visit", "value": "visit-42"}]}),
+    );
+    let bridge = Bridge::start("medtech-encounter", &env);
+
+    let during_stay = br#"{"heartrate":71,"deviceid":"device1","patientid":"patient1","encounterid":"visit-42","measurementdatetime":"2023-10-09T19:18:23Z"}"#;
+    assert_eq!(bridge.post("medtech", during_stay), 202);
+    harness::wait_until("the heart rate", Duration::from_secs(60), || delivered(&bridge, 1.0));
+    let observations = fhir.resources("Observation");
+    assert_eq!(observations.len(), 1);
+    assert_eq!(
+        observations[0]["encounter"]["reference"],
+        format!("Encounter/{encounter}")
+    );
+
+    // An encounter the server does not hold: not guessed, not dropped.
+    let unknown_stay = br#"{"heartrate":73,"deviceid":"device1","patientid":"patient1","encounterid":"visit-99","measurementdatetime":"2023-10-09T21:00:00Z"}"#;
+    assert_eq!(bridge.post("medtech", unknown_stay), 202);
+    harness::wait_until("the dead letter", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_dead_lettered_total") >= 1.0
+    });
+    let (_, listing) = bridge.deadletter(&["list"]);
+    assert!(
+        listing.contains("no Encounter has the message's encounter id"),
+        "{listing}"
+    );
+    assert_eq!(fhir.count("Observation"), 1);
+}

@@ -28,6 +28,8 @@ use crate::mapping::{identifier_query, identifier_query_any_system};
 pub struct MedtechIds {
     devices: HashMap<String, (String, Option<String>)>,
     patients: HashMap<String, String>,
+    /// MedTech encounter id → Encounter id.
+    encounters: HashMap<String, String>,
 }
 
 /// What one message will write, and the ids to remember once it is written.
@@ -36,6 +38,7 @@ struct Plan {
     entries: Vec<Value>,
     devices: HashMap<String, (String, Option<String>)>,
     patients: HashMap<String, String>,
+    encounters: HashMap<String, String>,
 }
 
 /// Why a message stops before its write.
@@ -116,6 +119,7 @@ impl Deliverer {
             Answer::Delivered => {
                 ids.devices.extend(plan.devices);
                 ids.patients.extend(plan.patients);
+                ids.encounters.extend(plan.encounters);
                 self.delivered_medtech(id, &record, entries).map(|()| None)
             }
             Answer::Retry { reason, after } => Ok(Some(Progress::Retry { reason, after })),
@@ -216,7 +220,11 @@ impl Deliverer {
         };
         if templates.identity == IdentityMode::Lookup {
             return match device {
-                Some((device, Some(patient), _)) => Ok(Subjects { patient, device }),
+                Some((device, Some(patient), _)) => Ok(Subjects {
+                    patient,
+                    device,
+                    encounter: self.encounter(group, ids, plan).await?,
+                }),
                 Some((_, None, _)) => Err(Stop::Refuse(
                     "the Device names no patient (lookup identity mode)".into(),
                     None,
@@ -292,6 +300,54 @@ impl Deliverer {
         };
         plan.devices
             .insert(group.device_id.clone(), (device.clone(), Some(patient.clone())));
-        Ok(Subjects { patient, device })
+        Ok(Subjects {
+            patient,
+            device,
+            encounter: self.encounter(group, ids, plan).await?,
+        })
+    }
+
+    /// The Encounter the message names, found by identifier as MedTech finds it; a named Encounter
+    /// the server does not hold stops the message (MedTech fails it too), as a guess would file the
+    /// reading under the wrong stay.
+    async fn encounter(
+        &self,
+        group: &ObservationGroup,
+        ids: &MedtechIds,
+        plan: &mut Plan,
+    ) -> Result<Option<String>, Stop> {
+        let Some(encounter_id) = group.encounter_id.as_deref() else {
+            return Ok(None);
+        };
+        if let Some(known) = ids
+            .encounters
+            .get(encounter_id)
+            .or_else(|| plan.encounters.get(encounter_id))
+        {
+            return Ok(Some(known.clone()));
+        }
+        let query = identifier_query_any_system(encounter_id);
+        let found = self
+            .client
+            .read(&format!("Encounter?{query}"))
+            .await?
+            .unwrap_or_default();
+        let encounter = match matches(&found).as_slice() {
+            [(id, _)] => (*id).to_string(),
+            [] => {
+                return Err(Stop::Refuse(
+                    "no Encounter has the message's encounter id (create it, then replay)".into(),
+                    None,
+                ))
+            }
+            _ => {
+                return Err(Stop::Refuse(
+                    "more than one Encounter has the message's encounter id".into(),
+                    None,
+                ))
+            }
+        };
+        plan.encounters.insert(encounter_id.to_string(), encounter.clone());
+        Ok(Some(encounter))
     }
 }

@@ -45,6 +45,8 @@ pub enum MedtechMappingError {
 pub struct Subjects {
     pub patient: String,
     pub device: String,
+    /// The Encounter the message's `encounterIdExpression` names, found by identifier.
+    pub encounter: Option<String>,
 }
 
 /// Lowercase hex SHA-256 of `text`.
@@ -146,7 +148,17 @@ pub fn bundle_for_empty_server(
             }
         }
         let template = templates.for_type(&g.type_name)?;
-        let observation = observation::create(template, &g, &Subjects { patient, device }, issued)?;
+        let observation = observation::create(
+            template,
+            &g,
+            &Subjects {
+                patient,
+                device,
+                // An empty server holds no Encounter to link; the bridge looks it up.
+                encounter: None,
+            },
+            issued,
+        )?;
         entries.push(put_entry(&observation, None));
     }
     Ok(transaction(entries))

@@ -182,6 +182,12 @@ pub fn create(
         "subject".into(),
         json!({"reference": format!("Patient/{}", subjects.patient)}),
     );
+    if let Some(encounter) = &subjects.encounter {
+        observation.insert(
+            "encounter".into(),
+            json!({"reference": format!("Encounter/{encounter}")}),
+        );
+    }
     observation.insert(
         "effectivePeriod".into(),
         json!({"start": instant(group.start), "end": instant(group.end)}),

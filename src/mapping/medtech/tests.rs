@@ -36,6 +36,7 @@ fn subjects() -> Subjects {
     Subjects {
         patient: PATIENT.into(),
         device: DEVICE.into(),
+        encounter: None,
     }
 }
 
