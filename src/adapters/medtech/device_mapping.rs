@@ -324,6 +324,39 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|naive| naive.and_utc())
 }
 
+/// An expression as a template writes it: a string in the template's default language, or
+/// `{value, language}`. Only `CalculatedContent` may choose JMESPath. (`mappings check` reads
+/// expressions with this too, so it refuses what the runtime refuses.)
+pub fn read_expression(
+    template_type: &str,
+    default_language: Language,
+    expression: &Value,
+) -> Result<(String, Language), String> {
+    let (text, language) = match expression {
+        Value::String(text) => (text.clone(), default_language),
+        Value::Object(o) => {
+            let text = o
+                .get("value")
+                .and_then(Value::as_str)
+                .ok_or("an expression object needs `value`")?;
+            let language = match o.get("language").and_then(Value::as_str) {
+                None => default_language,
+                Some(name) => {
+                    Language::from_name(name).ok_or_else(|| format!("language {name:?} is not JsonPath or JmesPath"))?
+                }
+            };
+            (text.to_string(), language)
+        }
+        _ => return Err("an expression is a string or {value, language}".into()),
+    };
+    if language == Language::JmesPath && template_type != "CalculatedContent" {
+        return Err(format!(
+            "{template_type} expressions are JSONPath; JMESPath needs CalculatedContent"
+        ));
+    }
+    Ok((text, language))
+}
+
 fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
     let kind_name = entry.get("templateType").and_then(Value::as_str).unwrap_or_default();
     let kind = match kind_name {
@@ -344,36 +377,12 @@ fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
         Some(name) => Language::from_name(name)
             .ok_or_else(|| format!("defaultExpressionLanguage {name:?} is not JsonPath or JmesPath"))?,
     };
-    // Only CalculatedContent may choose JMESPath.
-    let language_of = |expression: &Value| -> Result<(String, Language), String> {
-        let (text, language) = match expression {
-            Value::String(text) => (text.clone(), default_language),
-            Value::Object(o) => {
-                let text = o
-                    .get("value")
-                    .and_then(Value::as_str)
-                    .ok_or("an expression object needs `value`")?;
-                let language = match o.get("language").and_then(Value::as_str) {
-                    None => default_language,
-                    Some(name) => Language::from_name(name)
-                        .ok_or_else(|| format!("language {name:?} is not JsonPath or JmesPath"))?,
-                };
-                (text.to_string(), language)
-            }
-            _ => return Err("an expression is a string or {value, language}".into()),
-        };
-        if language == Language::JmesPath && kind != ContentKind::Calculated {
-            return Err(format!(
-                "{kind_name} expressions are JSONPath; JMESPath needs CalculatedContent"
-            ));
-        }
-        Ok((text, language))
-    };
     let expression = |field: &str| -> Result<Option<Expression>, String> {
         inner
             .get(field)
             .map(|e| {
-                let (text, language) = language_of(e).map_err(|m| format!("{field}: {m}"))?;
+                let (text, language) =
+                    read_expression(kind_name, default_language, e).map_err(|m| format!("{field}: {m}"))?;
                 Expression::compile(&text, language).map_err(|m| format!("{field}: {m}"))
             })
             .transpose()
@@ -412,7 +421,8 @@ fn content_template(entry: &Value) -> Result<ContentTemplate, String> {
         let raw = value
             .get("valueExpression")
             .ok_or_else(|| format!("values[{j}]: `valueExpression` is required"))?;
-        let (text, language) = language_of(raw).map_err(|m| format!("values[{j}]: {m}"))?;
+        let (text, language) =
+            read_expression(kind_name, default_language, raw).map_err(|m| format!("values[{j}]: {m}"))?;
         values.push(ValueExpression {
             name: name.to_string(),
             expression: Expression::compile(&text, language).map_err(|m| format!("values[{j}]: {m}"))?,

@@ -243,6 +243,38 @@ mod tests {
     }
 
     #[test]
+    fn medtech_device_expressions_are_read_as_the_runtime_reads_them() {
+        let template = serde_json::json!({"templateType": "CollectionContent", "template": [
+            {"templateType": "JsonPathContent", "template": {
+                "typeName": "hr", "typeMatchExpression": "$..[?(@hr)]",
+                "deviceIdExpression": {"value": "device", "language": "JmesPath"},
+                "timestampExpression": {"language": "JsonPath"},
+                "values": [{"valueName": "hr", "valueExpression": "$.hr"}]}},
+            {"templateType": "CalculatedContent", "template": {
+                "typeName": "bp", "typeMatchExpression": "$..[?(@bp)]",
+                "defaultExpressionLanguage": "XPath",
+                "deviceIdExpression": "$.d", "timestampExpression": "$.t"}}
+        ]});
+        let (findings, names) = check_medtech_device(&template);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "template[0] (JsonPathContent) deviceIdExpression: JsonPathContent expressions are JSONPath; \
+                 JMESPath needs CalculatedContent",
+                "template[0] (JsonPathContent) timestampExpression: an expression object needs `value`",
+                "template[1] (CalculatedContent): defaultExpressionLanguage \"XPath\" is not JsonPath or JmesPath",
+            ]
+        );
+        assert_eq!(names, vec!["hr", "bp"]);
+        // The runtime refuses the same template for the same reason.
+        let runtime = crate::adapters::medtech::device_mapping::DeviceMapping::from_json(&template, "t")
+            .unwrap_err()
+            .to_string();
+        assert!(runtime.contains("JMESPath needs CalculatedContent"), "{runtime}");
+    }
+
+    #[test]
     fn a_glucose_loinc_of_the_other_dimension_is_caught() {
         let glucose = |loinc: &str, unit: &str| {
             serde_json::json!({
@@ -274,6 +306,7 @@ mod tests {
     }
 }
 
+use crate::adapters::medtech::device_mapping::read_expression;
 pub use crate::adapters::medtech::expression::jsonpath_from_json_net;
 use crate::adapters::medtech::expression::{Expression, Language};
 
@@ -317,10 +350,18 @@ pub fn check_medtech_device(template: &serde_json::Value) -> (Vec<Finding>, Vec<
         if let Some(name) = inner.get("typeName").and_then(|t| t.as_str()) {
             type_names.push(name.to_string());
         }
-        let default_language = inner
-            .get("defaultExpressionLanguage")
-            .and_then(|l| l.as_str())
-            .unwrap_or("JsonPath");
+        let default_language = match inner.get("defaultExpressionLanguage").and_then(|l| l.as_str()) {
+            None => Language::JsonPath,
+            Some(name) => match Language::from_name(name) {
+                Some(language) => language,
+                None => {
+                    findings.push(error(format!(
+                        "{what}: defaultExpressionLanguage {name:?} is not JsonPath or JmesPath"
+                    )));
+                    continue;
+                }
+            },
+        };
         let mut expressions: Vec<(String, serde_json::Value)> = [
             "typeMatchExpression",
             "deviceIdExpression",
@@ -348,27 +389,12 @@ pub fn check_medtech_device(template: &serde_json::Value) -> (Vec<Finding>, Vec<
             }
         }
         for (field, expression) in expressions {
-            let (text, language) = match &expression {
-                serde_json::Value::String(text) => (text.clone(), default_language.to_string()),
-                serde_json::Value::Object(o) => (
-                    o.get("value").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    o.get("language")
-                        .and_then(|l| l.as_str())
-                        .unwrap_or(default_language)
-                        .to_string(),
-                ),
-                _ => {
-                    findings.push(error(format!(
-                        "{what} {field}: an expression is a string or {{value, language}}"
-                    )));
+            let (text, language) = match read_expression(kind, default_language, &expression) {
+                Ok(read) => read,
+                Err(message) => {
+                    findings.push(error(format!("{what} {field}: {message}")));
                     continue;
                 }
-            };
-            let Some(language) = Language::from_name(&language) else {
-                findings.push(error(format!(
-                    "{what} {field}: language {language:?} is not JsonPath or JmesPath"
-                )));
-                continue;
             };
             if let Err(message) = Expression::compile(&text, language) {
                 findings.push(error(format!("{what} {field}: {message}")));
