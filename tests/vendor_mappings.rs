@@ -271,8 +271,10 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-const SCALE: &str = r#"
-name = "acme-scale"
+/// What the test mappings share: a list of readings, each with its time, for a user.
+macro_rules! acme_readings {
+    () => {
+        r#"
 match = "$.readings"
 records = "$.readings[*]"
 [patient]
@@ -281,14 +283,22 @@ id = "$.user"
 [time]
 instant = "@.at"
 format = "iso8601"
-[[measurements]]
+"#
+    };
+}
+
+const SCALE: &str = concat!(
+    "name = \"acme-scale\"",
+    acme_readings!(),
+    r#"[[measurements]]
 name = "body weight"
 code = 188736
 value = "@.pounds"
 unit = "[lb_av]"
 convert_to = "kg"
 required = true
-"#;
+"#
+);
 
 fn map_with(mapping: &str, payload: &str, explain: bool) -> (i32, String, String) {
     let dir = temp_dir(&format!("{}-{explain}", payload.len()));
@@ -383,17 +393,10 @@ fn bad_values_times_and_unmatched_payloads_are_refused_naming_mapping_path_and_f
     );
 }
 
-const METER: &str = r#"
-name = "acme-meter"
-match = "$.readings"
-records = "$.readings[*]"
-[patient]
-system = "urn:acme:user"
-id = "$.user"
-[time]
-instant = "@.at"
-format = "iso8601"
-[[measurements]]
+const METER: &str = concat!(
+    "name = \"acme-meter\"",
+    acme_readings!(),
+    r#"[[measurements]]
 name = "glucose"
 code = 160364
 code_when = [
@@ -404,7 +407,8 @@ code_when = [
 value = "@.value"
 unit_path = "@.unit"
 units = { "mg/dL" = "mg/dL", "mmol/L" = "mmol/L" }
-"#;
+"#
+);
 
 #[test]
 fn the_sample_picks_the_glucose_code_and_the_unit_picks_its_loinc() {
