@@ -92,6 +92,63 @@ fn every_numeric_value_unit_and_time_is_exact() {
 }
 
 #[test]
+fn vmds_and_channels_are_devices_under_their_mds_and_observations_name_their_channel() {
+    let bundle: Value = serde_json::from_str(&common::map_fixture(&common::repo_path(
+        "fixtures/hl7v2/ihe_pcd01_physio_monitor_philips_example.hl7",
+    )))
+    .unwrap();
+    let entries = bundle["entry"].as_array().unwrap();
+    let devices: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Device")
+        .collect();
+    let url_of = |code: &str| -> String {
+        devices
+            .iter()
+            .find(|d| d["resource"]["type"]["coding"][0]["code"] == code)
+            .map(|d| d["fullUrl"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no Device typed {code}"))
+    };
+    let parent_of = |code: &str| -> String {
+        let device = devices
+            .iter()
+            .find(|d| d["resource"]["type"]["coding"][0]["code"] == code)
+            .unwrap();
+        device["resource"]["parent"]["reference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The gateway; MDS 69965; VMDs NIBP 70686, ECG 4262, SpO2 69642; a channel in each.
+    assert_eq!(devices.len(), 8);
+    let mds = url_of("69965");
+    for vmd in ["70686", "4262", "69642"] {
+        assert_eq!(parent_of(vmd), mds, "VMD {vmd} is in the MDS");
+    }
+    for (channel, vmd) in [("70675", "70686"), ("4263", "4262"), ("70771", "69642")] {
+        assert_eq!(parent_of(channel), url_of(vmd), "channel {channel} is in VMD {vmd}");
+    }
+    let identifier = devices
+        .iter()
+        .find(|d| d["resource"]["type"]["coding"][0]["code"] == "70675")
+        .unwrap()["resource"]["identifier"][0]
+        .clone();
+    assert_eq!(identifier["system"], "urn:fhirgate:device-part");
+    assert_eq!(
+        identifier["value"],
+        "urn:fhirgate:equipment-id:PAT_DEVICE_PHILIPS_C:e86c094f-f751-4acf-92b2-38f11c1f6f57-Device/1.1.1:70675"
+    );
+    // Each Observation names the channel that measured it.
+    for (code, channel) in [("150021", "70675"), ("147842", "4263"), ("150456", "70771")] {
+        let observation = common::observations(&bundle)
+            .into_iter()
+            .find(|o| mdc_code(o) == Some(code))
+            .unwrap();
+        assert_eq!(observation["device"]["reference"], url_of(channel).as_str(), "{code}");
+    }
+}
+
+#[test]
 fn devices_and_patients_are_identified_as_the_messages_say() {
     let bundle: Value = serde_json::from_str(&common::map_fixture(&common::repo_path(
         "fixtures/hl7v2/ihe_pcd01_dec_soap_wan_bp_example.hl7",
@@ -113,7 +170,18 @@ fn devices_and_patients_are_identified_as_the_messages_say() {
         device["meta"].is_null(),
         "no PHD profile claimed for point-of-care devices"
     );
-    let observation = &entries[2]["resource"];
+    // The row at the channel level (`1.0.1`) is the compound blood pressure, not a device part: no
+    // Device is made of it, and the Observation's device is the MDS.
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] == "Device")
+            .count(),
+        2,
+        "the gateway and the MDS"
+    );
+    let observation = common::observations(&bundle)[0];
+    assert_eq!(observation["device"]["reference"], entries[1]["fullUrl"]);
     assert_eq!(observation["subject"]["identifier"]["value"], "789567");
     assert_eq!(
         observation["subject"]["identifier"]["system"],

@@ -39,6 +39,12 @@ pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, m
         value.push('-');
         value.push_str(&supplemental.to_string());
     }
+    // Two channels of one pump report the same metric at the same time: the channel tells them apart.
+    if !measurement.device_part.is_empty() {
+        let path: Vec<String> = measurement.device_part.iter().map(u32::to_string).collect();
+        value.push('-');
+        value.push_str(&path.join("."));
+    }
     value
 }
 

@@ -1,11 +1,11 @@
 //! Device identities → FHIR R4 Device resources per the PHD IG (PhdDevice, PhgDevice).
 
 use fhirbolt::model::r4::resources::{Device, DeviceSpecialization, DeviceVersion};
-use fhirbolt::model::r4::types::{Identifier, Meta};
+use fhirbolt::model::r4::types::{Identifier, Meta, Reference};
 
 use super::fhir_types::{coding, concept};
 use super::terminology::*;
-use crate::model::{DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, InstanceId, Origin};
+use crate::model::{DeviceIdentity, DeviceKind, DevicePart, Eui64, GatewayIdentity, InstanceId, Origin};
 
 /// A Device resource with the identifier it is conditionally created on.
 pub struct MappedDevice {
@@ -140,6 +140,46 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
         resource,
         conditional_identifier,
     })
+}
+
+/// A VMD or channel of a point-of-care device (HL7 PoCD: a Device per level of the 11073 containment
+/// tree), typed by its MDC code and linked to the level above by `parent`. Its identifier joins the
+/// MDS's with the part's path and code (`{MDS system}:{MDS value}/{path}:{code}`): senders number parts per message, so a part renumbered in a
+/// later message becomes another Device rather than being taken for a different part.
+pub fn device_part(mds: &(String, String), part: &DevicePart, parent_url: &str) -> MappedDevice {
+    let path: Vec<String> = part.path.iter().map(u32::to_string).collect();
+    // A pending code (0) is named by the sender's reference id, as in the dedup identifier.
+    let kind = match (part.code.0, &part.reference_id) {
+        (0, Some(reference_id)) => reference_id.clone(),
+        _ => part.code.to_string(),
+    };
+    let value = format!("{}:{}/{}:{kind}", mds.0, mds.1, path.join("."));
+    // Nor is it an MDC coding; the reference id is then the only name.
+    let (codings, text) = if part.code.0 == 0 {
+        (Vec::new(), part.reference_id.as_deref())
+    } else {
+        (
+            vec![coding(MDC_SYSTEM, &part.code.to_string(), part.reference_id.as_deref())],
+            None,
+        )
+    };
+    let resource = Device {
+        identifier: vec![Identifier {
+            system: Some(DEVICE_PART_SYSTEM.into()),
+            value: Some(value.as_str().into()),
+            ..Default::default()
+        }],
+        r#type: Some(Box::new(concept(codings, text))),
+        parent: Some(Box::new(Reference {
+            reference: Some(parent_url.into()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    MappedDevice {
+        resource,
+        conditional_identifier: (DEVICE_PART_SYSTEM.to_string(), value),
+    }
 }
 
 /// The gateway (a PhgDevice for personal health devices): identified by its EUI-64 when it has one,

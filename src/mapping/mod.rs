@@ -252,8 +252,25 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         entries.push(entry);
         url
     });
+    let mds_identifier = device.conditional_identifier.clone();
     let (device_url, entry) = device_entry(device);
     entries.push(entry);
+    // The VMDs, then the channels, each under the level above it (the MDS when the message does not
+    // describe the VMD).
+    let mut parts: Vec<&crate::model::DevicePart> = reading.device.parts.iter().collect();
+    parts.sort_by_key(|p| p.path.len());
+    let mut part_urls: Vec<(Vec<u32>, String)> = Vec::new();
+    for part in parts {
+        let parent = part
+            .path
+            .split_last()
+            .and_then(|(_, above)| part_urls.iter().find(|(path, _)| path.as_slice() == above))
+            .map_or(device_url.as_str(), |(_, url)| url.as_str())
+            .to_string();
+        let (url, entry) = device_entry(device::device_part(&mds_identifier, part, &parent));
+        entries.push(entry);
+        part_urls.push((part.path.clone(), url));
+    }
 
     let subject = patient.map(|patient| Reference {
         r#type: Some("Patient".into()),
@@ -274,6 +291,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         origin: reading.origin,
         patient: subject.as_ref(),
         device_url: &device_url,
+        part_urls: &part_urls,
         gateway_url: gateway_url.as_deref(),
         measurement_urls: &measurement_urls,
         location: reading.location.as_ref(),

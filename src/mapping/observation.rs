@@ -23,6 +23,8 @@ pub struct ObservationLinks<'a> {
     /// The patient, `None` when the reading names none (then only device status is mapped).
     pub patient: Option<&'a Reference>,
     pub device_url: &'a str,
+    /// fullUrls of the device's VMDs and channels, by containment path.
+    pub part_urls: &'a [(Vec<u32>, String)],
     pub gateway_url: Option<&'a str>,
     /// fullUrls of the reading's measurements, by index (for `derivedFrom`).
     pub measurement_urls: &'a [String],
@@ -204,7 +206,7 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         value,
         data_absent_reason: absent.map(Box::new),
         interpretation: interpretations(quality),
-        device: (!self_reported).then(|| Box::new(reference(links.device_url))),
+        device: (!self_reported).then(|| Box::new(reference(measuring_part(measurement, links)))),
         performer: match links.patient {
             Some(patient) if self_reported => vec![patient.clone()],
             _ => Vec::new(),
@@ -229,6 +231,17 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             .collect(),
         ..Default::default()
     }
+}
+
+/// The most specific part of the device that measured (PoCD: the channel, else the VMD), else the
+/// device itself.
+fn measuring_part<'a>(measurement: &Measurement, links: &'a ObservationLinks<'_>) -> &'a str {
+    links
+        .part_urls
+        .iter()
+        .filter(|(path, _)| measurement.device_part.starts_with(path))
+        .max_by_key(|(path, _)| path.len())
+        .map_or(links.device_url, |(_, url)| url.as_str())
 }
 
 /// The sender's words as the concept's text, with the standard coding where the mapping knows it.

@@ -131,6 +131,22 @@ pub struct DeviceIdentity {
     /// The 11073 MDS type of a point-of-care device (e.g. 69965 multi-parameter monitor, 70049
     /// large-volume infusion pump), with its reference id.
     pub mds_type: Option<(super::MdcCode, Option<String>)>,
+    /// The VMDs and channels inside a point-of-care MDS, as its message describes them.
+    pub parts: Vec<DevicePart>,
+}
+
+/// A part of a point-of-care device in the IEEE 11073 containment tree: a VMD (virtual medical
+/// device, e.g. the NIBP module) inside the MDS, or a channel inside a VMD (an infusion pump's primary
+/// source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePart {
+    /// The containment path without its zeros: `[1, 2]` for the VMD `1.2.0.0`, `[1, 2, 1]` for the
+    /// channel `1.2.1.0`. Senders number parts per message, so the path names a part only together
+    /// with its code.
+    pub path: Vec<u32>,
+    /// The part's MDC code (`0` when the sender marks it pending), with the sender's reference id.
+    pub code: super::MdcCode,
+    pub reference_id: Option<String>,
 }
 
 impl DeviceIdentity {

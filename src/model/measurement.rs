@@ -166,6 +166,9 @@ pub struct Measurement {
     pub qualifies: Option<usize>,
     /// Where on the body, in which position, and the person's note (Open mHealth).
     pub circumstances: super::Circumstances,
+    /// The containment path of the VMD or channel that measured it (`[1, 2, 1]`), for point-of-care
+    /// devices; empty when the device measured it as a whole.
+    pub device_part: Vec<u32>,
 }
 
 impl Measurement {
@@ -180,6 +183,7 @@ impl Measurement {
             supplemental_types: Vec::new(),
             qualifies: None,
             circumstances: super::Circumstances::default(),
+            device_part: Vec::new(),
         }
     }
 
@@ -206,6 +210,12 @@ impl Measurement {
 
     pub fn with_quality(mut self, quality: Vec<QualityFlag>) -> Self {
         self.quality = quality;
+        self
+    }
+
+    /// Says which VMD or channel measured it (a containment path, zeros trimmed).
+    pub fn with_device_part(mut self, path: Vec<u32>) -> Self {
+        self.device_part = path;
         self
     }
 

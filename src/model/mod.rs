@@ -12,7 +12,9 @@ mod time;
 
 pub use circumstances::{Circumstances, Term, TermCode};
 pub use decimal::{Decimal, DecimalParseError};
-pub use device::{BluetoothAddress, DeviceIdentity, DeviceKind, Eui64, GatewayIdentity, HardwareIdError, InstanceId};
+pub use device::{
+    BluetoothAddress, DeviceIdentity, DeviceKind, DevicePart, Eui64, GatewayIdentity, HardwareIdError, InstanceId,
+};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use namespace::namespace_system;
 pub use patient::PatientRef;

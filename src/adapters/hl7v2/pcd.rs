@@ -18,8 +18,8 @@ use super::report::{DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
 use crate::codes::mdc;
 use crate::model::{
-    ClockQuality, Component, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId, MdcCode, Measurement,
-    NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, GatewayIdentity, InstanceId, MdcCode,
+    Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
 };
 
 /// MDC_ATTR_SYS_ID: a metric row whose value is the device's EUI-64.
@@ -61,6 +61,17 @@ pub fn assigning_authority_system(authority: Option<&str>) -> String {
 
 fn is_device_row(row: &ObxRow) -> bool {
     row.value == ObxValue::Empty && (1..=3).contains(&row.path.significant().len())
+}
+
+/// The VMD or channel a row belongs to: the first three numbers of its path without trailing zeros
+/// (`1.2.1.5` → `[1, 2, 1]`, `1.2.0.3` → `[1, 2]`); empty for a row of the MDS itself (`1.0.0.2`).
+fn part_of(path: &[u32]) -> Vec<u32> {
+    let head = path.get(..path.len().min(3)).unwrap_or(&[]);
+    let end = head.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
+    match head.get(..end) {
+        Some(part) if part.len() >= 2 => part.to_vec(),
+        _ => Vec::new(),
+    }
 }
 
 /// Accepts device observation reports by MSH-9 before anything else is read, so that an order
@@ -149,6 +160,7 @@ fn metrics(
         .map(|(row, obr_time)| {
             Measurement::simple(MdcCode(row.code.code), value(row), time_of(row, *obr_time))
                 .with_label(row.code.reference_id.clone())
+                .with_device_part(part_of(&row.path.0))
         })
         .collect()
 }
@@ -179,6 +191,8 @@ fn events_and_metrics(
             _ => (0, None),
         };
         let mut components = Vec::new();
+        // The event is the source channel's (its path is the source's value), else the condition row's.
+        let mut part = part_of(&condition.path.0);
         if let Some((source, _)) = rows.iter().map(|x| **x).find(|(r, _)| is_source(r)) {
             let source_path = match &source.value {
                 ObxValue::Text(path) => path.clone(),
@@ -187,6 +201,9 @@ fn events_and_metrics(
             components.push(Component::new(mdc::ATTR_EVT_SOURCE, Value::Text(source_path.clone())));
             // The source channel's label, e.g. "Primary", when the message carries it.
             let channel: Vec<u32> = source_path.split('.').filter_map(|p| p.parse().ok()).collect();
+            if !part_of(&channel).is_empty() {
+                part = part_of(&channel);
+            }
             let significant = channel.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
             let label = rows.iter().map(|x| x.0).find(|r| {
                 r.path.0.starts_with(channel.get(..significant).unwrap_or(&[]))
@@ -207,7 +224,8 @@ fn events_and_metrics(
         out.push(
             Measurement::simple(MdcCode(code), Value::Text(text.clone().unwrap_or_default()), time)
                 .with_components(components)
-                .with_label(text),
+                .with_label(text)
+                .with_device_part(part),
         );
     }
     out.extend(metrics(rows, time_of, |r| !is_condition(r) && !is_source(r)));
@@ -286,7 +304,8 @@ fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> Eff
         out.push(
             Measurement::simple(MdcCode(code), Value::Text(text.unwrap_or_default()), time)
                 .with_components(components)
-                .with_label(label),
+                .with_label(label)
+                .with_device_part(part_of(&first.path.0)),
         );
     }
     out
@@ -415,11 +434,31 @@ fn identity(
             ObxValue::Coded { text, .. } => text.clone(),
             _ => None,
         });
+    // Senders also put a compound metric at the channel level (`150020^MDC_PRESS_BLD_NONINV` at
+    // `1.0.1`, grouping systolic and diastolic): only rows that name a device (`MDC_DEV_…`, or no
+    // reference id at all) are parts.
+    let names_a_device = |r: &ObxRow| {
+        r.code
+            .reference_id
+            .as_deref()
+            .is_none_or(|id| id.starts_with("MDC_DEV_"))
+    };
+    let parts = rows
+        .iter()
+        .map(|(r, _)| *r)
+        .filter(|r| is_device_row(r) && (2..=3).contains(&r.path.significant().len()) && names_a_device(r))
+        .map(|r| DevicePart {
+            path: r.path.significant().to_vec(),
+            code: MdcCode(r.code.code),
+            reference_id: r.code.reference_id.clone(),
+        })
+        .collect();
     let identity = DeviceIdentity {
         system_id,
         instance_id,
         model_number,
         mds_type: mds_row.map(|r| (MdcCode(r.code.code), r.code.reference_id.clone())),
+        parts,
         ..Default::default()
     };
     if !identity.is_identifiable() {
