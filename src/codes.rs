@@ -325,10 +325,13 @@ pub fn loinc_for_unit(code: MdcCode, ucum: &str) -> Option<&'static str> {
 /// Their Observation's subject is the Device (PHD IG: battery level, bundle-example-1), and they need
 /// no patient.
 pub static DEVICE_STATUS_CODES: &[MdcCode] = &[
-    MdcCode(67996), // MDC_ATTR_VAL_BATT_CHARGE
-    MdcCode(67976), // MDC_ATTR_TIME_BATT_REMAIN
-    MdcCode(67925), // MDC_ATTR_POWER_STAT
-    MdcCode(67880), // MDC_ATTR_ID_MODEL
+    MdcCode(67996),  // MDC_ATTR_VAL_BATT_CHARGE
+    MdcCode(67976),  // MDC_ATTR_TIME_BATT_REMAIN
+    MdcCode(67925),  // MDC_ATTR_POWER_STAT
+    MdcCode(67880),  // MDC_ATTR_ID_MODEL
+    MdcCode(531974), // MDC_ID_PROD_SPEC_HW
+    MdcCode(531975), // MDC_ID_PROD_SPEC_SW
+    MdcCode(531976), // MDC_ID_PROD_SPEC_FW
 ];
 
 /// True for measurements about the device rather than the patient.

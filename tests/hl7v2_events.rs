@@ -198,6 +198,12 @@ fn handwritten_device_status_maps_battery_and_power() {
         .collect();
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0]["modelNumber"], "Space Infusomat");
+    // The production specification's firmware revision, typed as the PHD IG types Device.version.
+    assert_eq!(devices[0]["version"][0]["type"]["coding"][0]["code"], "531976");
+    assert_eq!(devices[0]["version"][0]["value"], "3.1.2");
+    let firmware = coded(&observations, "531976")[0];
+    assert_eq!(firmware["valueString"], "3.1.2");
+    assert_eq!(firmware["subject"]["type"], "Device", "the firmware is about the pump");
     assert_eq!(devices[0]["identifier"][0]["value"], "00-12-21-18-39-00-00-02");
     assert_eq!(devices[0]["type"]["coding"][0]["code"], "70049");
     assert!(
@@ -229,7 +235,7 @@ fn device_status_without_any_patient_still_maps_but_patient_data_does_not() {
     let json = fhirgate::pipeline::map_payload(without_pid.as_bytes(), &settings, common::now()).unwrap();
     let bundle: Value = serde_json::from_str(&json).unwrap();
     let observations = common::observations(&bundle);
-    assert_eq!(observations.len(), 4);
+    assert_eq!(observations.len(), 5, "power, battery, time remaining, model, firmware");
     assert!(observations.iter().all(|o| o["subject"]["type"] == "Device"));
     // A flow rate is about the patient: without a patient it is refused, never attributed to the device.
     let with_rate = without_pid.replace(

@@ -197,3 +197,42 @@ fn devices_and_patients_are_identified_as_the_messages_say() {
         "inherited from the parent row's OBX-14"
     );
 }
+
+#[test]
+fn two_channels_reporting_the_same_metric_at_once_are_two_observations() {
+    // A two-channel pump (hand-written in the PCD-01 TF's pump shape): both sources report their rate
+    // at the same instant. Without the channel in its identity, the second would be taken for a
+    // conflicting copy of the first.
+    let message = [
+        "MSH|^~\\&|PUMP_GW^0012211839000009^EUI-64|ACME|||20261121093000+0100||ORU^R01^ORU_R01|m-2ch|P|2.6",
+        "PID|||MRN-4711^^^2.16.840.1.113883.19.5^MR||Doe^Jane",
+        "OBR|1|||69986^MDC_DEV_PUMP_INFUS_VMD^MDC|||20261121092955+0100",
+        "OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||X|||||||P9^^0012211839000009^EUI-64",
+        "OBX|2||70050^MDC_DEV_PUMP_INFUS_LVP_VMD^MDC|1.1.0.0|||||||X",
+        "OBX|3||0^MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY^MDC|1.1.1.0|||||||X",
+        "OBX|4|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.1.1|15.4|265266^MDC_DIM_MILLI_L_PER_HR^MDC||||||R",
+        "OBX|5||0^MDC_DEV_PUMP_INFUSATE_SOURCE_SECONDARY^MDC|1.1.2.0|||||||X",
+        "OBX|6|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.2.1|2.5|265266^MDC_DIM_MILLI_L_PER_HR^MDC||||||R",
+    ]
+    .join("\r");
+    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
+    let bundle = fhirgate::pipeline::map_payload(message.as_bytes(), &settings, common::now()).unwrap();
+    let bundle: Value = serde_json::from_str(&bundle).unwrap();
+    let rates: Vec<&Value> = common::observations(&bundle)
+        .into_iter()
+        .filter(|o| mdc_code(o) == Some("157784"))
+        .collect();
+    assert_eq!(rates.len(), 2);
+    let values: Vec<String> = rates.iter().map(|o| o["valueQuantity"]["value"].to_string()).collect();
+    assert_eq!(values, vec!["15.4", "2.5"]);
+    let identifiers: Vec<&str> = rates
+        .iter()
+        .map(|o| o["identifier"][0]["value"].as_str().unwrap())
+        .collect();
+    assert!(identifiers[0].ends_with("-1.1.1"), "{identifiers:?}");
+    assert!(identifiers[1].ends_with("-1.1.2"), "{identifiers:?}");
+    assert_ne!(
+        rates[0]["device"], rates[1]["device"],
+        "each names its own source channel"
+    );
+}

@@ -26,6 +26,10 @@ use crate::model::{
 const MDC_ATTR_SYS_ID: u32 = 67972;
 /// MDC_ATTR_ID_MODEL: the device's model.
 const MDC_ATTR_ID_MODEL: u32 = 67880;
+/// The production specification's revisions (the same codes type `Device.version` for PHDs).
+const MDC_ID_PROD_SPEC_HW: u32 = 531974;
+const MDC_ID_PROD_SPEC_SW: u32 = 531975;
+const MDC_ID_PROD_SPEC_FW: u32 = 531976;
 
 /// Prefix of patient identifier systems built from a PID-3 assigning authority that is not an OID.
 pub const ASSIGNING_AUTHORITY_SYSTEM_PREFIX: &str = "urn:fhirgate:assigning-authority:";
@@ -426,14 +430,17 @@ fn identity(
             })
         })
     };
-    let model_number = rows
-        .iter()
-        .find(|(r, _)| r.code.code == MDC_ATTR_ID_MODEL)
-        .and_then(|(r, _)| match &r.value {
-            ObxValue::Text(text) => Some(text.clone()),
-            ObxValue::Coded { text, .. } => text.clone(),
-            _ => None,
-        });
+    // An attribute of the MDS itself (`1.0.0.n`), as text.
+    let attribute = |code: u32| {
+        rows.iter()
+            .find(|(r, _)| r.code.code == code && part_of(&r.path.0).is_empty())
+            .and_then(|(r, _)| match &r.value {
+                ObxValue::Text(text) => Some(text.clone()),
+                ObxValue::Coded { text, .. } => text.clone(),
+                _ => None,
+            })
+    };
+    let model_number = attribute(MDC_ATTR_ID_MODEL);
     // Senders also put a compound metric at the channel level (`150020^MDC_PRESS_BLD_NONINV` at
     // `1.0.1`, grouping systolic and diastolic): only rows that name a device (`MDC_DEV_…`, or no
     // reference id at all) are parts.
@@ -457,6 +464,9 @@ fn identity(
         system_id,
         instance_id,
         model_number,
+        firmware_revision: attribute(MDC_ID_PROD_SPEC_FW),
+        software_revision: attribute(MDC_ID_PROD_SPEC_SW),
+        hardware_revision: attribute(MDC_ID_PROD_SPEC_HW),
         mds_type: mds_row.map(|r| (MdcCode(r.code.code), r.code.reference_id.clone())),
         parts,
         ..Default::default()
