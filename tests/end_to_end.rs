@@ -671,6 +671,21 @@ fn medtech_templates_merge_the_hours_messages_into_one_observation_per_type() {
         "the link is left alone"
     );
 
+    // The hospital hands device1 (remembered as patient1's) to patient9: the bridge reads the Device
+    // again rather than trusting what it remembered, and files the reading under patient9.
+    let mut device1 = fhir.search(&format!("Device/{DEVICE}"));
+    device1["patient"] = serde_json::json!({"reference": format!("Patient/{other}")});
+    fhir.update(&device1);
+    let handed_over =
+        br#"{"heartrate":66,"deviceid":"device1","patientid":"patient9","measurementdatetime":"2023-10-09T22:10:00Z"}"#;
+    assert_eq!(bridge.post("medtech", handed_over), 202);
+    harness::wait_until("the handed-over device", Duration::from_secs(60), || {
+        delivered(&bridge, 6.0)
+    });
+    let for_patient9 = fhir.resources(&format!("Observation?subject=Patient/{other}"));
+    assert_eq!(for_patient9.len(), 1);
+    assert_eq!(for_patient9[0]["device"]["reference"], format!("Device/{DEVICE}"));
+
     // A message no template matches is refused at the door.
     assert_eq!(bridge.post("medtech", br#"{"pulse":1}"#), 400);
 }

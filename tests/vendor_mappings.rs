@@ -451,6 +451,13 @@ fn the_sample_picks_the_glucose_code_and_the_unit_picks_its_loinc() {
         assert_eq!(observation["valueQuantity"]["code"], unit);
     }
 
+    // A vendor number matches the case's value as a number (`2` and `2.0`).
+    let numbered = METER.replace("\"@.sample\" = \"isf\"", "\"@.sample\" = 2");
+    let (code, stdout, stderr) = map_with(&numbered, &reading(r#""sample": 2.0,"#, "6.4", "mmol/L"), false);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(common::observations(&bundle)[0]["code"]["coding"][0]["code"], "160212");
+
     let (_, explained, _) = map_with(METER, &reading(r#""sample": "isf","#, "6.4", "mmol/L"), true);
     assert!(
         explained.contains("glucose: `@.sample` = isf → MDC 160212"),
@@ -535,6 +542,12 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
         ),
     )
     .unwrap();
+    // A case keyed by a bare name is a typo for a path: as a literal it would never (or always) hold.
+    std::fs::write(
+        dir.join("bare-key.toml"),
+        METER.replace("\"@.sample\" = \"isf\"", "\"sample\" = \"isf\""),
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
         .args(["mappings", "check"])
         .arg(&dir)
@@ -543,6 +556,41 @@ fn mappings_check_reports_syntax_with_line_and_column_and_units_that_contradict_
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("broken.toml: line 3, column"), "{stdout}");
+    assert!(
+        stdout.contains("measurements[0].code_when[0].when: \"sample\" is not a JSONPath"),
+        "{stdout}"
+    );
+    // A component's code is fixed: a case there would be checked and then never used.
+    std::fs::write(
+        dir.join("component-case.toml"),
+        r#"
+name = "acme-cuff"
+match = "$.readings"
+records = "$.readings[*]"
+[time]
+instant = "@.at"
+format = "iso8601"
+[[measurements]]
+name = "blood pressure"
+code = 150020
+[[measurements.components]]
+code = 150021
+code_when = [{ when = { "@.arm" = "left" }, code = 150022 }]
+value = "@.sys"
+unit = "mm[Hg]"
+"#,
+    )
+    .unwrap();
+    let single = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["mappings", "check"])
+        .arg(dir.join("component-case.toml"))
+        .output()
+        .unwrap();
+    let single = String::from_utf8_lossy(&single.stdout);
+    assert!(
+        single.contains("measurements[0].components[0]: a component's code is fixed"),
+        "{single}"
+    );
     assert!(
         stdout.contains("wrong-unit.toml: measurements[0]: unit mm[Hg] does not fit MDC 188736 MDC_MASS_BODY_ACTUAL"),
         "{stdout}"

@@ -10,6 +10,7 @@
 //! `patient` names the patient.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
@@ -22,11 +23,16 @@ use crate::delivery::outbox::{OutboxError, OutboxRecord};
 use crate::mapping::medtech::{self, observation, ObservationGroup, Subjects};
 use crate::mapping::{identifier_query, identifier_query_any_system};
 
-/// FHIR ids already found or made: MedTech device id → (Device id, its patient's id), MedTech patient
-/// id → Patient id. Only what the server confirmed is kept.
+/// How long a Device's patient link is trusted without reading the Device again. A device handed to
+/// another patient must be seen soon: MedTech's own cache keeps the link for two hours after the last
+/// message, which files two hours of the new patient's readings under the old one.
+const DEVICE_LINK_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// FHIR ids already found or made: MedTech device id → (Device id, its patient's id, when read),
+/// MedTech patient id → Patient id. Only what the server confirmed is kept.
 #[derive(Debug, Default)]
 pub struct MedtechIds {
-    devices: HashMap<String, (String, Option<String>)>,
+    devices: HashMap<String, (String, Option<String>, Instant)>,
     patients: HashMap<String, String>,
     /// MedTech encounter id → Encounter id.
     encounters: HashMap<String, String>,
@@ -39,6 +45,14 @@ struct Plan {
     devices: HashMap<String, (String, Option<String>)>,
     patients: HashMap<String, String>,
     encounters: HashMap<String, String>,
+}
+
+/// The Patient id of a reference: relative, absolute or versioned (`…/Patient/7/_history/2`).
+fn patient_id(link: &Value) -> Option<String> {
+    let reference = link.get("reference").and_then(Value::as_str)?;
+    let (_, after) = reference.rsplit_once("Patient/")?;
+    let id = after.split("/_history/").next().unwrap_or(after);
+    (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
 }
 
 /// Why a message stops before its write.
@@ -117,7 +131,12 @@ impl Deliverer {
         let json = bundle.to_string();
         match self.client.transaction(json.clone(), entries).await {
             Answer::Delivered => {
-                ids.devices.extend(plan.devices);
+                let now = Instant::now();
+                ids.devices.extend(
+                    plan.devices
+                        .into_iter()
+                        .map(|(key, (device, patient))| (key, (device, patient, now))),
+                );
                 ids.patients.extend(plan.patients);
                 ids.encounters.extend(plan.encounters);
                 self.delivered_medtech(id, &record, entries).map(|()| None)
@@ -175,48 +194,13 @@ impl Deliverer {
         let known = ids
             .devices
             .get(&group.device_id)
-            .or_else(|| plan.devices.get(&group.device_id))
-            .cloned();
-        // The Device resource is kept when it links no patient, for create mode to link it.
-        let device: Option<(String, Option<String>, Option<Value>)> = match known {
+            .filter(|(_, _, read)| read.elapsed() < DEVICE_LINK_TTL)
+            .map(|(device, patient, _)| (device.clone(), patient.clone()))
+            .or_else(|| plan.devices.get(&group.device_id).cloned());
+        let from_memory = known.is_some();
+        let mut device = match known {
             Some((device, patient)) => Some((device, patient, None)),
-            None => {
-                let query = match system {
-                    Some(system) => identifier_query(system, &group.device_id),
-                    None => identifier_query_any_system(&group.device_id),
-                };
-                let found = self.client.read(&format!("Device?{query}")).await?.unwrap_or_default();
-                match matches(&found).as_slice() {
-                    [] => None,
-                    [(id, device)] => {
-                        let patient = match device.get("patient") {
-                            None => None,
-                            // Relative or absolute: the id follows the last `Patient/`.
-                            Some(link) => Some(
-                                link.get("reference")
-                                    .and_then(Value::as_str)
-                                    .and_then(|r| r.rsplit_once("Patient/"))
-                                    .map(|(_, id)| id.to_string())
-                                    .filter(|id| !id.is_empty() && !id.contains('/'))
-                                    .ok_or_else(|| {
-                                        Stop::Refuse(
-                                            "the Device's `patient` is not a Patient/{id} reference".into(),
-                                            None,
-                                        )
-                                    })?,
-                            ),
-                        };
-                        let unlinked = patient.is_none().then(|| (*device).clone());
-                        Some(((*id).to_string(), patient, unlinked))
-                    }
-                    _ => {
-                        return Err(Stop::Refuse(
-                            "more than one Device has the message's device id".into(),
-                            None,
-                        ))
-                    }
-                }
-            }
+            None => self.find_device(&group.device_id, system).await?,
         };
         if templates.identity == IdentityMode::Lookup {
             return match device {
@@ -263,6 +247,14 @@ impl Deliverer {
                 patient
             }
         };
+        // A remembered link that disagrees with the message may be out of date: read the Device again.
+        if from_memory
+            && device
+                .as_ref()
+                .is_some_and(|(_, linked, _)| linked.as_ref() != Some(&patient))
+        {
+            device = self.find_device(&group.device_id, system).await?;
+        }
         // As MedTech's Create: a Device that links no patient is linked to the message's; one that
         // links another patient is refused. (MedTech would file the reading under the Device's patient
         // without a word; a bridge that does not guess asks for the link to be put right.)
@@ -307,6 +299,37 @@ impl Deliverer {
         })
     }
 
+    /// The Device with the message's device id: its id, its patient's id, and the resource itself when
+    /// it links no patient (for create mode to link it).
+    async fn find_device(
+        &self,
+        device_id: &str,
+        system: Option<&str>,
+    ) -> Result<Option<(String, Option<String>, Option<Value>)>, Stop> {
+        let query = match system {
+            Some(system) => identifier_query(system, device_id),
+            None => identifier_query_any_system(device_id),
+        };
+        let found = self.client.read(&format!("Device?{query}")).await?.unwrap_or_default();
+        match matches(&found).as_slice() {
+            [] => Ok(None),
+            [(id, device)] => {
+                let patient = match device.get("patient") {
+                    None => None,
+                    Some(link) => Some(patient_id(link).ok_or_else(|| {
+                        Stop::Refuse("the Device's `patient` is not a Patient/{id} reference".into(), None)
+                    })?),
+                };
+                let unlinked = patient.is_none().then(|| (*device).clone());
+                Ok(Some(((*id).to_string(), patient, unlinked)))
+            }
+            _ => Err(Stop::Refuse(
+                "more than one Device has the message's device id".into(),
+                None,
+            )),
+        }
+    }
+
     /// The Encounter the message names, found by identifier as MedTech finds it; a named Encounter
     /// the server does not hold stops the message (MedTech fails it too), as a guess would file the
     /// reading under the wrong stay.
@@ -349,5 +372,21 @@ impl Deliverer {
         };
         plan.encounters.insert(encounter_id.to_string(), encounter.clone());
         Ok(Some(encounter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_devices_patient_is_read_from_relative_absolute_and_versioned_references() {
+        let id = |reference: &str| patient_id(&serde_json::json!({ "reference": reference }));
+        assert_eq!(id("Patient/7").as_deref(), Some("7"));
+        assert_eq!(id("https://ehr.example/fhir/Patient/7").as_deref(), Some("7"));
+        assert_eq!(id("Patient/7/_history/2").as_deref(), Some("7"));
+        assert_eq!(id("Group/7"), None);
+        assert_eq!(id("Patient/"), None);
+        assert_eq!(patient_id(&serde_json::json!({ "display": "Jane" })), None);
     }
 }

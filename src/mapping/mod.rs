@@ -130,17 +130,23 @@ pub fn patient_identifiers(bundle: &Bundle) -> std::collections::BTreeSet<(Strin
 }
 
 /// Points each Observation whose patient was found at the EHR at `Patient/{id}`, keeping the
-/// identifier beside the reference. `found` maps (system, value) to the Patient's id.
+/// identifier beside the reference: the subject, and the performer of a value the patient typed in.
+/// `found` maps (system, value) to the Patient's id.
 pub fn resolve_patients(bundle: &mut Bundle, found: &std::collections::HashMap<(String, String), String>) {
     for entry in &mut bundle.entry {
         let Some(Resource::Observation(observation)) = &mut entry.resource else {
             continue;
         };
-        let Some(subject) = observation.subject.as_deref_mut() else {
-            continue;
-        };
-        if let Some(id) = patient_key(subject).and_then(|key| found.get(&key)) {
-            subject.reference = Some(format!("Patient/{id}").as_str().into());
+        let observation = &mut **observation;
+        let references = observation
+            .subject
+            .as_deref_mut()
+            .into_iter()
+            .chain(observation.performer.iter_mut());
+        for reference in references {
+            if let Some(id) = patient_key(reference).and_then(|key| found.get(&key)) {
+                reference.reference = Some(format!("Patient/{id}").as_str().into());
+            }
         }
     }
 }
@@ -372,6 +378,30 @@ mod tests {
         }
         assert_eq!(patient_subjects, 1);
         assert!(patient_identifiers(&bundle).is_empty(), "all resolved");
+    }
+
+    #[test]
+    fn the_performer_of_a_typed_in_value_is_resolved_with_the_subject() {
+        let mut typed = reading(&[71]);
+        typed.measurements[0].circumstances.self_reported = true;
+        let mut bundle = map_reading(&typed, &MappingOptions::default()).unwrap();
+        let found =
+            std::collections::HashMap::from([(("urn:oid:1.2.3".to_string(), "P1".to_string()), "p-17".to_string())]);
+        resolve_patients(&mut bundle, &found);
+        let observation = bundle
+            .entry
+            .iter()
+            .find_map(|e| match &e.resource {
+                Some(Resource::Observation(o)) => Some(o),
+                _ => None,
+            })
+            .unwrap();
+        let performer = observation.performer.first().unwrap();
+        assert_eq!(
+            performer.reference.as_ref().and_then(|r| r.value.as_deref()),
+            Some("Patient/p-17")
+        );
+        assert!(observation.device.is_none(), "no device measured a typed-in value");
     }
 
     #[test]

@@ -179,6 +179,26 @@ impl FhirServer {
         created["id"].as_str().unwrap().to_string()
     }
 
+    /// Replaces a resource directly (as the EHR would), by its `resourceType` and `id`.
+    pub fn update(&self, resource: &Value) {
+        let reference = format!(
+            "{}/{}",
+            resource["resourceType"].as_str().unwrap(),
+            resource["id"].as_str().unwrap()
+        );
+        let response = http()
+            .put(format!("{}/{reference}", self.base_url()))
+            .header("Content-Type", "application/fhir+json")
+            .body(resource.to_string())
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "update {reference}: {}",
+            response.status()
+        );
+    }
+
     pub fn delete(&self, reference: &str) {
         let response = http()
             .delete(format!("{}/{reference}", self.base_url()))

@@ -289,7 +289,10 @@ fn token_text(value: &Value) -> Option<String> {
 /// Observations are the ones MedTech wrote.
 fn json_net_number(written: &str) -> String {
     if !written.contains(['.', 'e', 'E']) {
-        return written.to_string();
+        // An Int64 (or BigInteger) to .NET: `-0` is 0.
+        return written
+            .parse::<i128>()
+            .map_or_else(|_| written.to_string(), |n| n.to_string());
     }
     let Ok(double) = written.parse::<f64>() else {
         return written.to_string();
@@ -566,6 +569,7 @@ mod tests {
             ("1.5e15", "1.5E+15"),
             ("123456789012.5", "123456789012.5"),
             ("12345678901234567890", "12345678901234567890"),
+            ("-0", "0"),
             ("0.0", "0"),
         ] {
             assert_eq!(json_net_number(written), net, "{written}");

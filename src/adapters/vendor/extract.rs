@@ -61,7 +61,7 @@ impl CompiledTerm {
             terms.insert(word.clone(), (code.to_string(), display));
         }
         Ok(Some(CompiledTerm {
-            field: Field::compile(&spec.path, &format!("{what}.path"))?,
+            field: path_field(&spec.path, &format!("{what}.path"))?,
             system: spec.system.clone(),
             terms,
             in_code: spec.in_code.clone(),
@@ -145,6 +145,23 @@ fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> 
     text.as_deref().map(|t| Field::compile(t, what)).transpose()
 }
 
+/// A field that must be read from the payload: a literal there (`specimen_source` without `$.`) is a
+/// typo that would never, or always, match.
+fn path_field(text: &str, what: &str) -> Result<Field, String> {
+    if !text.starts_with(['$', '@']) {
+        return Err(format!(
+            "{what}: {text:?} is not a JSONPath (start it with `$` for the payload or `@` for the record)"
+        ));
+    }
+    Field::compile(text, what)
+}
+
+/// Two vendor values the same: as text, or as numbers (`1.0` and `1`), since payload numbers keep the
+/// digits they were written with.
+fn same_value(said: &str, wanted: &str) -> bool {
+    said == wanted || matches!((said.parse::<f64>(), wanted.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+}
+
 impl Compiled {
     pub fn new(file: MappingFile) -> Result<Compiled, String> {
         let time = CompiledTime {
@@ -206,17 +223,17 @@ impl Compiled {
             measurements,
             body_site: CompiledTerm::new(&file.circumstances.body_site, "circumstances.body_site")?,
             body_position: CompiledTerm::new(&file.circumstances.body_position, "circumstances.body_position")?,
-            note: optional(&file.circumstances.note, "circumstances.note")?,
+            note: file
+                .circumstances
+                .note
+                .as_deref()
+                .map(|note| path_field(note, "circumstances.note"))
+                .transpose()?,
             self_reported: file
                 .circumstances
                 .self_reported
                 .as_ref()
-                .map(|s| {
-                    Ok::<_, String>((
-                        Field::compile(&s.path, "circumstances.self_reported.path")?,
-                        s.when.clone(),
-                    ))
-                })
+                .map(|s| Ok::<_, String>((path_field(&s.path, "circumstances.self_reported.path")?, s.when.clone())))
                 .transpose()?,
             file,
         })
@@ -352,7 +369,9 @@ impl Compiled {
             }),
             self_reported: self.self_reported.as_ref().is_some_and(|(field, when)| {
                 let said = text_of(field, at);
-                let typed = said.as_ref().is_some_and(|s| when.contains(s));
+                let typed = said
+                    .as_ref()
+                    .is_some_and(|s| when.iter().any(|w| same_value(s.trim(), w)));
                 if typed {
                     explanation.steps.push(format!(
                         "record {}: `{}` says the person typed the values in: no device measured them",
@@ -547,6 +566,11 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     if component && !spec.components.is_empty() {
         return Err(format!("{what}: a component cannot have components"));
     }
+    if component && !spec.code_when.is_empty() {
+        return Err(format!(
+            "{what}: a component's code is fixed; `code_when` belongs on the measurement"
+        ));
+    }
     if spec.value.is_none() == spec.components.is_empty() {
         return Err(format!("{what}: give a `value` or `components`, not both"));
     }
@@ -562,7 +586,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         let fields = case
             .when
             .iter()
-            .map(|(path, value)| Ok((Field::compile(path, &format!("{what}.when"))?, value.clone())))
+            .map(|(path, value)| Ok((path_field(path, &format!("{what}.when"))?, value.clone())))
             .collect::<Result<Vec<_>, String>>()?;
         code_when.push((fields, MdcCode(case.code)));
     }
@@ -726,7 +750,7 @@ fn code_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation)
     let met = m.code_when.iter().find(|(fields, _)| {
         fields
             .iter()
-            .all(|(field, wanted)| text_of(field, at).is_some_and(|said| said.trim() == wanted))
+            .all(|(field, wanted)| text_of(field, at).is_some_and(|said| same_value(said.trim(), wanted)))
     });
     match met {
         Some((fields, code)) => {
