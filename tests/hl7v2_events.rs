@@ -272,3 +272,42 @@ fn the_care_location_of_pv1_rides_on_every_observation() {
     .unwrap();
     assert!(common::observations(&without).iter().all(|o| o["contained"].is_null()));
 }
+
+#[test]
+fn ward_room_and_bed_in_obx18_repetitions_say_where_the_device_was() {
+    // A pump reporting where it stands in labelled OBX-18 repetitions, beside its EUI-64, while PV1
+    // still holds the patient's assigned ward. The device's own report wins, field by field.
+    let message = |obx18: &str| {
+        [
+            "MSH|^~\\&|PUMP_GW^0012211839000009^EUI-64|ACME|||20261121093000+0100||ORU^R01^ORU_R01|m-loc|P|2.6",
+            "PID|||MRN-4711^^^2.16.840.1.113883.19.5^MR||Doe^Jane",
+            "PV1||I|ICU^12^2",
+            "OBR|1|||69986^MDC_DEV_PUMP_INFUS_VMD^MDC|||20261121092955+0100",
+            &format!("OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||X|||||||{obx18}"),
+            "OBX|2|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.1.1|15.4|265266^MDC_DIM_MILLI_L_PER_HR^MDC||||||R",
+        ]
+        .join("\r")
+    };
+    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
+    let map = |text: String| -> Value {
+        let json = fhirgate::pipeline::map_payload(text.as_bytes(), &settings, common::now()).unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let bundle = map(message("P9^^0012211839000009^EUI-64~3 West ICU^WARD~3002^^^ROOM~1^BED"));
+    let observation = common::observations(&bundle)[0];
+    assert_eq!(observation["contained"][0]["name"], "3 West ICU, room 3002, bed 1");
+    let device = &bundle["entry"][0]["resource"];
+    assert_eq!(device["identifier"][0]["value"], "00-12-21-18-39-00-00-09");
+
+    // Only a bed: the ward and room stay PV1's.
+    let bundle = map(message("P9^^0012211839000009^EUI-64~4^BED"));
+    assert_eq!(
+        common::observations(&bundle)[0]["contained"][0]["name"],
+        "ICU, room 12, bed 4"
+    );
+
+    // A device with no EUI-64 is identified by its instance id, never by a location repetition.
+    let bundle = map(message("3 West ICU^WARD~P9-SERIAL^ACME"));
+    let device = &bundle["entry"][1]["resource"];
+    assert_eq!(device["identifier"][0]["value"], "P9-SERIAL");
+}

@@ -18,8 +18,8 @@ use super::report::{DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
 use crate::codes::mdc;
 use crate::model::{
-    ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, GatewayIdentity, InstanceId, MdcCode,
-    Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, GatewayIdentity, InstanceId,
+    MdcCode, Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
 };
 
 /// MDC_ATTR_SYS_ID: a metric row whose value is the device's EUI-64.
@@ -142,7 +142,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
             received_at: settings.received_at,
             measurements,
             origin: Origin::PointOfCare,
-            location: report.location.clone(),
+            location: care_location(report.location.as_ref(), &in_mds),
         });
     }
     if readings.is_empty() {
@@ -392,6 +392,45 @@ fn row_time(
     })
 }
 
+/// Where the device was: PV1-3, with what the device's own OBX-18 repetitions say overriding it.
+/// Pumps and monitors that report their ward, room or bed put each in a repetition labelled so in
+/// its namespace or universal-id type (`ICU-3^WARD~12^BED`); the device's report is more precise than
+/// the patient's assigned location in PV1.
+fn care_location(assigned: Option<&CareLocation>, rows: &[&(&ObxRow, Option<Hl7DateTime>)]) -> Option<CareLocation> {
+    let mut location = assigned.cloned().unwrap_or_default();
+    for id in rows.iter().flat_map(|(r, _)| &r.equipment) {
+        let Some(entity) = id.entity.as_ref().filter(|e| !e.trim().is_empty()) else {
+            continue;
+        };
+        match location_label(id) {
+            Some(LocationPart::Ward) => location.point_of_care = Some(entity.clone()),
+            Some(LocationPart::Room) => location.room = Some(entity.clone()),
+            Some(LocationPart::Bed) => location.bed = Some(entity.clone()),
+            None => {}
+        }
+    }
+    (location != CareLocation::default()).then_some(location)
+}
+
+enum LocationPart {
+    Ward,
+    Room,
+    Bed,
+}
+
+/// What part of a location an OBX-18 repetition names, by its label; `None` for an equipment id.
+fn location_label(id: &EquipmentId) -> Option<LocationPart> {
+    [&id.namespace, &id.universal_id_type]
+        .iter()
+        .filter_map(|l| l.as_deref())
+        .find_map(|label| match label.trim().to_ascii_uppercase().as_str() {
+            "WARD" | "UNIT" | "POC" => Some(LocationPart::Ward),
+            "ROOM" => Some(LocationPart::Room),
+            "BED" => Some(LocationPart::Bed),
+            _ => None,
+        })
+}
+
 /// The MDS's identity: EUI-64 from its own OBX-18, else from any of its rows, else MDC_ATTR_SYS_ID;
 /// without an EUI, its equipment instance id; the model from MDC_ATTR_ID_MODEL; the type from its row.
 fn identity(
@@ -403,10 +442,12 @@ fn identity(
         .iter()
         .map(|(r, _)| *r)
         .find(|r| is_device_row(r) && r.path.significant() == [mds]);
+    // A repetition naming the ward or bed is where the device is, not which device it is.
     let equipment: Vec<&EquipmentId> = mds_row
         .into_iter()
         .flat_map(|r| &r.equipment)
         .chain(rows.iter().flat_map(|(r, _)| &r.equipment))
+        .filter(|id| location_label(id).is_none())
         .collect();
     let sys_id_value = rows
         .iter()
