@@ -227,20 +227,15 @@ impl Deliverer {
         let patient = match ids.patients.get(patient_id).or_else(|| plan.patients.get(patient_id)) {
             Some(patient) => patient.clone(),
             None => {
-                let query = identifier_query_any_system(patient_id);
-                let found = self.client.read(&format!("Patient?{query}")).await?.unwrap_or_default();
-                let patient = match matches(&found).as_slice() {
-                    [] => {
+                let found = self
+                    .find_one("Patient", identifier_query_any_system(patient_id))
+                    .await?;
+                let patient = match found {
+                    Some((id, _)) => id,
+                    None => {
                         let (patient, resource) = medtech::created_patient(patient_id);
                         plan.entries.push(medtech::put_entry(&resource, None));
                         patient
-                    }
-                    [(id, _)] => (*id).to_string(),
-                    _ => {
-                        return Err(Stop::Refuse(
-                            "more than one Patient has the message's patient id".into(),
-                            None,
-                        ))
                     }
                 };
                 plan.patients.insert(patient_id.to_string(), patient.clone());
@@ -310,21 +305,29 @@ impl Deliverer {
             Some(system) => identifier_query(system, device_id),
             None => identifier_query_any_system(device_id),
         };
-        let found = self.client.read(&format!("Device?{query}")).await?.unwrap_or_default();
+        let Some((id, device)) = self.find_one("Device", query).await? else {
+            return Ok(None);
+        };
+        let patient =
+            match device.get("patient") {
+                None => None,
+                Some(link) => Some(patient_id(link).ok_or_else(|| {
+                    Stop::Refuse("the Device's `patient` is not a Patient/{id} reference".into(), None)
+                })?),
+            };
+        let unlinked = patient.is_none().then_some(device);
+        Ok(Some((id, patient, unlinked)))
+    }
+
+    /// The one resource of `kind` a search finds: `None` for none, a refusal for several (the
+    /// message's id would name more than one).
+    async fn find_one(&self, kind: &str, query: String) -> Result<Option<(String, Value)>, Stop> {
+        let found = self.client.read(&format!("{kind}?{query}")).await?.unwrap_or_default();
         match matches(&found).as_slice() {
             [] => Ok(None),
-            [(id, device)] => {
-                let patient = match device.get("patient") {
-                    None => None,
-                    Some(link) => Some(patient_id(link).ok_or_else(|| {
-                        Stop::Refuse("the Device's `patient` is not a Patient/{id} reference".into(), None)
-                    })?),
-                };
-                let unlinked = patient.is_none().then(|| (*device).clone());
-                Ok(Some(((*id).to_string(), patient, unlinked)))
-            }
+            [(id, resource)] => Ok(Some(((*id).to_string(), (*resource).clone()))),
             _ => Err(Stop::Refuse(
-                "more than one Device has the message's device id".into(),
+                format!("more than one {kind} has the message's {} id", kind.to_lowercase()),
                 None,
             )),
         }
@@ -349,26 +352,14 @@ impl Deliverer {
         {
             return Ok(Some(known.clone()));
         }
-        let query = identifier_query_any_system(encounter_id);
-        let found = self
-            .client
-            .read(&format!("Encounter?{query}"))
+        let Some((encounter, _)) = self
+            .find_one("Encounter", identifier_query_any_system(encounter_id))
             .await?
-            .unwrap_or_default();
-        let encounter = match matches(&found).as_slice() {
-            [(id, _)] => (*id).to_string(),
-            [] => {
-                return Err(Stop::Refuse(
-                    "no Encounter has the message's encounter id (create it, then replay)".into(),
-                    None,
-                ))
-            }
-            _ => {
-                return Err(Stop::Refuse(
-                    "more than one Encounter has the message's encounter id".into(),
-                    None,
-                ))
-            }
+        else {
+            return Err(Stop::Refuse(
+                "no Encounter has the message's encounter id (create it, then replay)".into(),
+                None,
+            ));
         };
         plan.encounters.insert(encounter_id.to_string(), encounter.clone());
         Ok(Some(encounter))

@@ -7,7 +7,7 @@
 //! device's *original* local time as `YYYYMMDDhhmmss.ff` (so a later clock correction does not change
 //! the identity of a reading).
 
-use crate::model::{DeviceIdentity, Measurement, PatientRef};
+use crate::model::{DeviceIdentity, MdcCode, Measurement, PatientRef};
 
 /// The device part: EUI-64 if known, else the Bluetooth address, else (point-of-care devices with
 /// neither) the equipment instance id as sent.
@@ -23,11 +23,7 @@ pub fn device_part(device: &DeviceIdentity) -> Option<String> {
 /// patient; its patient part is the word `device`.
 pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, measurement: &Measurement) -> String {
     let time = measurement.time.anchor().local;
-    // A pending code (0) is identified by the sender's label instead.
-    let kind = match (measurement.code.0, &measurement.label) {
-        (0, Some(label)) => label.clone(),
-        _ => measurement.code.to_string(),
-    };
+    let kind = code_identity(measurement.code, measurement.label.as_deref());
     let mut value = format!(
         "{device_part}-{}-{}-{}.{:02}",
         patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
@@ -41,11 +37,24 @@ pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, m
     }
     // Two channels of one pump report the same metric at the same time: the channel tells them apart.
     if !measurement.device_part.is_empty() {
-        let path: Vec<String> = measurement.device_part.iter().map(u32::to_string).collect();
         value.push('-');
-        value.push_str(&path.join("."));
+        value.push_str(&dotted(&measurement.device_part));
     }
     value
+}
+
+/// What identifies a code in identifiers: the decimal MDC code, or, for a code the sender marks
+/// pending (0), the sender's label for it.
+pub fn code_identity(code: MdcCode, label: Option<&str>) -> String {
+    match (code.0, label) {
+        (0, Some(label)) => label.to_string(),
+        _ => code.to_string(),
+    }
+}
+
+/// A containment path as written in HL7 (`1.1.2`).
+pub fn dotted(path: &[u32]) -> String {
+    path.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use fhirbolt::model::r4::resources::{Device, DeviceSpecialization, DeviceVersion};
 use fhirbolt::model::r4::types::{Identifier, Meta, Reference};
 
+use super::dedup;
 use super::fhir_types::{coding, concept};
 use super::terminology::*;
 use crate::model::{DeviceIdentity, DeviceKind, DevicePart, Eui64, GatewayIdentity, InstanceId, Origin};
@@ -147,13 +148,13 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
 /// MDS's with the part's path and code (`{MDS system}:{MDS value}/{path}:{code}`): senders number parts per message, so a part renumbered in a
 /// later message becomes another Device rather than being taken for a different part.
 pub fn device_part(mds: &(String, String), part: &DevicePart, parent_url: &str) -> MappedDevice {
-    let path: Vec<String> = part.path.iter().map(u32::to_string).collect();
-    // A pending code (0) is named by the sender's reference id, as in the dedup identifier.
-    let kind = match (part.code.0, &part.reference_id) {
-        (0, Some(reference_id)) => reference_id.clone(),
-        _ => part.code.to_string(),
-    };
-    let value = format!("{}:{}/{}:{kind}", mds.0, mds.1, path.join("."));
+    let value = format!(
+        "{}:{}/{}:{}",
+        mds.0,
+        mds.1,
+        dedup::dotted(&part.path),
+        dedup::code_identity(part.code, part.reference_id.as_deref())
+    );
     // Nor is it an MDC coding; the reference id is then the only name.
     let (codings, text) = if part.code.0 == 0 {
         (Vec::new(), part.reference_id.as_deref())

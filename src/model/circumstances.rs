@@ -29,9 +29,3 @@ pub struct Circumstances {
     /// The person typed the value in (a vendor app's manual entry); no device measured it.
     pub self_reported: bool,
 }
-
-impl Circumstances {
-    pub fn is_empty(&self) -> bool {
-        self.body_site.is_none() && self.body_position.is_none() && self.note.is_none() && !self.self_reported
-    }
-}

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
-use super::report::{DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
+use super::report::{significant, DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
 use crate::codes::mdc;
 use crate::model::{
@@ -70,11 +70,11 @@ fn is_device_row(row: &ObxRow) -> bool {
 /// The VMD or channel a row belongs to: the first three numbers of its path without trailing zeros
 /// (`1.2.1.5` → `[1, 2, 1]`, `1.2.0.3` → `[1, 2]`); empty for a row of the MDS itself (`1.0.0.2`).
 fn part_of(path: &[u32]) -> Vec<u32> {
-    let head = path.get(..path.len().min(3)).unwrap_or(&[]);
-    let end = head.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
-    match head.get(..end) {
-        Some(part) if part.len() >= 2 => part.to_vec(),
-        _ => Vec::new(),
+    let part = significant(path.get(..path.len().min(3)).unwrap_or(&[]));
+    if part.len() >= 2 {
+        part.to_vec()
+    } else {
+        Vec::new()
     }
 }
 
@@ -205,12 +205,12 @@ fn events_and_metrics(
             components.push(Component::new(mdc::ATTR_EVT_SOURCE, Value::Text(source_path.clone())));
             // The source channel's label, e.g. "Primary", when the message carries it.
             let channel: Vec<u32> = source_path.split('.').filter_map(|p| p.parse().ok()).collect();
-            if !part_of(&channel).is_empty() {
-                part = part_of(&channel);
+            let source_part = part_of(&channel);
+            if !source_part.is_empty() {
+                part = source_part;
             }
-            let significant = channel.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
             let label = rows.iter().map(|x| x.0).find(|r| {
-                r.path.0.starts_with(channel.get(..significant).unwrap_or(&[]))
+                r.path.0.starts_with(significant(&channel))
                     && r.code
                         .reference_id
                         .as_deref()

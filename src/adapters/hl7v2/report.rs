@@ -77,9 +77,14 @@ pub struct ContainmentPath(pub Vec<u32>);
 impl ContainmentPath {
     /// The path without its trailing zeros: `1.1.0.0` → `1.1` (a VMD).
     pub fn significant(&self) -> &[u32] {
-        let end = self.0.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
-        self.0.get(..end).unwrap_or(&[])
+        significant(&self.0)
     }
+}
+
+/// A containment path without its trailing zeros (`1.1.0.0` → `1.1`).
+pub fn significant(path: &[u32]) -> &[u32] {
+    let end = path.iter().rposition(|&n| n != 0).map_or(0, |i| i + 1);
+    path.get(..end).unwrap_or(&[])
 }
 
 impl std::fmt::Display for ContainmentPath {

@@ -156,10 +156,13 @@ fn path_field(text: &str, what: &str) -> Result<Field, String> {
     Field::compile(text, what)
 }
 
-/// Two vendor values the same: as text, or as numbers (`1.0` and `1`), since payload numbers keep the
-/// digits they were written with.
+/// Two vendor values the same: as numbers when both are (`1.0` and `1`, since payload numbers keep the
+/// digits they were written with), else as text.
 fn same_value(said: &str, wanted: &str) -> bool {
-    said == wanted || matches!((said.parse::<f64>(), wanted.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+    match (decimal_of(said), decimal_of(wanted)) {
+        (Some(a), Some(b)) => a.numerically_equals(b),
+        _ => said.trim() == wanted.trim(),
+    }
 }
 
 impl Compiled {
@@ -369,9 +372,7 @@ impl Compiled {
             }),
             self_reported: self.self_reported.as_ref().is_some_and(|(field, when)| {
                 let said = text_of(field, at);
-                let typed = said
-                    .as_ref()
-                    .is_some_and(|s| when.iter().any(|w| same_value(s.trim(), w)));
+                let typed = said.as_ref().is_some_and(|s| when.iter().any(|w| same_value(s, w)));
                 if typed {
                     explanation.steps.push(format!(
                         "record {}: `{}` says the person typed the values in: no device measured them",
@@ -750,7 +751,7 @@ fn code_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation)
     let met = m.code_when.iter().find(|(fields, _)| {
         fields
             .iter()
-            .all(|(field, wanted)| text_of(field, at).is_some_and(|said| same_value(said.trim(), wanted)))
+            .all(|(field, wanted)| text_of(field, at).is_some_and(|said| same_value(&said, wanted)))
     });
     match met {
         Some((fields, code)) => {
@@ -893,11 +894,7 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
             scalar_text(other).ok_or_else(|| at.error(field.text(), "is not a number (an object or array)".into()))?
         }
     };
-    let is_marker = |absent: &String| match (decimal_of(absent), decimal_of(&text)) {
-        (Some(a), Some(b)) => a.numerically_equals(b),
-        _ => absent.trim() == text.trim(),
-    };
-    if m.spec.absent_when.iter().any(is_marker) {
+    if m.spec.absent_when.iter().any(|absent| same_value(&text, absent)) {
         explanation.steps.push(format!(
             "record {}: {name}: `{}` is the vendor's \"no value\" marker",
             at.index,
