@@ -7,8 +7,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
 use fhirgate::adapters::ble::envelope::{self, EnvelopeDefaults};
+use fhirgate::adapters::AdapterKind;
 use fhirgate::mapping::{map_reading, MappingOptions};
-use fhirgate::pipeline::{map_payload, AdapterName, MapSettings};
+use fhirgate::pipeline::{map_payload, MapSettings};
 
 fn main() {
     divan::main();
@@ -63,12 +64,9 @@ fn payload(name: &str) -> &'static str {
 
 fn settings() -> MapSettings {
     MapSettings {
-        adapter: AdapterName::Ble,
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
         mapping: MappingOptions::default(),
-        associations: Default::default(),
-        vendor: Default::default(),
-        medtech: Default::default(),
+        ..MapSettings::default()
     }
 }
 
@@ -99,7 +97,7 @@ fn decode_map_serialize(bencher: Bencher, name: &str) {
     let settings = settings();
     bencher
         .counter(ItemsCount::new(1usize))
-        .bench(|| map_payload(black_box(payload), &settings, now()).unwrap());
+        .bench(|| map_payload(AdapterKind::Ble, black_box(payload), &settings, now()).unwrap());
 }
 
 /// The mapper alone: model reading → fhirbolt Bundle (codes, identifiers, fullUrl UUIDs).

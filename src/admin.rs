@@ -6,7 +6,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::Config;
-use crate::delivery::outbox::Outbox;
+use crate::store::Outbox;
 
 #[derive(Debug, Error)]
 #[error("{0}")]
@@ -33,7 +33,7 @@ pub struct Summary {
 impl Target {
     /// The running bridge if its HTTP listener answers, else the store.
     pub async fn connect(config: &Config) -> Result<Target, AdminError> {
-        crate::delivery::fhir_client::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()

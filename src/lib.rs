@@ -1,21 +1,23 @@
 //! fhirgate: takes readings from medical devices and delivers them to an EHR as HL7 FHIR R4.
 //!
-//! The pipeline runs one way: [`adapters`] parse device payloads into the canonical [`model`];
-//! [`mapping`] turns the model into FHIR R4 resources (pure functions); [`fhir`] serializes them.
+//! Data flows one way (see ARCHITECTURE.md): [`ingest`] transports receive payloads and store them
+//! in the [`store`]; the [`pipeline`] runs an [`adapters`] adapter into the canonical [`model`] and
+//! the [`mapping`] into FHIR, producing a plan; [`delivery`] executes plans into a sink. [`fhir`] and
+//! [`codes`] are shared below them.
 
 pub mod adapters;
 pub mod admin;
-pub mod association;
 pub mod codes;
 pub mod config;
 pub mod delivery;
 pub mod fhir;
 pub mod ingest;
 pub mod mapping;
-pub mod mapping_files;
-pub mod medtech_templates;
+pub mod mappings_cli;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod privacy;
 pub mod serve;
+pub mod store;
+pub mod tls;

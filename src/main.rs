@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fhirgate::adapters::ble::envelope::parse_utc_offset;
-use fhirgate::adapters::vendor::VendorMappings;
+use fhirgate::adapters::declarative::DeclarativeMappings;
+use fhirgate::adapters::AdapterKind;
 use fhirgate::admin::{AdminError, Target};
-use fhirgate::association::AssociationTable;
 use fhirgate::config::Config;
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
-use fhirgate::pipeline::{explain_payload, map_payload, AdapterName, MapSettings};
+use fhirgate::model::parse_utc_offset;
+use fhirgate::pipeline::{explain_payload, map_payload, MapSettings};
 
 /// Bridge from medical devices to HL7 FHIR R4.
 #[derive(Parser)]
@@ -31,7 +31,7 @@ enum Command {
     Map {
         /// Which adapter parses the payload.
         #[arg(long, value_enum)]
-        adapter: AdapterName,
+        adapter: AdapterKind,
         /// The payload file, or `-` for standard input.
         file: PathBuf,
         /// UTC offset of device-local timestamps when the payload gives no `utcOffset` (e.g. +01:00).
@@ -44,7 +44,7 @@ enum Command {
         /// "Unknown Patient": see README, "Device-patient association".
         #[arg(long, env = "FHIRGATE_ASSOCIATIONS")]
         associations: Option<PathBuf>,
-        /// Vendor mapping file or directory for `--adapter json` (default: ./mappings); the MedTech
+        /// Declarative mapping file or directory for `--adapter declarative` (default: ./mappings); the MedTech
         /// device mapping (`CollectionContent`) for `--adapter medtech`.
         #[arg(long)]
         mapping: Option<PathBuf>,
@@ -56,12 +56,12 @@ enum Command {
         /// identifier system).
         #[arg(long)]
         device_identifier_system: Option<String>,
-        /// With `--adapter json`: print which mapping matched, every value with the path that found
+        /// With `--adapter declarative`: print which mapping matched, every value with the path that found
         /// it, the conversions, what was left out and why, then the Bundle.
         #[arg(long)]
         explain: bool,
     },
-    /// Work on vendor mapping files (see mappings/README.md).
+    /// Work on declarative mapping files and MedTech templates (see mappings/README.md).
     Mappings {
         #[command(subcommand)]
         action: MappingsAction,
@@ -249,11 +249,6 @@ fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
     parse_utc_offset(text)
 }
 
-fn load_associations(path: &PathBuf) -> Result<AssociationTable, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    AssociationTable::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if file.as_os_str() == "-" {
@@ -271,11 +266,11 @@ fn main() -> ExitCode {
         Command::Mappings { action } => {
             let (path, report) = match action {
                 MappingsAction::Check { path } => {
-                    let report = fhirgate::mapping_files::check(&path);
+                    let report = fhirgate::mappings_cli::check(&path);
                     (path, report)
                 }
                 MappingsAction::Test { path, update } => {
-                    let report = fhirgate::mapping_files::test(&path, update);
+                    let report = fhirgate::mappings_cli::test(&path, update);
                     (path, report)
                 }
             };
@@ -299,15 +294,15 @@ fn main() -> ExitCode {
             device_identifier_system,
             explain,
         } => {
-            if explain && adapter != AdapterName::Json {
-                eprintln!("fhirgate: --explain is for --adapter json");
+            if explain && adapter != AdapterKind::Declarative {
+                eprintln!("fhirgate: --explain is for --adapter declarative");
                 return ExitCode::from(1);
             }
-            if mapping.is_some() && !matches!(adapter, AdapterName::Json | AdapterName::Medtech) {
-                eprintln!("fhirgate: --mapping is for --adapter json or medtech");
+            if mapping.is_some() && !matches!(adapter, AdapterKind::Declarative | AdapterKind::Medtech) {
+                eprintln!("fhirgate: --mapping is for --adapter declarative or medtech");
                 return ExitCode::from(1);
             }
-            let is_medtech = adapter == AdapterName::Medtech;
+            let is_medtech = adapter == AdapterKind::Medtech;
             if is_medtech && (mapping.is_none() || fhir_mapping.is_none()) {
                 eprintln!("fhirgate: --adapter medtech needs --mapping (the device mapping) and --fhir-mapping");
                 return ExitCode::from(1);
@@ -323,7 +318,7 @@ fn main() -> ExitCode {
                     identity: fhirgate::config::IdentityMode::Create,
                     device_identifier_system,
                 };
-                match fhirgate::medtech_templates::MedtechTemplates::load(&config) {
+                match fhirgate::pipeline::medtech::MedtechTemplates::load(&config) {
                     Ok(templates) => templates,
                     Err(error) => {
                         eprintln!("fhirgate: {error}");
@@ -333,19 +328,22 @@ fn main() -> ExitCode {
             } else {
                 Default::default()
             };
-            let vendor = if adapter == AdapterName::Json {
+            let declarative = if adapter == AdapterKind::Declarative {
                 let path = mapping.unwrap_or_else(|| PathBuf::from("mappings"));
-                match VendorMappings::load(&path) {
-                    Ok(vendor) => vendor,
+                match DeclarativeMappings::load(&path) {
+                    Ok(declarative) => declarative,
                     Err(error) => {
                         eprintln!("fhirgate: {error}");
                         return ExitCode::from(1);
                     }
                 }
             } else {
-                VendorMappings::default()
+                DeclarativeMappings::default()
             };
-            let associations = match associations.map(|path| load_associations(&path)).transpose() {
+            let associations = match associations
+                .map(|path| fhirgate::pipeline::load_associations(&path))
+                .transpose()
+            {
                 Ok(table) => table.unwrap_or_default(),
                 Err(message) => {
                     eprintln!("fhirgate: {message}");
@@ -360,17 +358,16 @@ fn main() -> ExitCode {
                 }
             };
             let settings = MapSettings {
-                adapter,
                 default_utc_offset,
                 mapping: MappingOptions { gateway_id_system },
                 associations,
-                vendor: std::sync::Arc::new(vendor),
+                declarative: std::sync::Arc::new(declarative),
                 medtech: std::sync::Arc::new(medtech),
             };
             if explain {
                 return match explain_payload(&payload, &settings, chrono::Utc::now()) {
                     Ok((explanation, bundle)) => {
-                        print!("{}", fhirgate::mapping_files::explanation_text(&explanation));
+                        print!("{}", fhirgate::mappings_cli::explanation_text(&explanation));
                         match bundle {
                             Ok(json) => {
                                 println!("resources:\n{json}");
@@ -388,7 +385,7 @@ fn main() -> ExitCode {
                     }
                 };
             }
-            match map_payload(&payload, &settings, chrono::Utc::now()) {
+            match map_payload(adapter, &payload, &settings, chrono::Utc::now()) {
                 Ok(json) => {
                     let mut stdout = std::io::stdout().lock();
                     if writeln!(stdout, "{json}").and_then(|_| stdout.flush()).is_err() {

@@ -3,7 +3,6 @@
 //! (answering what they have), then the deliverer finishes the transaction in flight.
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,21 +10,16 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::adapters::ble::envelope::parse_utc_offset;
-use crate::adapters::vendor::VendorMappings;
-use crate::association::AssociationTable;
 use crate::config::Config;
-use crate::delivery::associations::Associations;
-use crate::delivery::deliverer::Deliverer;
-use crate::delivery::fhir_client::FhirClient;
-use crate::delivery::outbox::Outbox;
+use crate::delivery::fhir_server::FhirClient;
+use crate::delivery::{Deliverer, FhirServerSink};
 use crate::ingest::http::{self, HttpState};
-use crate::ingest::mllp::{self, MllpConfig};
+use crate::ingest::mllp;
 use crate::ingest::mqtt;
-use crate::mapping::MappingOptions;
-use crate::medtech_templates::MedtechTemplates;
 use crate::metrics::Metrics;
-use crate::pipeline::{AdapterName, AdapterSettings, MapSettings};
+use crate::pipeline::association_registry::Associations;
+use crate::pipeline::{MapSettings, Pipeline};
+use crate::store::Outbox;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -35,47 +29,22 @@ pub enum ServeError {
     Listen { address: String, error: std::io::Error },
 }
 
-/// The mapping settings of the deployment (shared by the transports' checks and the deliverer).
-pub fn adapter_settings(config: &Config) -> Result<AdapterSettings, ServeError> {
-    let default_utc_offset = parse_utc_offset(&config.mapping.default_utc_offset).map_err(ServeError::Setup)?;
-    let associations = match &config.mapping.associations {
-        Some(path) => load_associations(path)?,
-        None => AssociationTable::default(),
-    };
-    let vendor = match &config.mapping.vendor_mappings {
-        Some(path) => Some(path.clone()),
-        None => Some(std::path::PathBuf::from("mappings")).filter(|p| p.is_dir()),
-    };
-    let vendor = match vendor {
-        Some(path) => VendorMappings::load(&path).map_err(|e| ServeError::Setup(e.to_string()))?,
-        None => VendorMappings::default(),
-    };
-    Ok(AdapterSettings::new(&MapSettings {
-        adapter: AdapterName::Ble,
-        default_utc_offset,
-        mapping: MappingOptions {
-            gateway_id_system: config.mapping.gateway_id_system.clone(),
-        },
-        associations,
-        vendor: Arc::new(vendor),
-        medtech: Arc::new(MedtechTemplates::load(&config.medtech).map_err(ServeError::Setup)?),
-    }))
-}
-
-fn load_associations(path: &Path) -> Result<AssociationTable, ServeError> {
-    let bytes = std::fs::read(path).map_err(|e| ServeError::Setup(format!("cannot read {}: {e}", path.display())))?;
-    AssociationTable::from_json(&bytes).map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))
+/// The mapping settings of the deployment (shared by the transports' checks and delivery).
+pub fn map_settings(config: &Config) -> Result<MapSettings, ServeError> {
+    MapSettings::from_config(&config.mapping, &config.medtech).map_err(ServeError::Setup)
 }
 
 /// Runs the bridge until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let settings = Arc::new(adapter_settings(&config)?);
+    let settings = map_settings(&config)?;
     let outbox = Outbox::open(&config.store.data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
     let metrics = Arc::new(Metrics::new());
     let associations = Arc::new(
-        Associations::load(settings.ble.associations.clone(), outbox.clone())
+        Associations::load(settings.associations.clone(), outbox.clone())
             .map_err(|e| ServeError::Setup(e.to_string()))?,
     );
+    // One pipeline: the transports' door and delivery's planner, reading the live associations.
+    let pipeline = Arc::new(Pipeline::new(settings).with_live_associations(associations.subscribe()));
     let (stop_ingest, ingest_stopping) = watch::channel(false);
     let (stop_delivery, delivery_stopping) = watch::channel(false);
     let mut ingest = tokio::task::JoinSet::new();
@@ -89,7 +58,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             outbox: outbox.clone(),
             metrics: Arc::clone(&metrics),
             config: Arc::new(config.http.clone()),
-            check: Arc::clone(&settings),
+            pipeline: Arc::clone(&pipeline),
             associations: Some(Arc::clone(&associations)),
         });
         info!(listen = %config.http.listen, "HTTP ingest listening");
@@ -110,36 +79,27 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if config.mllp.enabled {
         let listener = bind(config.mllp.listen).await?;
-        let mllp_config = MllpConfig {
-            max_message_bytes: config.mllp.max_message_bytes,
-            idle_timeout: Duration::from_secs(config.mllp.idle_timeout_secs),
-            tls: crate::ingest::tls::server_config(
-                config.mllp.tls_cert.as_deref(),
-                config.mllp.tls_key.as_deref(),
-                config.mllp.client_ca.as_deref(),
-                &[],
-            )
-            .map_err(ServeError::Setup)?,
-        };
+        let mllp_config = config.mllp.resolve().map_err(ServeError::Setup)?;
         if mllp_config.tls.is_some() {
             info!(mutual = config.mllp.client_ca.is_some(), "MLLP uses TLS");
         }
         info!(listen = %config.mllp.listen, "MLLP ingest listening");
-        let (outbox, metrics, stopping) = (outbox.clone(), Arc::clone(&metrics), stopped(ingest_stopping.clone()));
+        let (outbox, pipeline, metrics) = (outbox.clone(), Arc::clone(&pipeline), Arc::clone(&metrics));
+        let stopping = stopped(ingest_stopping.clone());
         ingest.spawn(async move {
-            if let Err(error) = mllp::serve(listener, outbox, mllp_config, metrics, stopping).await {
+            if let Err(error) = mllp::serve(listener, outbox, pipeline, mllp_config, metrics, stopping).await {
                 tracing::error!(%error, "the MLLP listener failed");
             }
         });
     }
     if config.mqtt.enabled {
-        let (outbox, metrics, check) = (outbox.clone(), Arc::clone(&metrics), Arc::clone(&settings));
+        let (outbox, metrics, pipeline) = (outbox.clone(), Arc::clone(&metrics), Arc::clone(&pipeline));
         let mqtt_config = config.mqtt.clone();
         // Fail at start on a bad TLS file rather than in the background.
         mqtt::options(&mqtt_config).map_err(|e| ServeError::Setup(e.to_string()))?;
         let stopping = ingest_stopping.clone();
         ingest.spawn(async move {
-            if let Err(error) = mqtt::run(mqtt_config, outbox, check, metrics, stopping).await {
+            if let Err(error) = mqtt::run(mqtt_config, outbox, pipeline, metrics, stopping).await {
                 tracing::error!(%error, "MQTT ingest failed");
             }
         });
@@ -149,14 +109,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Some(base_url) => {
             let client = FhirClient::new(base_url, &config.fhir).map_err(|e| ServeError::Setup(e.to_string()))?;
             info!(server = %base_url, "delivering to the FHIR server");
-            let deliverer = Deliverer {
-                outbox: outbox.clone(),
-                client,
-                settings: (*settings).clone(),
-                config: config.fhir.clone(),
-                metrics: Arc::clone(&metrics),
-                associations: associations.subscribe(),
-            };
+            let sink = FhirServerSink::new(client, config.fhir.resolve_patients);
+            let deliverer = Deliverer::new(
+                outbox.clone(),
+                sink,
+                Arc::clone(&pipeline) as Arc<dyn crate::delivery::Planner>,
+                config.fhir.clone(),
+                Arc::clone(&metrics),
+            );
             Some(tokio::spawn(deliverer.run(delivery_stopping)))
         }
         None => {

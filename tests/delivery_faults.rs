@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use fhirgate::config::FhirConfig;
-use fhirgate::delivery::deliverer::Deliverer;
-use fhirgate::delivery::fhir_client::FhirClient;
-use fhirgate::delivery::outbox::{Outbox, OutboxRecord};
+use fhirgate::delivery::fhir_server::FhirClient;
+use fhirgate::delivery::{Deliverer, FhirServerSink};
 use fhirgate::metrics::Metrics;
-use fhirgate::pipeline::AdapterSettings;
+use fhirgate::pipeline::Pipeline;
+use fhirgate::store::{Outbox, OutboxRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -172,14 +172,14 @@ fn start(outbox: &Outbox, url: &str, batch_size: usize) -> Running {
         ..FhirConfig::default()
     };
     let metrics = Arc::new(Metrics::new());
-    let deliverer = Deliverer {
-        outbox: outbox.clone(),
-        client: FhirClient::new(url, &config).unwrap(),
-        settings: AdapterSettings::new(&common::settings()),
+    let sink = FhirServerSink::new(FhirClient::new(url, &config).unwrap(), config.resolve_patients);
+    let deliverer = Deliverer::new(
+        outbox.clone(),
+        sink,
+        Arc::new(Pipeline::new(common::settings())),
         config,
-        metrics: Arc::clone(&metrics),
-        associations: watch::channel(Default::default()).1,
-    };
+        Arc::clone(&metrics),
+    );
     let (stop, stopping) = watch::channel(false);
     let task = tokio::spawn(deliverer.run(stopping));
     Running {

@@ -44,7 +44,13 @@ fn weight_reading(n: u32) -> Vec<u8> {
 
 /// The Bundle the mapper makes of a BLE payload, as the expectation for what the server holds.
 fn mapped(payload: &[u8]) -> Value {
-    let json = fhirgate::pipeline::map_payload(payload, &common::settings(), common::now()).unwrap();
+    let json = fhirgate::pipeline::map_payload(
+        fhirgate::adapters::AdapterKind::Ble,
+        payload,
+        &common::settings(),
+        common::now(),
+    )
+    .unwrap();
     serde_json::from_str(&json).unwrap()
 }
 

@@ -5,6 +5,8 @@ mod common;
 
 use serde_json::Value;
 
+const HL7V2: fhirgate::adapters::AdapterKind = fhirgate::adapters::AdapterKind::Hl7v2;
+
 fn bundle(example: &str) -> Value {
     serde_json::from_str(&common::map_fixture(&common::repo_path(&format!(
         "fixtures/hl7v2/{example}.hl7"
@@ -231,8 +233,8 @@ fn device_status_without_any_patient_still_maps_but_patient_data_does_not() {
         .filter(|s| !s.is_empty() && !s.starts_with("PID"))
         .map(|s| format!("{s}\r"))
         .collect();
-    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
-    let json = fhirgate::pipeline::map_payload(without_pid.as_bytes(), &settings, common::now()).unwrap();
+    let settings = common::settings();
+    let json = fhirgate::pipeline::map_payload(HL7V2, without_pid.as_bytes(), &settings, common::now()).unwrap();
     let bundle: Value = serde_json::from_str(&json).unwrap();
     let observations = common::observations(&bundle);
     assert_eq!(observations.len(), 5, "power, battery, time remaining, model, firmware");
@@ -242,7 +244,7 @@ fn device_status_without_any_patient_still_maps_but_patient_data_does_not() {
         "OBX|5|",
         "OBX|6|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.1.1|5|265266^MDC_DIM_MILLI_L_PER_HR^MDC|||||R\rOBX|5|",
     );
-    let error = fhirgate::pipeline::map_payload(with_rate.as_bytes(), &settings, common::now()).unwrap_err();
+    let error = fhirgate::pipeline::map_payload(HL7V2, with_rate.as_bytes(), &settings, common::now()).unwrap_err();
     assert!(error.to_string().contains("names no patient"), "{error}");
 }
 
@@ -288,9 +290,9 @@ fn ward_room_and_bed_in_obx18_repetitions_say_where_the_device_was() {
         ]
         .join("\r")
     };
-    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
+    let settings = common::settings();
     let map = |text: String| -> Value {
-        let json = fhirgate::pipeline::map_payload(text.as_bytes(), &settings, common::now()).unwrap();
+        let json = fhirgate::pipeline::map_payload(HL7V2, text.as_bytes(), &settings, common::now()).unwrap();
         serde_json::from_str(&json).unwrap()
     };
     let bundle = map(message("P9^^0012211839000009^EUI-64~3 West ICU^WARD~3002^^^ROOM~1^BED"));

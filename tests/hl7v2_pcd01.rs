@@ -215,8 +215,14 @@ fn two_channels_reporting_the_same_metric_at_once_are_two_observations() {
         "OBX|6|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.2.1|2.5|265266^MDC_DIM_MILLI_L_PER_HR^MDC||||||R",
     ]
     .join("\r");
-    let settings = common::settings_for(fhirgate::pipeline::AdapterName::Hl7v2);
-    let bundle = fhirgate::pipeline::map_payload(message.as_bytes(), &settings, common::now()).unwrap();
+    let settings = common::settings();
+    let bundle = fhirgate::pipeline::map_payload(
+        fhirgate::adapters::AdapterKind::Hl7v2,
+        message.as_bytes(),
+        &settings,
+        common::now(),
+    )
+    .unwrap();
     let bundle: Value = serde_json::from_str(&bundle).unwrap();
     let rates: Vec<&Value> = common::observations(&bundle)
         .into_iter()

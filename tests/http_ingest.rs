@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use fhirgate::config::{GatewayToken, HttpConfig};
-use fhirgate::delivery::outbox::{DeadLetter, Outbox, OutboxRecord};
 use fhirgate::ingest::http::{self, HttpState};
 use fhirgate::metrics::Metrics;
-use fhirgate::pipeline::AdapterSettings;
+use fhirgate::pipeline::Pipeline;
+use fhirgate::store::{DeadLetter, Outbox, OutboxRecord};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -31,7 +31,7 @@ async fn start(name: &str, config: HttpConfig) -> Server {
         outbox: outbox.clone(),
         metrics: Arc::new(Metrics::new()),
         config: Arc::new(config),
-        check: Arc::new(AdapterSettings::new(&common::settings())),
+        pipeline: Arc::new(Pipeline::new(common::settings())),
         associations: None,
     });
     tokio::spawn(http::serve(listener, router, std::future::pending()));
@@ -42,7 +42,7 @@ async fn start(name: &str, config: HttpConfig) -> Server {
 }
 
 fn client() -> reqwest::Client {
-    fhirgate::delivery::fhir_client::install_crypto_provider();
+    fhirgate::tls::install_crypto_provider();
     reqwest::Client::new()
 }
 

@@ -25,7 +25,7 @@ fn mutual_tls_admits_hubs_with_a_certificate_from_the_client_ca_only() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    fhirgate::delivery::fhir_client::install_crypto_provider();
+    fhirgate::tls::install_crypto_provider();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
     let mut identity_pem = std::fs::read(dir.join("client.pem")).unwrap();
     identity_pem.extend(std::fs::read(dir.join("client.key")).unwrap());

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fhirgate::delivery::outbox::Outbox;
 use fhirgate::ingest::mllp::{self, MllpConfig};
+use fhirgate::store::Outbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -47,7 +47,8 @@ async fn start(name: &str, config: MllpConfig) -> Server {
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = outbox.clone();
     tokio::spawn(async move {
-        mllp::serve(listener, serving, config, Default::default(), async {
+        let pipeline = Arc::new(fhirgate::pipeline::Pipeline::new(common::settings()));
+        mllp::serve(listener, serving, pipeline, config, Default::default(), async {
             let _ = stopped.await;
         })
         .await
@@ -323,7 +324,7 @@ async fn on_shutdown_the_message_in_flight_is_finished_and_idle_connections_clos
 fn tls_client(dir: &std::path::Path, with_certificate: bool) -> tokio_rustls::TlsConnector {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    fhirgate::delivery::fhir_client::install_crypto_provider();
+    fhirgate::tls::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
@@ -364,7 +365,7 @@ async fn send_over_tls(addr: SocketAddr, connector: &tokio_rustls::TlsConnector,
 async fn over_mutual_tls_only_gateways_with_a_certificate_are_answered() {
     let dir = harness::scratch_dir("mllp-tls");
     harness::make_certificates(&dir);
-    let tls = fhirgate::ingest::tls::server_config(
+    let tls = fhirgate::tls::server_config(
         Some(&dir.join("server.pem")),
         Some(&dir.join("server.key")),
         Some(&dir.join("ca.pem")),

@@ -36,7 +36,7 @@ proptest! {
             characteristic.uuid(),
             hex::encode(&bytes)
         );
-        match fhirgate::pipeline::map_payload(envelope.as_bytes(), &common::settings(), common::now()) {
+        match fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Ble, envelope.as_bytes(), &common::settings(), common::now()) {
             Ok(json) => prop_assert!(json.contains("\"transaction\"")),
             Err(error) => prop_assert!(error.is_bad_input(), "bridge-side failure on decodable input: {}", error),
         }
@@ -52,12 +52,12 @@ proptest! {
             "characteristic": characteristic, "value": "0055", "utcOffset": offset,
             "receivedAt": "2026-11-21T10:00:00Z"
         });
-        let _ = fhirgate::pipeline::map_payload(envelope.to_string().as_bytes(), &common::settings(), common::now());
+        let _ = fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Ble, envelope.to_string().as_bytes(), &common::settings(), common::now());
     }
 
     #[test]
     fn arbitrary_envelope_text_never_panics(text in "\\PC{0,200}") {
-        let _ = fhirgate::pipeline::map_payload(text.as_bytes(), &common::settings(), common::now());
+        let _ = fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Ble, text.as_bytes(), &common::settings(), common::now());
     }
 }
 
@@ -65,9 +65,9 @@ proptest! {
 fn vendor_settings() -> &'static fhirgate::pipeline::MapSettings {
     static SETTINGS: std::sync::OnceLock<fhirgate::pipeline::MapSettings> = std::sync::OnceLock::new();
     SETTINGS.get_or_init(|| {
-        let mut settings = common::settings_for(fhirgate::pipeline::AdapterName::Json);
-        settings.vendor = std::sync::Arc::new(
-            fhirgate::adapters::vendor::VendorMappings::load(&common::repo_path("mappings")).unwrap(),
+        let mut settings = common::settings();
+        settings.declarative = std::sync::Arc::new(
+            fhirgate::adapters::declarative::DeclarativeMappings::load(&common::repo_path("mappings")).unwrap(),
         );
         settings
     })
@@ -140,14 +140,14 @@ proptest! {
     #[test]
     fn vendor_mappings_never_panic(payload in vendor_json()) {
         let bytes = serde_json::to_vec(&payload).unwrap();
-        let _ = fhirgate::pipeline::map_payload(&bytes, vendor_settings(), common::now());
+        let _ = fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Declarative, &bytes, vendor_settings(), common::now());
     }
 
     /// No byte string panics the XML reader.
     #[test]
     fn xml_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), text in "[<>/a-z =\"'&;#x0-9!\\[\\]CDAT-]{0,120}") {
-        let _ = fhirgate::adapters::vendor::xml::to_json(&bytes);
-        let _ = fhirgate::adapters::vendor::xml::to_json(text.as_bytes());
+        let _ = fhirgate::adapters::declarative::xml::to_json(&bytes);
+        let _ = fhirgate::adapters::declarative::xml::to_json(text.as_bytes());
     }
 }
 
@@ -155,14 +155,14 @@ proptest! {
 fn medtech_settings() -> &'static fhirgate::pipeline::MapSettings {
     static SETTINGS: std::sync::OnceLock<fhirgate::pipeline::MapSettings> = std::sync::OnceLock::new();
     SETTINGS.get_or_init(|| {
-        let mut settings = common::settings_for(fhirgate::pipeline::AdapterName::Medtech);
+        let mut settings = common::settings();
         let dir = common::repo_path("fixtures/medtech");
         let config = fhirgate::config::MedtechConfig {
             device_mapping: Some(dir.join("devicecontent.json")),
             fhir_mapping: Some(dir.join("fhirmapping.json")),
             ..Default::default()
         };
-        settings.medtech = std::sync::Arc::new(fhirgate::medtech_templates::MedtechTemplates::load(&config).unwrap());
+        settings.medtech = std::sync::Arc::new(fhirgate::pipeline::medtech::MedtechTemplates::load(&config).unwrap());
         settings
     })
 }
@@ -202,8 +202,8 @@ proptest! {
         let settings = medtech_settings();
         let encoded = serde_json::to_vec(&message).unwrap();
         let accepted = settings.medtech.check(&encoded).is_ok();
-        let mapped = fhirgate::pipeline::map_payload(&encoded, settings, common::now());
+        let mapped = fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Medtech, &encoded, settings, common::now());
         prop_assert!(!accepted || mapped.is_ok(), "accepted at the door but not mapped: {:?}", mapped.err());
-        let _ = fhirgate::pipeline::map_payload(&bytes, settings, common::now());
+        let _ = fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Medtech, &bytes, settings, common::now());
     }
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Form, Router};
 use fhirgate::config::{FhirAuth, FhirConfig, SmartSettings};
-use fhirgate::delivery::fhir_client::{Answer, FhirClient};
+use fhirgate::delivery::fhir_server::{Answer, FhirClient};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 

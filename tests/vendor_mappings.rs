@@ -8,17 +8,17 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use fhirgate::adapters::vendor::VendorMappings;
+use fhirgate::adapters::declarative::DeclarativeMappings;
 use fhirgate::model::{EffectiveTime, Reading, Value};
 use serde_json::Value as Json;
 
-fn mappings() -> VendorMappings {
-    VendorMappings::load(&common::repo_path("mappings")).unwrap()
+fn mappings() -> DeclarativeMappings {
+    DeclarativeMappings::load(&common::repo_path("mappings")).unwrap()
 }
 
-fn read(file: &str) -> (Vec<Reading>, fhirgate::adapters::vendor::Explanation) {
+fn read(file: &str) -> (Vec<Reading>, fhirgate::adapters::declarative::Explanation) {
     let payload = std::fs::read(common::repo_path(&format!("mappings/tests/{file}"))).unwrap();
-    let (now, offset) = fhirgate::mapping_files::test_clock();
+    let (now, offset) = fhirgate::mappings_cli::test_clock();
     mappings()
         .read(&payload, now.fixed_offset(), offset)
         .unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -222,7 +222,7 @@ fn every_open_mhealth_should_fail_file_is_refused_with_its_reason() {
             continue;
         }
         let payload = std::fs::read(&path).unwrap();
-        let (now, offset) = fhirgate::mapping_files::test_clock();
+        let (now, offset) = fhirgate::mappings_cli::test_clock();
         let error = mappings()
             .read(&payload, now.fixed_offset(), offset)
             .err()
@@ -466,8 +466,8 @@ fn the_sample_picks_the_glucose_code_and_the_unit_picks_its_loinc() {
 }
 
 /// Reads an inline payload through the shipped mappings.
-fn read_payload(payload: Json) -> (Vec<Reading>, fhirgate::adapters::vendor::Explanation) {
-    let (now, offset) = fhirgate::mapping_files::test_clock();
+fn read_payload(payload: Json) -> (Vec<Reading>, fhirgate::adapters::declarative::Explanation) {
+    let (now, offset) = fhirgate::mappings_cli::test_clock();
     mappings()
         .read(payload.to_string().as_bytes(), now.fixed_offset(), offset)
         .unwrap_or_else(|e| panic!("{payload}: {e}"))

@@ -1,71 +1,69 @@
-//! The deliverer empties the outbox into the FHIR server: it takes the oldest stored payloads (up to
-//! a batch, waiting a short linger for one to fill), maps them, posts them as one transaction Bundle and
-//! removes them only once the server has committed it. Failures the server may recover from are retried
-//! with exponential backoff and jitter, for as long as it takes; what can never be delivered (a payload
-//! that cannot be mapped, a Bundle the server refuses with a 4xx) goes to the dead-letter store with
-//! the reason. One deliverer per store, sending in store order, so readings of a device reach the
-//! server in the order they were accepted.
+//! The deliverer empties the outbox into a [`Sink`]: it takes the oldest stored payloads (up to a
+//! batch, waiting a short linger for one to fill), asks the [`Planner`] what each becomes, writes the
+//! transactions of the batch as one Bundle and removes the payloads only once the sink has committed
+//! it. Failures the sink may recover from are retried with exponential backoff and jitter, for as long
+//! as it takes; what can never be delivered (a payload the pipeline refuses, a Bundle the sink refuses)
+//! goes to the dead-letter store with the reason. One deliverer per store, sending in store order, so
+//! readings of a device reach the destination in the order they were accepted.
 //!
-//! Delivery is at least once: a crash after the server committed and before the removal sends the
-//! same Bundle again. That is harmless because every entry is a conditional create on its identifier.
+//! Delivery is at least once: a crash after the sink committed and before the removal sends the same
+//! Bundle again. That is harmless because every entry is a conditional create on its identifier.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use fhirbolt::model::r4::resources::{Bundle, BundleEntry};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::association::AssociationTable;
-use crate::config::FhirConfig;
-use crate::delivery::fhir_client::{Answer, FhirClient};
-use crate::delivery::medtech::MedtechIds;
-use crate::delivery::outbox::{DeadLetter, Outbox, OutboxError, OutboxRecord};
-use crate::fhir;
-use crate::mapping;
+use super::config::FhirConfig;
+use super::plan::{LeftOut, Plan, Planner, Transaction};
+use super::sink::{Outcome, Refusal, Sink};
 use crate::metrics::Metrics;
-use crate::model::Reading;
-use crate::pipeline::{read_payload_explained, AdapterName, AdapterSettings};
+use crate::store::{DeadLetter, Outbox, OutboxError, OutboxRecord};
 
-pub struct Deliverer {
-    pub outbox: Outbox,
-    pub client: FhirClient,
-    pub settings: AdapterSettings,
-    pub config: FhirConfig,
-    pub metrics: Arc<Metrics>,
-    /// The current device-patient associations (they change while the bridge runs).
-    pub associations: watch::Receiver<AssociationTable>,
+pub struct Deliverer<S> {
+    outbox: Outbox,
+    sink: S,
+    planner: Arc<dyn Planner>,
+    config: FhirConfig,
+    metrics: Arc<Metrics>,
 }
 
-/// Patients found at the EHR by identifier: (system, value) → id. Only hits are kept (a Patient's id
-/// does not change); a miss is asked again next time, as the Patient may have been registered since.
-type PatientIds = HashMap<(String, String), String>;
-
 /// The outcome of one attempt at a batch.
-pub(crate) enum Progress {
+enum Progress {
     /// Every payload of the batch was delivered or dead-lettered.
     Done,
-    /// The server could not take it now; nothing was removed.
+    /// The sink could not take it now; nothing was removed.
     Retry { reason: String, after: Option<Duration> },
 }
 
-/// One stored payload, mapped.
-struct Mapped {
+/// One stored payload and its transaction.
+struct Planned {
     id: u64,
     record: OutboxRecord,
-    readings: Vec<Reading>,
-    /// What a vendor mapping left out, said when the rest is delivered.
-    dropped: Vec<crate::adapters::vendor::Dropped>,
+    transaction: Box<Transaction>,
 }
 
-impl Deliverer {
+impl<S: Sink> Deliverer<S> {
+    /// A deliverer of `outbox` into `sink`, asking `planner` what each payload becomes; `config` gives
+    /// the batch size, linger and backoff.
+    pub fn new(outbox: Outbox, sink: S, planner: Arc<dyn Planner>, config: FhirConfig, metrics: Arc<Metrics>) -> Self {
+        Deliverer {
+            outbox,
+            sink,
+            planner,
+            config,
+            metrics,
+        }
+    }
+
     /// Delivers until `stop` turns true. An attempt in flight when it does is finished (its answer
     /// recorded) before returning; a backoff wait is cut short.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
-        let mut patients = PatientIds::new();
-        let mut medtech_ids = MedtechIds::default();
         loop {
             if *stop.borrow() {
                 break;
@@ -81,7 +79,7 @@ impl Deliverer {
                     continue;
                 }
             };
-            match self.deliver(batch, &mut patients, &mut medtech_ids).await {
+            match self.deliver(batch).await {
                 Ok(Progress::Done) => failures = 0,
                 Ok(Progress::Retry { reason, after }) => {
                     self.metrics.retried.inc();
@@ -136,153 +134,102 @@ impl Deliverer {
         }
     }
 
-    async fn deliver(
-        &self,
-        batch: Vec<(u64, OutboxRecord)>,
-        patients: &mut PatientIds,
-        medtech_ids: &mut MedtechIds,
-    ) -> Result<Progress, OutboxError> {
-        let mut mapped = Vec::with_capacity(batch.len());
+    /// Plans every payload of the batch once, writes MedTech merges one by one as they come, and the
+    /// transactions together.
+    async fn deliver(&mut self, batch: Vec<(u64, OutboxRecord)>) -> Result<Progress, OutboxError> {
+        let mut planned = Vec::with_capacity(batch.len());
         for (id, record) in batch {
-            // MedTech messages merge into what is on the server: one read-merge-write each.
-            if record.adapter == AdapterName::Medtech.as_str() {
-                if let Some(retry) = self.deliver_medtech(id, record, medtech_ids).await? {
-                    return Ok(retry);
-                }
-                continue;
-            }
-            match self.map(&record) {
-                // A vendor poll with nothing new: nothing to deliver.
-                Ok((readings, _)) if readings.is_empty() => {
-                    debug!(outbox_id = id, "nothing to deliver in the payload");
-                    self.outbox.remove(&[id])?;
-                }
-                Ok((readings, dropped)) => mapped.push(Mapped {
+            match self.planner.plan(&record) {
+                Plan::Transaction(transaction) => planned.push(Planned {
                     id,
                     record,
-                    readings,
-                    dropped,
+                    transaction,
                 }),
-                Err(reason) => self.bury(id, record, reason, None)?,
+                // MedTech messages merge into what is on the server: one read-merge-write each.
+                Plan::Merge(merge) => match self.sink.merge(&merge).await {
+                    Outcome::Delivered { entries } => {
+                        self.remove_delivered(std::iter::once((id, &record)))?;
+                        info!(payloads = 1, entries, "delivered");
+                    }
+                    Outcome::Retry { reason, after } => return Ok(Progress::Retry { reason, after }),
+                    Outcome::Refused(refusal) => self.bury(id, record, refusal)?,
+                },
+                // The reason names a rule, never a value.
+                Plan::Nothing(reason) => {
+                    self.outbox.remove(&[id])?;
+                    info!(outbox_id = id, %reason, "nothing to deliver in the payload");
+                }
+                Plan::Refuse(reason) => self.bury(id, record, Refusal::because(reason))?,
             }
         }
-        if mapped.is_empty() {
+        if planned.is_empty() {
             return Ok(Progress::Done);
         }
-        let progress = self.send(&mapped, patients).await?;
-        if let Some((status, body, bundle)) = progress.rejected {
-            if mapped.len() == 1 {
-                if let Some(one) = mapped.pop() {
-                    let reason = format!("the FHIR server refused the Bundle with {status}");
-                    self.bury(one.id, one.record, reason, Some((status, body, bundle)))?;
+        match self.send(&planned).await? {
+            Sent::Done => Ok(Progress::Done),
+            Sent::Retry(progress) => Ok(progress),
+            Sent::Refused(refusal) if planned.len() == 1 => {
+                if let Some(one) = planned.pop() {
+                    self.bury(one.id, one.record, refusal)?;
                 }
-                return Ok(Progress::Done);
+                Ok(Progress::Done)
             }
             // One bad payload must not hold back the others: send each alone to find it.
-            for one in mapped {
-                let single = [one];
-                let progress = self.send(&single, patients).await?;
-                if let Some(retry) = progress.retry {
-                    return Ok(retry);
+            Sent::Refused(_) => {
+                for one in planned {
+                    let single = [one];
+                    match self.send(&single).await? {
+                        Sent::Done => {}
+                        Sent::Retry(progress) => return Ok(progress),
+                        Sent::Refused(refusal) => {
+                            let [one] = single;
+                            self.bury(one.id, one.record, refusal)?;
+                        }
+                    }
                 }
-                if let Some((status, body, bundle)) = progress.rejected {
-                    let [one] = single;
-                    let reason = format!("the FHIR server refused the Bundle with {status}");
-                    self.bury(one.id, one.record, reason, Some((status, body, bundle)))?;
-                }
+                Ok(Progress::Done)
             }
-            return Ok(Progress::Done);
         }
-        Ok(progress.retry.unwrap_or(Progress::Done))
     }
 
-    /// Maps one stored payload with the time it was received (not now), so a replay maps it the same.
-    fn map(&self, record: &OutboxRecord) -> Result<(Vec<Reading>, Vec<crate::adapters::vendor::Dropped>), String> {
-        let adapter = AdapterName::from_name(&record.adapter)
-            .ok_or_else(|| format!("stored with an unknown adapter {:?}", record.adapter))?;
-        let settings = self.settings.for_adapter(adapter);
-        let (mut readings, dropped) =
-            read_payload_explained(&record.payload, settings, record.received_at.with_timezone(&Utc))
-                .map_err(|e| e.to_string())?;
-        if let Some((system, value)) = record.patient.as_deref().and_then(|p| p.split_once('|')) {
-            for reading in readings.iter_mut().filter(|r| r.patient.is_none()) {
-                reading.patient = Some(crate::model::PatientRef {
-                    system: system.to_string(),
-                    value: value.to_string(),
-                });
-            }
-        }
-        {
-            let associations = self.associations.borrow();
-            for reading in &mut readings {
-                associations.associate(reading).map_err(|e| e.to_string())?;
-            }
-        }
-        // Map alone once, so a payload that cannot become FHIR is found before it spoils a batch.
-        if !readings.is_empty() {
-            mapping::map_readings(&readings, &settings.mapping).map_err(|e| e.to_string())?;
-        }
-        Ok((readings, dropped))
-    }
-
-    /// Posts the readings of `mapped` as one transaction; removes them from the outbox when delivered.
-    async fn send(&self, mapped: &[Mapped], patients: &mut PatientIds) -> Result<SendResult, OutboxError> {
-        let readings: Vec<Reading> = mapped.iter().flat_map(|m| m.readings.iter().cloned()).collect();
-        // All readings of a batch share the mapping options (they are per deployment).
-        let options = &self.settings.ble.mapping;
-        let mut bundle = match mapping::map_readings(&readings, options) {
-            Ok(bundle) => bundle,
-            // Two payloads of the batch contradict each other (different values for one identifier):
-            // treat it as a refusal so each is sent alone.
-            Err(error) => {
-                return Ok(SendResult::rejected(0, error.to_string(), String::new()));
-            }
-        };
-        if self.config.resolve_patients {
-            if let Err(reason) = self.resolve_patients(&mut bundle, patients).await {
-                return Ok(SendResult {
-                    retry: Some(Progress::Retry { reason, after: None }),
-                    rejected: None,
-                });
-            }
-        }
-        let json = match fhir::bundle_to_json(&bundle) {
-            Ok(json) => json,
-            Err(error) => return Ok(SendResult::rejected(0, error.to_string(), String::new())),
-        };
+    /// Writes the transactions of `planned` as one Bundle; removes the payloads when delivered.
+    async fn send(&mut self, planned: &[Planned]) -> Result<Sent, OutboxError> {
+        let bundle = batch_bundle(planned.iter().map(|p| &p.transaction.bundle));
         debug!(
-            payloads = mapped.len(),
+            payloads = planned.len(),
             entries = bundle.entry.len(),
             "posting a transaction"
         );
-        match self.client.transaction(json.clone(), bundle.entry.len()).await {
-            Answer::Delivered => {
-                self.remove_delivered(mapped.iter().map(|m| (m.id, &m.record)))?;
-                // Never silently: what a vendor mapping left out is said, by path and rule (no values).
-                for one in mapped {
-                    for left_out in &one.dropped {
+        match self.sink.transaction(bundle).await {
+            Outcome::Delivered { entries } => {
+                self.remove_delivered(planned.iter().map(|p| (p.id, &p.record)))?;
+                // Never silently: what an adapter left out is said, by path and rule (no values).
+                for one in planned {
+                    for LeftOut {
+                        record,
+                        measurement,
+                        reason,
+                    } in &one.transaction.left_out
+                    {
                         warn!(
                             outbox_id = one.id,
-                            record = left_out.record,
-                            measurement = %left_out.measurement,
-                            reason = %left_out.reason,
+                            record,
+                            measurement = %measurement,
+                            reason = %reason,
                             "delivered without a measurement the mapping left out"
                         );
                     }
                 }
-                info!(payloads = mapped.len(), entries = bundle.entry.len(), "delivered");
-                Ok(SendResult::default())
+                info!(payloads = planned.len(), entries, "delivered");
+                Ok(Sent::Done)
             }
-            Answer::Retry { reason, after } => Ok(SendResult {
-                retry: Some(Progress::Retry { reason, after }),
-                rejected: None,
-            }),
-            Answer::Rejected { status, body } => Ok(SendResult::rejected(status, body, json)),
+            Outcome::Retry { reason, after } => Ok(Sent::Retry(Progress::Retry { reason, after })),
+            Outcome::Refused(refusal) => Ok(Sent::Refused(refusal)),
         }
     }
 
     /// Removes delivered payloads from the outbox and counts them, with their accept-to-commit latency.
-    pub(crate) fn remove_delivered<'a>(
+    fn remove_delivered<'a>(
         &self,
         delivered: impl Iterator<Item = (u64, &'a OutboxRecord)>,
     ) -> Result<(), OutboxError> {
@@ -298,38 +245,13 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Looks up the patients the Bundle names by identifier and references those found by id.
-    async fn resolve_patients(
-        &self,
-        bundle: &mut fhirbolt::model::r4::resources::Bundle,
-        patients: &mut PatientIds,
-    ) -> Result<(), String> {
-        for key in mapping::patient_identifiers(bundle) {
-            if patients.contains_key(&key) {
-                continue;
-            }
-            if let Some(id) = self.client.find_patient(&key.0, &key.1).await? {
-                patients.insert(key, id);
-            }
-        }
-        mapping::resolve_patients(bundle, patients);
-        Ok(())
-    }
-
-    pub(crate) fn bury(
-        &self,
-        id: u64,
-        record: OutboxRecord,
-        reason: String,
-        refusal: Option<(u16, String, String)>,
-    ) -> Result<(), OutboxError> {
-        let kind = if refusal.is_some() { "server" } else { "mapping" };
-        let mut letter = DeadLetter::refused(record, reason);
-        if let Some((status, body, bundle)) = refusal {
-            letter.status = (status != 0).then_some(status);
-            letter.outcome = Some(body);
-            letter.bundle = (!bundle.is_empty()).then_some(bundle);
-        }
+    /// Moves a payload to the dead-letter store with the reason, and what the destination answered.
+    fn bury(&self, id: u64, record: OutboxRecord, refusal: Refusal) -> Result<(), OutboxError> {
+        let kind = if refusal.status.is_some() { "server" } else { "mapping" };
+        let mut letter = DeadLetter::refused(record, refusal.reason);
+        letter.status = refusal.status;
+        letter.outcome = refusal.answer;
+        letter.bundle = refusal.sent;
         let dead_id = self.outbox.bury(id, &letter)?;
         self.metrics.dead_lettered(kind);
         // The reason names rules and statuses, never patient data; the payload stays in the store.
@@ -338,19 +260,27 @@ impl Deliverer {
     }
 }
 
-#[derive(Default)]
-struct SendResult {
-    retry: Option<Progress>,
-    /// Status (0 when the bridge itself refused), the server's body, and the Bundle sent.
-    rejected: Option<(u16, String, String)>,
+/// How one transaction went.
+enum Sent {
+    Done,
+    Retry(Progress),
+    Refused(Refusal),
 }
 
-impl SendResult {
-    fn rejected(status: u16, body: String, bundle: String) -> Self {
-        SendResult {
-            retry: None,
-            rejected: Some((status, body, bundle)),
+/// The transactions of a batch as one Bundle. Entries they share (their gateway, their device) are
+/// written once: the same fullUrl is the same conditional identity.
+fn batch_bundle<'a>(bundles: impl Iterator<Item = &'a Bundle>) -> Bundle {
+    let mut entries: Vec<BundleEntry> = Vec::new();
+    let mut urls: HashSet<String> = HashSet::new();
+    for entry in bundles.flat_map(|b| b.entry.iter()) {
+        let url = entry.full_url.as_ref().and_then(|u| u.value.clone());
+        if url.is_none_or(|url| urls.insert(url)) {
+            entries.push(entry.clone());
         }
+    }
+    Bundle {
+        entry: entries,
+        ..crate::fhir::empty_transaction()
     }
 }
 
@@ -400,5 +330,31 @@ mod tests {
                 "{late:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_writes_shared_entries_once_in_order() {
+        let entry = |url: &str| BundleEntry {
+            full_url: Some(url.into()),
+            ..Default::default()
+        };
+        let bundle = |urls: &[&str]| Bundle {
+            entry: urls.iter().map(|u| entry(u)).collect(),
+            ..crate::fhir::empty_transaction()
+        };
+        let merged = batch_bundle(
+            [
+                bundle(&["urn:a", "urn:d1", "urn:o1"]),
+                bundle(&["urn:a", "urn:d1", "urn:o2"]),
+            ]
+            .iter(),
+        );
+        let urls: Vec<_> = merged
+            .entry
+            .iter()
+            .filter_map(|e| e.full_url.as_ref().and_then(|u| u.value.clone()))
+            .collect();
+        assert_eq!(urls, ["urn:a", "urn:d1", "urn:o1", "urn:o2"]);
+        assert_eq!(merged.r#type.value.as_deref(), Some("transaction"));
     }
 }

@@ -1,9 +1,15 @@
-//! Delivery: the durable outbox every transport writes accepted payloads to, the dead-letter store
-//! beside it, the FHIR client, and the deliverer that empties the outbox into the FHIR server.
+//! Delivery: executes the pipeline's plans into a destination. The [`deliverer`] batches, retries
+//! with backoff and dead-letters; a [`sink::Sink`] writes (the FHIR server, [`fhir_server`]). It
+//! reads the outbox (`crate::store`) and never looks inside a measurement: a [`plan::Plan`] holds FHIR
+//! and identities only.
 
-pub mod associations;
+pub mod config;
 pub mod deliverer;
-pub mod fhir_client;
-pub mod medtech;
-pub mod outbox;
-pub mod smart_auth;
+pub mod fhir_server;
+pub mod plan;
+pub mod sink;
+
+pub use deliverer::Deliverer;
+pub use fhir_server::FhirServerSink;
+pub use plan::{Plan, Planner};
+pub use sink::{Outcome, Sink};

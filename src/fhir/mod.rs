@@ -1,5 +1,12 @@
-//! FHIR serialization, in one place: fhirbolt's generic serializers are expensive to compile, so
-//! every crate path that writes FHIR JSON goes through here (see the README's build notes).
+//! FHIR R4 below both the mapper and delivery: serialization in one place (fhirbolt's generic
+//! serializers are expensive to compile, so every crate path that writes FHIR JSON goes through here;
+//! see the README's build notes), search queries, the patient references a Bundle makes, and the
+//! resources Azure MedTech writes for the identities it creates. Nothing here knows a device format or
+//! the canonical model.
+
+pub mod medtech;
+pub mod patients;
+pub mod search;
 
 use fhirbolt::model::r4::resources::Bundle;
 use thiserror::Error;
@@ -18,4 +25,12 @@ pub fn bundle_to_json_pretty(bundle: &Bundle) -> Result<String, SerializeError> 
 /// The Bundle as compact FHIR JSON.
 pub fn bundle_to_json(bundle: &Bundle) -> Result<String, SerializeError> {
     fhirbolt::json::to_string(bundle, None).map_err(|e| SerializeError(e.to_string()))
+}
+
+/// A `transaction` Bundle with no entries yet.
+pub fn empty_transaction() -> Bundle {
+    Bundle {
+        r#type: "transaction".into(),
+        ..Default::default()
+    }
 }

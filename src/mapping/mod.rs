@@ -12,8 +12,10 @@ mod units;
 
 use fhirbolt::model::r4::resources::{Bundle, BundleEntry, BundleEntryRequest};
 use fhirbolt::model::r4::types::{Identifier, Reference};
+
+pub use crate::fhir::empty_transaction;
+use crate::fhir::search::identifier_query;
 use fhirbolt::model::r4::Resource;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -70,37 +72,6 @@ fn full_url(kind: &str, identity: &str) -> String {
     )
 }
 
-/// Characters escaped in a search parameter value: everything but unreserved and `:/`, which FHIR
-/// servers accept as is and which keep identifiers readable.
-const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b':')
-    .remove(b'/');
-
-/// `identifier=system|value` with FHIR search escaping (`\|`, `\,`, `\$`, `\\`) and then URL encoding.
-pub fn identifier_query(system: &str, value: &str) -> String {
-    format!("identifier={}|{}", search_escape(system), search_escape(value))
-}
-
-/// `identifier={value}`: a token search in any system (how MedTech finds devices and patients whose
-/// identifiers carry no system).
-pub fn identifier_query_any_system(value: &str) -> String {
-    format!("identifier={}", search_escape(value))
-}
-
-/// A search value with FHIR's search escapes (`\|`, `\,`, `\$`, `\\`), percent-encoded.
-fn search_escape(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(',', "\\,")
-        .replace('$', "\\$");
-    utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
-}
-
 fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_exist: String) -> BundleEntry {
     BundleEntry {
         full_url: Some(full_url.into()),
@@ -113,54 +84,6 @@ fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_e
         }),
         ..Default::default()
     }
-}
-
-/// The patients (identifier system and value) that Observations of `bundle` name by identifier only.
-pub fn patient_identifiers(bundle: &Bundle) -> std::collections::BTreeSet<(String, String)> {
-    bundle
-        .entry
-        .iter()
-        .filter_map(|entry| match &entry.resource {
-            Some(Resource::Observation(observation)) => observation.subject.as_deref(),
-            _ => None,
-        })
-        .filter(|subject| subject.reference.is_none())
-        .filter_map(patient_key)
-        .collect()
-}
-
-/// Points each Observation whose patient was found at the EHR at `Patient/{id}`, keeping the
-/// identifier beside the reference: the subject, and the performer of a value the patient typed in.
-/// `found` maps (system, value) to the Patient's id.
-pub fn resolve_patients(bundle: &mut Bundle, found: &std::collections::HashMap<(String, String), String>) {
-    for entry in &mut bundle.entry {
-        let Some(Resource::Observation(observation)) = &mut entry.resource else {
-            continue;
-        };
-        let observation = &mut **observation;
-        let references = observation
-            .subject
-            .as_deref_mut()
-            .into_iter()
-            .chain(observation.performer.iter_mut());
-        for reference in references {
-            if let Some(id) = patient_key(reference).and_then(|key| found.get(&key)) {
-                reference.reference = Some(format!("Patient/{id}").as_str().into());
-            }
-        }
-    }
-}
-
-/// (system, value) of a reference to a Patient by identifier.
-fn patient_key(subject: &Reference) -> Option<(String, String)> {
-    if subject.r#type.as_ref().and_then(|t| t.value.as_deref()) != Some("Patient") {
-        return None;
-    }
-    let identifier = subject.identifier.as_deref()?;
-    Some((
-        identifier.system.as_ref()?.value.clone()?,
-        identifier.value.as_ref()?.value.clone()?,
-    ))
 }
 
 /// Maps a reading to a FHIR `transaction` Bundle.
@@ -197,14 +120,6 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
         entry: entries,
         ..Default::default()
     })
-}
-
-/// The Bundle of a payload that held nothing to send (a vendor poll with no new records).
-pub fn empty_transaction() -> Bundle {
-    Bundle {
-        r#type: "transaction".into(),
-        ..Default::default()
-    }
 }
 
 /// A Device as a conditional create on its identifier, with the fullUrl other entries refer to it by.
@@ -340,6 +255,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::patients::{patient_identifiers, resolve_patients};
 
     #[test]
     fn patients_found_at_the_ehr_are_referenced_by_id_beside_their_identifier() {
@@ -402,18 +318,6 @@ mod tests {
             Some("Patient/p-17")
         );
         assert!(observation.device.is_none(), "no device measured a typed-in value");
-    }
-
-    #[test]
-    fn identifier_queries_escape_search_syntax_and_url_characters() {
-        assert_eq!(
-            identifier_query("urn:oid:1.2.3", "A|B,C$D E&F#"),
-            "identifier=urn:oid:1.2.3|A%5C%7CB%5C%2CC%5C%24D%20E%26F%23"
-        );
-        assert_eq!(
-            identifier_query("http://hl7.org/fhir/sid/eui-48/bluetooth", "C4-7C-8D-6A-1F-20"),
-            "identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|C4-7C-8D-6A-1F-20"
-        );
     }
 
     fn reading(values: &[i64]) -> Reading {

@@ -160,6 +160,11 @@ impl DeviceIdentity {
     }
 }
 
+/// The namespace prefix of a device that stands for many: a vendor mapping whose payload names no
+/// device. An association can never apply to it, because it would give every user's readings one
+/// patient; such readings need their patient in the payload or from the sender (`?patient=`).
+pub const SHARED_DEVICE_NAMESPACE: &str = "urn:fhirgate:no-device-id:";
+
 /// The gateway (a Bluetooth hub, a PHG) that forwarded the data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GatewayIdentity {

@@ -6,6 +6,7 @@ mod decimal;
 mod device;
 mod measurement;
 mod namespace;
+mod normalized;
 mod patient;
 mod reading;
 mod time;
@@ -14,9 +15,11 @@ pub use circumstances::{Circumstances, Term, TermCode};
 pub use decimal::{Decimal, DecimalParseError};
 pub use device::{
     BluetoothAddress, DeviceIdentity, DeviceKind, DevicePart, Eui64, GatewayIdentity, HardwareIdError, InstanceId,
+    SHARED_DEVICE_NAMESPACE,
 };
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use namespace::namespace_system;
+pub use normalized::NormalizedMeasurement;
 pub use patient::PatientRef;
 pub use reading::{CareLocation, Origin, Reading};
-pub use time::{ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};
+pub use time::{parse_utc_offset, ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};

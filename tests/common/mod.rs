@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Utc};
-use fhirgate::mapping::MappingOptions;
-use fhirgate::pipeline::{AdapterName, MapSettings};
+use fhirgate::adapters::AdapterKind;
+use fhirgate::pipeline::MapSettings;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -48,18 +48,11 @@ pub fn pcd_report_fixtures() -> Vec<PathBuf> {
     )
 }
 
+/// UTC for device-local times, the default gateway id system, no associations or mappings.
 pub fn settings() -> MapSettings {
-    settings_for(AdapterName::Ble)
-}
-
-pub fn settings_for(adapter: AdapterName) -> MapSettings {
     MapSettings {
-        adapter,
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
-        mapping: MappingOptions::default(),
-        associations: Default::default(),
-        vendor: Default::default(),
-        medtech: Default::default(),
+        ..MapSettings::default()
     }
 }
 
@@ -72,11 +65,11 @@ pub fn now() -> DateTime<Utc> {
 pub fn map_fixture(path: &Path) -> String {
     let payload = std::fs::read(path).unwrap();
     let adapter = if path.extension().is_some_and(|e| e == "hl7") {
-        AdapterName::Hl7v2
+        AdapterKind::Hl7v2
     } else {
-        AdapterName::Ble
+        AdapterKind::Ble
     };
-    fhirgate::pipeline::map_payload(&payload, &settings_for(adapter), now())
+    fhirgate::pipeline::map_payload(adapter, &payload, &settings(), now())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

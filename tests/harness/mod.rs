@@ -61,7 +61,7 @@ pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) 
 }
 
 pub fn http() -> reqwest::blocking::Client {
-    fhirgate::delivery::fhir_client::install_crypto_provider();
+    fhirgate::tls::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -24,7 +24,8 @@ use super::time_context::TimeContext;
 use super::{decode, Decoded};
 use crate::model::HardwareIdError;
 use crate::model::{
-    DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, Origin, PatientRef, Reading,
+    parse_utc_offset, DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, Origin, PatientRef,
+    Reading,
 };
 
 /// Why an envelope was rejected.
@@ -238,38 +239,6 @@ fn time_context(envelope: &Envelope, defaults: &EnvelopeDefaults) -> Result<Time
     })
 }
 
-/// Parses `Z`, `+02:00`, `-05:30` (also without the colon).
-pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
-    let bad = || format!("'{text}' is not a UTC offset like +02:00, -05:30 or Z");
-    if text == "Z" {
-        return FixedOffset::east_opt(0).ok_or_else(bad);
-    }
-    let (sign, rest) = match text.as_bytes().first() {
-        Some(b'+') => (1, &text[1..]),
-        Some(b'-') => (-1, &text[1..]),
-        _ => return Err(bad()),
-    };
-    // Exactly `HH:MM` or `HHMM`.
-    let digits = match (rest.len(), rest.as_bytes().get(2)) {
-        (5, Some(b':')) => format!(
-            "{}{}",
-            rest.get(..2).unwrap_or_default(),
-            rest.get(3..).unwrap_or_default()
-        ),
-        (4, _) => rest.to_string(),
-        _ => return Err(bad()),
-    };
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
-    let minutes: i32 = digits[2..].parse().map_err(|_| bad())?;
-    if hours > 14 || minutes > 59 {
-        return Err(bad());
-    }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
-}
-
 /// An optional hardware identifier field (EUI-64 or Bluetooth address), naming the field when it
 /// does not parse.
 fn hardware_id<T: std::str::FromStr<Err = HardwareIdError>>(
@@ -455,17 +424,5 @@ pub(crate) mod tests {
         );
         let err = parse(json.as_bytes(), &defaults()).unwrap_err().to_string();
         assert!(!err.contains("MRN-4711"), "{err}");
-    }
-
-    #[test]
-    fn utc_offsets() {
-        assert_eq!(parse_utc_offset("+02:00").unwrap().local_minus_utc(), 7200);
-        assert_eq!(parse_utc_offset("-0530").unwrap().local_minus_utc(), -19800);
-        assert_eq!(parse_utc_offset("Z").unwrap().local_minus_utc(), 0);
-        for bad in [
-            "+2", "02:00", "+15:00", "+02:60", "+0a:00", "", "+", "+12:3:4", "+:1234:", "+12::34", "z", "+1:234",
-        ] {
-            assert!(parse_utc_offset(bad).is_err(), "{bad}");
-        }
     }
 }

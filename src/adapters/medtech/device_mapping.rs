@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use thiserror::Error;
 
 use super::expression::{Expression, Language};
-use super::normalized::NormalizedMeasurement;
+use crate::model::NormalizedMeasurement;
 
 /// Why a MedTech device mapping could not be loaded, or a message not normalized.
 #[derive(Debug, Error)]

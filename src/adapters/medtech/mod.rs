@@ -6,7 +6,6 @@
 pub mod device_mapping;
 pub mod expression;
 pub mod jmespath_functions;
-pub mod normalized;
 
+pub use crate::model::NormalizedMeasurement;
 pub use device_mapping::{DeviceMapping, MedtechError};
-pub use normalized::NormalizedMeasurement;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
 use super::template::{FhirTemplates, PeriodInterval};
 use super::MedtechMappingError;
-use crate::adapters::medtech::NormalizedMeasurement;
+use crate::model::NormalizedMeasurement;
 
 /// The measurements of one Observation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,10 @@
-//! Vendor JSON through declarative mapping files: WiFi devices and vendor clouds (Withings, iHealth,
-//! Fitbit, Google Fit, Dexcom, Open mHealth, …) connected by writing a mapping, not Rust. The format is
-//! in [`spec`] and `mappings/README.md`; [`extract`] runs it and explains what it did.
+//! Declarative mappings: vendor JSON and XML (WiFi devices, vendor clouds: Withings, iHealth,
+//! Fitbit, Google Fit, Dexcom, Open mHealth, …) connected by writing a mapping file, not Rust. The
+//! format is in [`spec`] and `mappings/README.md`; [`compile`] reads a file into a mapping that can
+//! run, [`run`] runs it and explains what it did.
 
-pub mod check;
-pub mod extract;
+pub mod compile;
+pub mod run;
 pub mod spec;
 pub mod time;
 pub mod units;
@@ -14,14 +15,15 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
-pub use extract::{Compiled, Dropped, Explanation};
+pub use compile::Compiled;
+pub use run::{Dropped, Explanation};
 pub use spec::SpecError;
 
 use crate::model::Reading;
 
-/// Why a vendor payload was refused. Names the mapping, the record, the path and the rule; never a value.
+/// Why a payload was refused by the declarative mappings. Names the mapping, the record, the path and the rule; never a value.
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum VendorError {
+pub enum DeclarativeError {
     #[error("the payload is not JSON: {0}")]
     Json(String),
     #[error("the payload is not XML a mapping can read: {0}")]
@@ -43,13 +45,13 @@ pub enum VendorError {
 
 /// The loaded mappings.
 #[derive(Debug, Clone, Default)]
-pub struct VendorMappings {
+pub struct DeclarativeMappings {
     mappings: Vec<(PathBuf, Compiled)>,
 }
 
-impl VendorMappings {
+impl DeclarativeMappings {
     /// One mapping file, or every mapping file (`*.toml`, `*.mapping.json`) in a directory.
-    pub fn load(path: &Path) -> Result<VendorMappings, SpecError> {
+    pub fn load(path: &Path) -> Result<DeclarativeMappings, SpecError> {
         let files = mapping_files(path, false)?;
         let mut mappings = Vec::new();
         for file in files {
@@ -69,7 +71,7 @@ impl VendorMappings {
             }
             mappings.push((file, compiled));
         }
-        Ok(VendorMappings { mappings })
+        Ok(DeclarativeMappings { mappings })
     }
 
     pub fn mappings(&self) -> impl Iterator<Item = (&Path, &Compiled)> {
@@ -82,12 +84,12 @@ impl VendorMappings {
         payload: &[u8],
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
-    ) -> Result<(Vec<Reading>, Explanation), VendorError> {
+    ) -> Result<(Vec<Reading>, Explanation), DeclarativeError> {
         let is_xml = xml::looks_like_xml(payload);
         let json: serde_json::Value = if is_xml {
-            xml::to_json(payload).map_err(VendorError::Xml)?
+            xml::to_json(payload).map_err(DeclarativeError::Xml)?
         } else {
-            serde_json::from_slice(payload).map_err(|e| VendorError::Json(crate::privacy::json_error(&e)))?
+            serde_json::from_slice(payload).map_err(|e| DeclarativeError::Json(crate::privacy::json_error(&e)))?
         };
         let format = if is_xml {
             spec::PayloadFormat::Xml
@@ -103,7 +105,7 @@ impl VendorMappings {
         let mapping = match matching.as_slice() {
             [one] => *one,
             [] => {
-                return Err(VendorError::NoMapping {
+                return Err(DeclarativeError::NoMapping {
                     tried: self
                         .mappings
                         .iter()
@@ -113,7 +115,7 @@ impl VendorMappings {
                 })
             }
             many => {
-                return Err(VendorError::Ambiguous(
+                return Err(DeclarativeError::Ambiguous(
                     many.iter().map(|m| m.name().to_string()).collect(),
                 ))
             }
@@ -127,7 +129,7 @@ impl VendorMappings {
                 .iter()
                 .map(|d| format!("record {} {}: {}", d.record, d.measurement, d.reason))
                 .collect();
-            return Err(VendorError::NoMeasurements {
+            return Err(DeclarativeError::NoMeasurements {
                 mapping: mapping.name().to_string(),
                 reasons,
             });

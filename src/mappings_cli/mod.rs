@@ -1,4 +1,4 @@
-//! The `fhirgate mappings` commands, so vendor mappings are checked and tested in CI like code:
+//! The `fhirgate mappings` commands, so declarative mappings are checked and tested in CI like code:
 //! `check` validates every file against the format and the code table, `test` runs each mapping's
 //! test cases and compares the Bundles with the expected ones.
 
@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::adapters::vendor::check::unit_mismatch;
-use crate::adapters::vendor::spec::{self, MeasurementSpec};
-use crate::adapters::vendor::{Compiled, Explanation, VendorMappings};
-use crate::mapping::MappingOptions;
+pub mod checks;
+
+use crate::adapters::declarative::spec::{self, MeasurementSpec};
+use crate::adapters::declarative::{Compiled, DeclarativeMappings, Explanation};
+use crate::adapters::AdapterKind;
 use crate::model::MdcCode;
-use crate::pipeline::{map_payload, AdapterName, MapSettings};
+use crate::pipeline::{map_payload, MapSettings};
+use checks::unit_mismatch;
 
 /// The outcome of a command: what to print, and whether it failed.
 #[derive(Debug, Default)]
@@ -45,7 +47,7 @@ use chrono::Offset;
 
 /// Every file `check` and `test` look at.
 fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    crate::adapters::vendor::mapping_files(path, true).map_err(|e| e.to_string())
+    crate::adapters::declarative::mapping_files(path, true).map_err(|e| e.to_string())
 }
 
 /// The `templateType` at the root of an Azure MedTech template file, if it is one.
@@ -77,7 +79,7 @@ pub fn check(path: &Path) -> Report {
             check_medtech(&file, &kind, &template, &mut report);
             continue;
         }
-        if !crate::adapters::vendor::is_mapping_file(&file) {
+        if !crate::adapters::declarative::is_mapping_file(&file) {
             continue;
         }
         let spec = match spec::read_file(&file) {
@@ -126,7 +128,7 @@ pub fn check(path: &Path) -> Report {
 fn check_medtech(file: &Path, kind: &str, template: &serde_json::Value, report: &mut Report) {
     match kind {
         "CollectionFhir" => {
-            let findings = crate::adapters::vendor::check::check_medtech_fhir(template);
+            let findings = checks::check_medtech_fhir(template);
             if findings.is_empty() {
                 report.line(format!("ok {}: MedTech FHIR destination mapping", file.display()));
             }
@@ -139,7 +141,7 @@ fn check_medtech(file: &Path, kind: &str, template: &serde_json::Value, report: 
             }
         }
         "CollectionContent" => {
-            let (findings, type_names) = crate::adapters::vendor::check::check_medtech_device(template);
+            let (findings, type_names) = checks::check_medtech_device(template);
             if findings.is_empty() {
                 report.line(format!(
                     "ok {}: MedTech device mapping ({})",
@@ -158,7 +160,7 @@ fn check_medtech(file: &Path, kind: &str, template: &serde_json::Value, report: 
                 .iter()
                 .filter_map(|other| medtech_kind(other))
                 .filter(|(kind, _)| kind == "CollectionFhir")
-                .flat_map(|(_, fhir)| crate::adapters::vendor::check::medtech_fhir_type_names(&fhir))
+                .flat_map(|(_, fhir)| checks::medtech_fhir_type_names(&fhir))
                 .collect();
             if !fhir_names.is_empty() {
                 for name in type_names {
@@ -215,33 +217,30 @@ pub fn test(path: &Path, update: bool) -> Report {
     let (now, offset) = test_clock();
     // As the bridge loads them: every payload must be taken by its own mapping alone.
     let all = if path.is_dir() {
-        VendorMappings::load(path).ok()
+        DeclarativeMappings::load(path).ok()
     } else {
         None
     };
     for file in files {
-        if !crate::adapters::vendor::is_mapping_file(&file) {
+        if !crate::adapters::declarative::is_mapping_file(&file) {
             continue;
         }
-        let vendor = match VendorMappings::load(&file) {
-            Ok(vendor) => vendor,
+        let declarative = match DeclarativeMappings::load(&file) {
+            Ok(declarative) => declarative,
             Err(error) => {
                 report.error(error.to_string());
                 continue;
             }
         };
-        let Some((_, mapping)) = vendor.mappings().next() else {
+        let Some((_, mapping)) = declarative.mappings().next() else {
             continue;
         };
         let cases = mapping.file.tests.clone();
         let name = mapping.name().to_string();
         let settings = MapSettings {
-            adapter: AdapterName::Json,
             default_utc_offset: offset,
-            mapping: MappingOptions::default(),
-            associations: Default::default(),
-            vendor: Arc::new(vendor),
-            medtech: Default::default(),
+            declarative: Arc::new(declarative),
+            ..MapSettings::default()
         };
         let base = file.parent().unwrap_or(Path::new("."));
         for case in cases {
@@ -254,7 +253,7 @@ pub fn test(path: &Path, update: bool) -> Report {
                 }
             };
             if let Some(all) = &all {
-                if let Err(crate::adapters::vendor::VendorError::Ambiguous(names)) =
+                if let Err(crate::adapters::declarative::DeclarativeError::Ambiguous(names)) =
                     all.read(&payload, now.fixed_offset(), offset)
                 {
                     report.error(format!(
@@ -306,9 +305,9 @@ fn map_case(
     patient: Option<&str>,
 ) -> Result<String, crate::pipeline::MapError> {
     let Some((system, value)) = patient.and_then(|p| p.split_once('|')) else {
-        return map_payload(payload, settings, now);
+        return map_payload(AdapterKind::Declarative, payload, settings, now);
     };
-    let mut readings = crate::pipeline::associated_readings(payload, settings, now)?;
+    let mut readings = crate::pipeline::associated_readings(AdapterKind::Declarative, payload, settings, now)?;
     for reading in &mut readings {
         if reading.patient.is_none() {
             reading.patient = Some(crate::model::PatientRef {
@@ -317,8 +316,7 @@ fn map_case(
             });
         }
     }
-    let bundle = crate::mapping::map_readings(&readings, &settings.mapping)?;
-    Ok(crate::fhir::bundle_to_json_pretty(&bundle)?)
+    crate::pipeline::bundle_json(&readings, settings)
 }
 
 /// Compares a Bundle with the expected file; the first line that differs.

@@ -16,10 +16,13 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{MqttConfig, MqttSubscription};
-use crate::delivery::outbox::{DeadLetter, Outbox, OutboxRecord};
+pub mod config;
+
+use crate::adapters::AdapterKind;
 use crate::metrics::{Metrics, Transport as MetricTransport};
-use crate::pipeline::{AdapterName, AdapterSettings};
+use crate::pipeline::Pipeline;
+use crate::store::{DeadLetter, Outbox, OutboxError, OutboxRecord};
+pub use config::{MqttConfig, MqttSubscription};
 
 #[derive(Debug, Error)]
 #[error("MQTT: {0}")]
@@ -41,7 +44,7 @@ pub fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
         options.set_credentials(username, config.password.clone().unwrap_or_default());
     }
     if config.tls {
-        crate::delivery::fhir_client::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let tls = match &config.ca_file {
             Some(path) => TlsConfiguration::Simple {
                 ca: std::fs::read(path).map_err(|e| MqttError(format!("mqtt.ca_file {}: {e}", path.display())))?,
@@ -75,7 +78,7 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
 }
 
 /// The adapter for a message's topic: the first subscription whose filter matches.
-fn adapter_for(subscriptions: &[MqttSubscription], topic: &str) -> Option<AdapterName> {
+fn adapter_for(subscriptions: &[MqttSubscription], topic: &str) -> Option<AdapterKind> {
     subscriptions
         .iter()
         .find(|s| topic_matches(&s.filter, topic))
@@ -87,7 +90,7 @@ fn adapter_for(subscriptions: &[MqttSubscription], topic: &str) -> Option<Adapte
 pub async fn run(
     config: MqttConfig,
     outbox: Outbox,
-    check: Arc<AdapterSettings>,
+    pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), MqttError> {
@@ -101,7 +104,7 @@ pub async fn run(
         client.clone(),
         config.clone(),
         outbox,
-        check,
+        pipeline,
         metrics,
         stop.clone(),
     ));
@@ -170,7 +173,8 @@ async fn subscribe(client: &AsyncClient, subscriptions: &[MqttSubscription]) {
 
 /// What becomes of one message.
 enum Decision {
-    Store(OutboxRecord),
+    /// The payloads the message holds (a batch of hub envelopes is several).
+    Store(Vec<OutboxRecord>),
     Bury(OutboxRecord, String),
 }
 
@@ -185,7 +189,7 @@ async fn store_messages(
     client: AsyncClient,
     config: MqttConfig,
     outbox: Outbox,
-    check: Arc<AdapterSettings>,
+    pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) {
@@ -200,12 +204,12 @@ async fn store_messages(
         metrics.received(MetricTransport::Mqtt, batch.len() as u64);
         let received_at = Utc::now().fixed_offset();
         let (subscriptions, limit) = (config.subscriptions.clone(), config.max_payload_bytes);
-        let settings = Arc::clone(&check);
+        let pipeline = Arc::clone(&pipeline);
         let messages: Vec<(String, Vec<u8>)> = batch.iter().map(|p| (p.topic.clone(), p.payload.to_vec())).collect();
         let decided = tokio::task::spawn_blocking(move || {
             messages
                 .into_iter()
-                .map(|(topic, payload)| decide(&subscriptions, &settings, limit, topic, payload, received_at))
+                .map(|(topic, payload)| decide(&subscriptions, &pipeline, limit, topic, payload, received_at))
                 .collect::<Vec<_>>()
         })
         .await;
@@ -217,7 +221,7 @@ async fn store_messages(
         let mut refused = Vec::new();
         for decision in decisions {
             match decision {
-                Decision::Store(record) => records.push(record),
+                Decision::Store(stored) => records.extend(stored),
                 Decision::Bury(record, reason) => refused.push((record, reason)),
             }
         }
@@ -250,7 +254,7 @@ async fn store_messages(
 async fn retry_until_stored<T, F, Fut>(stop: &watch::Receiver<bool>, mut store: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::delivery::outbox::OutboxError>>,
+    Fut: std::future::Future<Output = Result<T, OutboxError>>,
 {
     let mut wait = Duration::from_millis(200);
     loop {
@@ -271,7 +275,7 @@ where
 /// Stores or buries one message: by its topic's adapter, its size, and the adapter's check.
 fn decide(
     subscriptions: &[MqttSubscription],
-    check: &AdapterSettings,
+    pipeline: &Pipeline,
     limit: usize,
     topic: String,
     payload: Vec<u8>,
@@ -297,9 +301,14 @@ fn decide(
         );
         return Decision::Bury(record(adapter.as_str(), payload), reason);
     }
-    match check.check(adapter, &payload) {
-        Ok(()) => Decision::Store(record(adapter.as_str(), payload)),
-        Err(reason) => Decision::Bury(record(adapter.as_str(), payload), reason),
+    match pipeline.check(adapter, &payload) {
+        Ok(payloads) => Decision::Store(
+            payloads
+                .into_iter()
+                .map(|payload| record(adapter.as_str(), payload))
+                .collect(),
+        ),
+        Err(refusal) => Decision::Bury(record(adapter.as_str(), payload), refusal.detail),
     }
 }
 
@@ -320,15 +329,15 @@ mod tests {
         let subscriptions = vec![
             MqttSubscription {
                 filter: "pumps/#".into(),
-                adapter: AdapterName::Hl7v2,
+                adapter: AdapterKind::Hl7v2,
             },
             MqttSubscription {
                 filter: "$share/g/hubs/+/ble".into(),
-                adapter: AdapterName::Ble,
+                adapter: AdapterKind::Ble,
             },
         ];
-        assert_eq!(adapter_for(&subscriptions, "pumps/icu/3"), Some(AdapterName::Hl7v2));
-        assert_eq!(adapter_for(&subscriptions, "hubs/h1/ble"), Some(AdapterName::Ble));
+        assert_eq!(adapter_for(&subscriptions, "pumps/icu/3"), Some(AdapterKind::Hl7v2));
+        assert_eq!(adapter_for(&subscriptions, "hubs/h1/ble"), Some(AdapterKind::Ble));
         assert_eq!(adapter_for(&subscriptions, "other"), None);
     }
 }

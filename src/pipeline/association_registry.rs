@@ -1,6 +1,6 @@
 //! The live device↔patient association table of a running bridge: the associations of the file
 //! (`mapping.associations`) plus those added through the admin API, which are kept in the store so a
-//! restart keeps them. The deliverer reads the current table for every payload it maps.
+//! restart keeps them. The pipeline reads the current table for every payload it plans.
 //!
 //! A stored reading that named no patient and had no association was dead-lettered with that reason.
 //! Adding an association puts every such dead letter back into the outbox, so readings waiting for
@@ -10,9 +10,9 @@
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::association::AssociationTable;
-use crate::delivery::outbox::{Outbox, OutboxError};
+use super::association::AssociationTable;
 use crate::mapping::MappingError;
+use crate::store::{Outbox, OutboxError};
 
 #[derive(Debug, Error)]
 pub enum AssociationUpdateError {

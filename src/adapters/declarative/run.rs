@@ -7,67 +7,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
-use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TermSpec, TimeSpec, UnknownCodesSpec};
+use super::compile::{label, Compiled, CompiledMeasurement, CompiledTerm};
+use super::spec::Field;
 use super::time::{self, TimeError};
 use super::units;
-use super::VendorError;
+use super::DeclarativeError;
 use crate::model::{
     Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin,
     PatientRef, Quantity, Reading, Term, TermCode, Value,
 };
 
-/// A mapping ready to run: its paths parsed.
-#[derive(Debug, Clone)]
-pub struct Compiled {
-    pub file: MappingFile,
-    match_path: Field,
-    records: Field,
-    device_id: Option<Field>,
-    patient_id: Option<Field>,
-    time: CompiledTime,
-    checks: Vec<(Field, CheckSpec)>,
-    unknown_codes: Option<(Field, UnknownCodesSpec)>,
-    measurements: Vec<CompiledMeasurement>,
-    body_site: Option<CompiledTerm>,
-    body_position: Option<CompiledTerm>,
-    note: Option<Field>,
-    /// Where the vendor says the value was typed in, and the values that say so.
-    self_reported: Option<(Field, Vec<String>)>,
-}
-
-#[derive(Debug, Clone)]
-struct CompiledTerm {
-    field: Field,
-    system: String,
-    /// The vendor's word → code and display.
-    terms: BTreeMap<String, (String, Option<String>)>,
-    in_code: Vec<String>,
-}
-
 impl CompiledTerm {
-    fn new(spec: &Option<TermSpec>, what: &str) -> Result<Option<CompiledTerm>, String> {
-        let Some(spec) = spec else {
-            return Ok(None);
-        };
-        let mut terms = BTreeMap::new();
-        for (word, coded) in &spec.terms {
-            let (code, display) = match coded.trim().split_once(' ') {
-                Some((code, display)) => (code, Some(display.trim().to_string())),
-                None => (coded.trim(), None),
-            };
-            if code.is_empty() {
-                return Err(format!("{what}.terms: {word:?} names no code"));
-            }
-            terms.insert(word.clone(), (code.to_string(), display));
-        }
-        Ok(Some(CompiledTerm {
-            field: path_field(&spec.path, &format!("{what}.path"))?,
-            system: spec.system.clone(),
-            terms,
-            in_code: spec.in_code.clone(),
-        }))
-    }
-
     /// The record's term, if it says one; the code where the mapping knows the word.
     fn of(&self, what: &str, at: &Context, explanation: &mut Explanation) -> Option<Term> {
         let text = text_of(&self.field, at)
@@ -97,30 +47,6 @@ impl CompiledTerm {
         Some(Term { text, code })
     }
 }
-
-#[derive(Debug, Clone)]
-struct CompiledTime {
-    spec: TimeSpec,
-    instant: Option<Field>,
-    time_of_day: Option<Field>,
-    start: Option<Field>,
-    end: Option<Field>,
-    duration: Option<Field>,
-    zone_path: Option<Field>,
-}
-
-#[derive(Debug, Clone)]
-struct CompiledMeasurement {
-    spec: MeasurementSpec,
-    /// `code_when`, compiled: each case's fields and values, and its code.
-    code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
-    value: Option<Field>,
-    quality_path: Option<Field>,
-    exponent: Option<Field>,
-    unit_path: Option<Field>,
-    components: Vec<CompiledMeasurement>,
-}
-
 /// What a run found, for `--explain` and for operators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Explanation {
@@ -141,21 +67,6 @@ pub struct Dropped {
     pub reason: String,
 }
 
-fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> {
-    text.as_deref().map(|t| Field::compile(t, what)).transpose()
-}
-
-/// A field that must be read from the payload: a literal there (`specimen_source` without `$.`) is a
-/// typo that would never, or always, match.
-fn path_field(text: &str, what: &str) -> Result<Field, String> {
-    if !text.starts_with(['$', '@']) {
-        return Err(format!(
-            "{what}: {text:?} is not a JSONPath (start it with `$` for the payload or `@` for the record)"
-        ));
-    }
-    Field::compile(text, what)
-}
-
 /// Two vendor values the same: as numbers when both are (`1.0` and `1`, since payload numbers keep the
 /// digits they were written with), else as text.
 fn same_value(said: &str, wanted: &str) -> bool {
@@ -166,86 +77,6 @@ fn same_value(said: &str, wanted: &str) -> bool {
 }
 
 impl Compiled {
-    pub fn new(file: MappingFile) -> Result<Compiled, String> {
-        let time = CompiledTime {
-            instant: optional(&file.time.instant, "time.instant")?,
-            time_of_day: optional(&file.time.time_of_day, "time.time_of_day")?,
-            start: optional(&file.time.start, "time.start")?,
-            end: optional(&file.time.end, "time.end")?,
-            duration: optional(&file.time.duration, "time.duration")?,
-            zone_path: optional(&file.time.zone_path, "time.zone_path")?,
-            spec: file.time.clone(),
-        };
-        if time.instant.is_none() && time.start.is_none() && time.end.is_none() {
-            return Err("time: give `instant`, or `start`/`end` (with `end` or `duration`)".into());
-        }
-        if let Some(zone) = &file.time.zone {
-            time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
-        }
-        let checks = file
-            .checks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Ok((Field::compile(&c.path, &format!("checks[{i}].path"))?, c.clone())))
-            .collect::<Result<Vec<_>, String>>()?;
-        let unknown_codes = file
-            .unknown_codes
-            .as_ref()
-            .map(|u| Ok::<_, String>((Field::compile(&u.path, "unknown_codes.path")?, u.clone())))
-            .transpose()?;
-        if file.measurements.is_empty() {
-            return Err("measurements: a mapping needs at least one".into());
-        }
-        let measurements = file
-            .measurements
-            .iter()
-            .enumerate()
-            .map(|(i, m)| compile_measurement(m, &format!("measurements[{i}]"), false))
-            .collect::<Result<Vec<_>, String>>()?;
-        for (i, m) in file.measurements.iter().enumerate() {
-            if let Some(target) = &m.qualifies {
-                if !file.measurements.iter().any(|other| &other.name == target) {
-                    return Err(format!(
-                        "measurements[{i}].qualifies: no measurement is named {target:?}"
-                    ));
-                }
-            }
-        }
-        Ok(Compiled {
-            match_path: Field::compile(&file.match_path, "match")?,
-            records: Field::compile(&file.records, "records")?,
-            device_id: optional(&file.device.id, "device.id")?,
-            patient_id: file
-                .patient
-                .as_ref()
-                .map(|p| Field::compile(&p.id, "patient.id"))
-                .transpose()?,
-            time,
-            checks,
-            unknown_codes,
-            measurements,
-            body_site: CompiledTerm::new(&file.circumstances.body_site, "circumstances.body_site")?,
-            body_position: CompiledTerm::new(&file.circumstances.body_position, "circumstances.body_position")?,
-            note: file
-                .circumstances
-                .note
-                .as_deref()
-                .map(|note| path_field(note, "circumstances.note"))
-                .transpose()?,
-            self_reported: file
-                .circumstances
-                .self_reported
-                .as_ref()
-                .map(|s| Ok::<_, String>((path_field(&s.path, "circumstances.self_reported.path")?, s.when.clone())))
-                .transpose()?,
-            file,
-        })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.file.name
-    }
-
     /// True when the mapping is for this payload.
     pub fn matches(&self, payload: &Json) -> bool {
         !select(&self.match_path, payload, payload).is_empty()
@@ -258,7 +89,7 @@ impl Compiled {
         payload: &Json,
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
-    ) -> Result<(Vec<Reading>, Explanation), VendorError> {
+    ) -> Result<(Vec<Reading>, Explanation), DeclarativeError> {
         let mut explanation = Explanation {
             mapping: self.file.name.clone(),
             ..Explanation::default()
@@ -289,7 +120,7 @@ impl Compiled {
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
         explanation: &mut Explanation,
-    ) -> Result<Option<Reading>, VendorError> {
+    ) -> Result<Option<Reading>, DeclarativeError> {
         // The time first: a record without a usable time is refused for that, whatever else it has.
         let time = self.time(at, received_at, default_offset, explanation)?;
         for (field, check) in &self.checks {
@@ -388,7 +219,7 @@ impl Compiled {
         }
         // Without a device id in the payload, the mapping stands in as the device. That stand-in is
         // shared by every user of the vendor, so no device-patient association may ever apply to it
-        // (see `crate::association::SHARED_DEVICE_NAMESPACE`).
+        // (see `crate::model::SHARED_DEVICE_NAMESPACE`).
         let device_id = match &self.device_id {
             Some(field) => text_of(field, at),
             None => None,
@@ -406,11 +237,7 @@ impl Compiled {
             },
             None => InstanceId {
                 value: self.file.name.clone(),
-                namespace: Some(format!(
-                    "{}{}",
-                    crate::association::SHARED_DEVICE_NAMESPACE,
-                    self.file.name
-                )),
+                namespace: Some(format!("{}{}", crate::model::SHARED_DEVICE_NAMESPACE, self.file.name)),
             },
         };
         let device = DeviceIdentity {
@@ -443,7 +270,7 @@ impl Compiled {
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
         explanation: &mut Explanation,
-    ) -> Result<EffectiveTime, VendorError> {
+    ) -> Result<EffectiveTime, DeclarativeError> {
         let t = &self.time;
         let zone = match &t.zone_path {
             Some(field) => match select(field, at.payload, at.record)
@@ -463,7 +290,7 @@ impl Compiled {
             fixed: t.spec.zone.as_deref().and_then(|z| time::parse_offset(z).ok()),
             default: default_offset,
         };
-        let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, VendorError> {
+        let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, DeclarativeError> {
             match field {
                 Some(Field::Literal(text)) => Ok(Some((text.clone(), Json::String(text.clone())))),
                 // An XML element (a one-element array, or `#text`) is read as its text.
@@ -480,7 +307,7 @@ impl Compiled {
             }
         };
         // A date-only value joined to `time_of_day` (Fitbit's `date` + `time`).
-        let with_time_of_day = |found: Option<(String, Json)>| -> Result<Option<(String, Json)>, VendorError> {
+        let with_time_of_day = |found: Option<(String, Json)>| -> Result<Option<(String, Json)>, DeclarativeError> {
             let Some((path, value)) = found else { return Ok(None) };
             match (read(&t.time_of_day)?, value.as_str()) {
                 (Some((_, Json::String(clock))), Some(date)) => {
@@ -556,86 +383,6 @@ impl Compiled {
         )))
     }
 }
-
-fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> Result<CompiledMeasurement, String> {
-    if crate::codes::lookup(MdcCode(spec.code)).is_none() && spec.reference_id.is_none() {
-        return Err(format!(
-            "{what}: MDC code {} is not in the code table (src/codes.rs); give its `reference_id`",
-            spec.code
-        ));
-    }
-    if component && !spec.components.is_empty() {
-        return Err(format!("{what}: a component cannot have components"));
-    }
-    if component && !spec.code_when.is_empty() {
-        return Err(format!(
-            "{what}: a component's code is fixed; `code_when` belongs on the measurement"
-        ));
-    }
-    if spec.value.is_none() == spec.components.is_empty() {
-        return Err(format!("{what}: give a `value` or `components`, not both"));
-    }
-    let mut code_when = Vec::new();
-    for (i, case) in spec.code_when.iter().enumerate() {
-        let what = format!("{what}.code_when[{i}]");
-        if crate::codes::lookup(MdcCode(case.code)).is_none() {
-            return Err(format!("{what}: MDC code {} is not in the code table", case.code));
-        }
-        if case.when.is_empty() {
-            return Err(format!("{what}: `when` names no field, so the case would always hold"));
-        }
-        let fields = case
-            .when
-            .iter()
-            .map(|(path, value)| Ok((path_field(path, &format!("{what}.when"))?, value.clone())))
-            .collect::<Result<Vec<_>, String>>()?;
-        code_when.push((fields, MdcCode(case.code)));
-    }
-    for (vendor, code) in &spec.coded {
-        if crate::codes::lookup(MdcCode(*code)).is_none() {
-            return Err(format!("{what}.coded: {vendor:?} = {code} is not in the code table"));
-        }
-    }
-    if spec.value.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
-        return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
-    }
-    if spec.unit_path.is_some() && spec.units.is_empty() {
-        return Err(format!("{what}: a `unit_path` needs `units` (vendor unit → UCUM)"));
-    }
-    if let Some(to) = spec.convert_to.as_deref() {
-        for from in spec.unit.iter().chain(spec.units.values()) {
-            units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
-        }
-    }
-    for flag in spec.quality.values() {
-        if crate::model::QualityFlag::from_name(flag).is_none() {
-            return Err(format!("{what}.quality: {flag:?} is not a quality flag"));
-        }
-    }
-    Ok(CompiledMeasurement {
-        code_when,
-        quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
-        value: optional(&spec.value, &format!("{what}.value"))?,
-        exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
-        unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
-        components: spec
-            .components
-            .iter()
-            .enumerate()
-            .map(|(i, c)| compile_measurement(c, &format!("{what}.components[{i}]"), true))
-            .collect::<Result<Vec<_>, String>>()?,
-        spec: spec.clone(),
-    })
-}
-
-fn label(spec: &MeasurementSpec) -> String {
-    if spec.name.is_empty() {
-        format!("MDC {}", spec.code)
-    } else {
-        spec.name.clone()
-    }
-}
-
 struct Context<'a> {
     mapping: &'a str,
     payload: &'a Json,
@@ -644,8 +391,8 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn error(&self, path: &str, rule: String) -> VendorError {
-        VendorError::Record {
+    fn error(&self, path: &str, rule: String) -> DeclarativeError {
+        DeclarativeError::Record {
             mapping: self.mapping.to_string(),
             record: self.index,
             path: path.to_string(),
@@ -702,7 +449,7 @@ fn measurement_of(
     at: &Context,
     time: EffectiveTime,
     explanation: &mut Explanation,
-) -> Result<Taken, VendorError> {
+) -> Result<Taken, DeclarativeError> {
     let code = code_of(m, at, explanation);
     if !m.spec.coded.is_empty() {
         return Ok(coded_of(m, code, at, time, explanation));
@@ -865,7 +612,7 @@ enum Got {
 }
 
 /// A value with its UCUM unit, converted as the spec says.
-fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> Result<Got, VendorError> {
+fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> Result<Got, DeclarativeError> {
     let Some(field) = &m.value else {
         return Ok(Got::Missing("no value path".into()));
     };

@@ -20,10 +20,7 @@ use thiserror::Error;
 
 use crate::model::{BluetoothAddress, DeviceIdentity, Eui64, HardwareIdError, InstanceId, PatientRef, Reading};
 
-/// The namespace prefix of a device that stands for many: a vendor mapping whose payload names no
-/// device. An association can never apply to it, because it would give every user's readings one
-/// patient; such readings need their patient in the payload or from the sender (`?patient=`).
-pub const SHARED_DEVICE_NAMESPACE: &str = "urn:fhirgate:no-device-id:";
+pub use crate::model::SHARED_DEVICE_NAMESPACE;
 
 /// A table that cannot be used.
 #[derive(Debug, Error)]

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::config::SmartSettings;
+use crate::delivery::config::SmartSettings;
 
 /// Fetch a new token this long before the old one expires, so none is used at its last second.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);

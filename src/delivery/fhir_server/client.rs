@@ -10,8 +10,8 @@ use thiserror::Error;
 
 use std::sync::Arc;
 
-use crate::config::{FhirAuth, FhirConfig};
-use crate::delivery::smart_auth::SmartAuth;
+use super::smart_auth::SmartAuth;
+use crate::delivery::config::{FhirAuth, FhirConfig};
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -49,7 +49,7 @@ pub struct FhirClient {
 
 impl FhirClient {
     pub fn new(base_url: &str, config: &FhirConfig) -> Result<FhirClient, ClientError> {
-        install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(config.timeout())
             .connect_timeout(Duration::from_secs(10).min(config.timeout()))
@@ -96,7 +96,7 @@ impl FhirClient {
             .get(format!(
                 "{}/Patient?{}&_elements=id",
                 self.base_url,
-                crate::mapping::identifier_query(system, value)
+                crate::fhir::search::identifier_query(system, value)
             ))
             .header(reqwest::header::ACCEPT, FHIR_JSON);
         let response = self
@@ -344,13 +344,6 @@ fn describe_send_error(error: &reqwest::Error) -> String {
     } else {
         format!("{kind}: {cause}")
     }
-}
-
-/// reqwest and rumqttc are built without a TLS crypto provider of their own; both use the process
-/// default, which is ring (no C toolchain or cmake needed, unlike aws-lc).
-pub fn install_crypto_provider() {
-    // Fails only when a provider is already installed, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
         return FixedOffset::east_opt(hours.saturating_mul(3600))
             .ok_or_else(|| format!("{hours} hours is not a UTC offset"));
     }
-    crate::adapters::ble::envelope::parse_utc_offset(text)
+    crate::model::parse_utc_offset(text)
 }
 
 fn number_text(value: &Json) -> Option<String> {

@@ -1,0 +1,262 @@
+//! Compiles a mapping file: every path parsed, every code case and term table read, the time
+//! rule checked, so that a mapping that cannot run is refused when it is loaded (and by `mappings
+//! check`), not on the first payload. [`super::run`] runs what this makes.
+
+use std::collections::BTreeMap;
+
+use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TermSpec, TimeSpec, UnknownCodesSpec};
+use super::time;
+use super::units;
+use crate::model::{Decimal, MdcCode};
+
+/// A mapping ready to run: its paths parsed.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub file: MappingFile,
+    pub(super) match_path: Field,
+    pub(super) records: Field,
+    pub(super) device_id: Option<Field>,
+    pub(super) patient_id: Option<Field>,
+    pub(super) time: CompiledTime,
+    pub(super) checks: Vec<(Field, CheckSpec)>,
+    pub(super) unknown_codes: Option<(Field, UnknownCodesSpec)>,
+    pub(super) measurements: Vec<CompiledMeasurement>,
+    pub(super) body_site: Option<CompiledTerm>,
+    pub(super) body_position: Option<CompiledTerm>,
+    pub(super) note: Option<Field>,
+    /// Where the vendor says the value was typed in, and the values that say so.
+    pub(super) self_reported: Option<(Field, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledTerm {
+    pub(super) field: Field,
+    pub(super) system: String,
+    /// The vendor's word → code and display.
+    pub(super) terms: BTreeMap<String, (String, Option<String>)>,
+    pub(super) in_code: Vec<String>,
+}
+
+impl CompiledTerm {
+    fn new(spec: &Option<TermSpec>, what: &str) -> Result<Option<CompiledTerm>, String> {
+        let Some(spec) = spec else {
+            return Ok(None);
+        };
+        let mut terms = BTreeMap::new();
+        for (word, coded) in &spec.terms {
+            let (code, display) = match coded.trim().split_once(' ') {
+                Some((code, display)) => (code, Some(display.trim().to_string())),
+                None => (coded.trim(), None),
+            };
+            if code.is_empty() {
+                return Err(format!("{what}.terms: {word:?} names no code"));
+            }
+            terms.insert(word.clone(), (code.to_string(), display));
+        }
+        Ok(Some(CompiledTerm {
+            field: path_field(&spec.path, &format!("{what}.path"))?,
+            system: spec.system.clone(),
+            terms,
+            in_code: spec.in_code.clone(),
+        }))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledTime {
+    pub(super) spec: TimeSpec,
+    pub(super) instant: Option<Field>,
+    pub(super) time_of_day: Option<Field>,
+    pub(super) start: Option<Field>,
+    pub(super) end: Option<Field>,
+    pub(super) duration: Option<Field>,
+    pub(super) zone_path: Option<Field>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledMeasurement {
+    pub(super) spec: MeasurementSpec,
+    /// `code_when`, compiled: each case's fields and values, and its code.
+    pub(super) code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
+    pub(super) value: Option<Field>,
+    pub(super) quality_path: Option<Field>,
+    pub(super) exponent: Option<Field>,
+    pub(super) unit_path: Option<Field>,
+    pub(super) components: Vec<CompiledMeasurement>,
+}
+
+fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> {
+    text.as_deref().map(|t| Field::compile(t, what)).transpose()
+}
+
+/// A field that must be read from the payload: a literal there (`specimen_source` without `$.`) is a
+/// typo that would never, or always, match.
+fn path_field(text: &str, what: &str) -> Result<Field, String> {
+    if !text.starts_with(['$', '@']) {
+        return Err(format!(
+            "{what}: {text:?} is not a JSONPath (start it with `$` for the payload or `@` for the record)"
+        ));
+    }
+    Field::compile(text, what)
+}
+
+impl Compiled {
+    pub fn new(file: MappingFile) -> Result<Compiled, String> {
+        let time = CompiledTime {
+            instant: optional(&file.time.instant, "time.instant")?,
+            time_of_day: optional(&file.time.time_of_day, "time.time_of_day")?,
+            start: optional(&file.time.start, "time.start")?,
+            end: optional(&file.time.end, "time.end")?,
+            duration: optional(&file.time.duration, "time.duration")?,
+            zone_path: optional(&file.time.zone_path, "time.zone_path")?,
+            spec: file.time.clone(),
+        };
+        if time.instant.is_none() && time.start.is_none() && time.end.is_none() {
+            return Err("time: give `instant`, or `start`/`end` (with `end` or `duration`)".into());
+        }
+        if let Some(zone) = &file.time.zone {
+            time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
+        }
+        let checks = file
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Ok((Field::compile(&c.path, &format!("checks[{i}].path"))?, c.clone())))
+            .collect::<Result<Vec<_>, String>>()?;
+        let unknown_codes = file
+            .unknown_codes
+            .as_ref()
+            .map(|u| Ok::<_, String>((Field::compile(&u.path, "unknown_codes.path")?, u.clone())))
+            .transpose()?;
+        if file.measurements.is_empty() {
+            return Err("measurements: a mapping needs at least one".into());
+        }
+        let measurements = file
+            .measurements
+            .iter()
+            .enumerate()
+            .map(|(i, m)| compile_measurement(m, &format!("measurements[{i}]"), false))
+            .collect::<Result<Vec<_>, String>>()?;
+        for (i, m) in file.measurements.iter().enumerate() {
+            if let Some(target) = &m.qualifies {
+                if !file.measurements.iter().any(|other| &other.name == target) {
+                    return Err(format!(
+                        "measurements[{i}].qualifies: no measurement is named {target:?}"
+                    ));
+                }
+            }
+        }
+        Ok(Compiled {
+            match_path: Field::compile(&file.match_path, "match")?,
+            records: Field::compile(&file.records, "records")?,
+            device_id: optional(&file.device.id, "device.id")?,
+            patient_id: file
+                .patient
+                .as_ref()
+                .map(|p| Field::compile(&p.id, "patient.id"))
+                .transpose()?,
+            time,
+            checks,
+            unknown_codes,
+            measurements,
+            body_site: CompiledTerm::new(&file.circumstances.body_site, "circumstances.body_site")?,
+            body_position: CompiledTerm::new(&file.circumstances.body_position, "circumstances.body_position")?,
+            note: file
+                .circumstances
+                .note
+                .as_deref()
+                .map(|note| path_field(note, "circumstances.note"))
+                .transpose()?,
+            self_reported: file
+                .circumstances
+                .self_reported
+                .as_ref()
+                .map(|s| Ok::<_, String>((path_field(&s.path, "circumstances.self_reported.path")?, s.when.clone())))
+                .transpose()?,
+            file,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+}
+
+fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> Result<CompiledMeasurement, String> {
+    if crate::codes::lookup(MdcCode(spec.code)).is_none() && spec.reference_id.is_none() {
+        return Err(format!(
+            "{what}: MDC code {} is not in the code table (src/codes.rs); give its `reference_id`",
+            spec.code
+        ));
+    }
+    if component && !spec.components.is_empty() {
+        return Err(format!("{what}: a component cannot have components"));
+    }
+    if component && !spec.code_when.is_empty() {
+        return Err(format!(
+            "{what}: a component's code is fixed; `code_when` belongs on the measurement"
+        ));
+    }
+    if spec.value.is_none() == spec.components.is_empty() {
+        return Err(format!("{what}: give a `value` or `components`, not both"));
+    }
+    let mut code_when = Vec::new();
+    for (i, case) in spec.code_when.iter().enumerate() {
+        let what = format!("{what}.code_when[{i}]");
+        if crate::codes::lookup(MdcCode(case.code)).is_none() {
+            return Err(format!("{what}: MDC code {} is not in the code table", case.code));
+        }
+        if case.when.is_empty() {
+            return Err(format!("{what}: `when` names no field, so the case would always hold"));
+        }
+        let fields = case
+            .when
+            .iter()
+            .map(|(path, value)| Ok((path_field(path, &format!("{what}.when"))?, value.clone())))
+            .collect::<Result<Vec<_>, String>>()?;
+        code_when.push((fields, MdcCode(case.code)));
+    }
+    for (vendor, code) in &spec.coded {
+        if crate::codes::lookup(MdcCode(*code)).is_none() {
+            return Err(format!("{what}.coded: {vendor:?} = {code} is not in the code table"));
+        }
+    }
+    if spec.value.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
+        return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
+    }
+    if spec.unit_path.is_some() && spec.units.is_empty() {
+        return Err(format!("{what}: a `unit_path` needs `units` (vendor unit → UCUM)"));
+    }
+    if let Some(to) = spec.convert_to.as_deref() {
+        for from in spec.unit.iter().chain(spec.units.values()) {
+            units::convert(Decimal::integer(1), from, to).map_err(|e| format!("{what}: {e}"))?;
+        }
+    }
+    for flag in spec.quality.values() {
+        if crate::model::QualityFlag::from_name(flag).is_none() {
+            return Err(format!("{what}.quality: {flag:?} is not a quality flag"));
+        }
+    }
+    Ok(CompiledMeasurement {
+        code_when,
+        quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
+        value: optional(&spec.value, &format!("{what}.value"))?,
+        exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
+        unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
+        components: spec
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| compile_measurement(c, &format!("{what}.components[{i}]"), true))
+            .collect::<Result<Vec<_>, String>>()?,
+        spec: spec.clone(),
+    })
+}
+
+pub(super) fn label(spec: &MeasurementSpec) -> String {
+    if spec.name.is_empty() {
+        format!("MDC {}", spec.code)
+    } else {
+        spec.name.clone()
+    }
+}

@@ -1,0 +1,311 @@
+//! The pipeline: the one place that turns a payload into what delivery does with it. At the door,
+//! [`Pipeline::check`] runs the adapter the way delivery will, so a transport refuses what could
+//! never be delivered; at delivery, [`Pipeline::plan`] (the [`Planner`]) reads the stored payload
+//! again, gives readings their patient (the payload's, the sender's, or an association's) and maps them
+//! into a [`Plan`]. `fhirgate map`, `mappings test`, the tests and the benchmarks go through the same
+//! functions.
+//!
+//! ```text
+//! payload ─▶ adapter (adapters/) ─▶ readings (model/) ─▶ patient + association ─▶ mapper (mapping/) ─▶ Plan
+//! ```
+
+pub mod association;
+pub mod association_registry;
+pub mod config;
+mod error;
+pub mod medtech;
+mod settings;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+pub use error::MapError;
+pub use settings::{load_associations, MapSettings};
+
+use crate::adapters::ble::envelope::{self, EnvelopeDefaults};
+use crate::adapters::declarative::{Dropped, Explanation};
+use crate::adapters::hl7v2::message::Message;
+use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
+use crate::adapters::hl7v2::report::read_report;
+use crate::adapters::AdapterKind;
+use crate::delivery::plan::{LeftOut, Plan, Planner, Transaction};
+use crate::mapping::medtech::MedtechMappingError;
+use crate::model::{PatientRef, Reading};
+use crate::store::OutboxRecord;
+use association::AssociationTable;
+
+/// The pipeline of a running bridge: its settings and, while it runs, the live association table.
+pub struct Pipeline {
+    settings: MapSettings,
+    /// The current device-patient associations (they change while the bridge runs); without them,
+    /// the settings' table.
+    associations: Option<watch::Receiver<AssociationTable>>,
+}
+
+/// Why the door refused a payload: what kind of refusal (an MLLP ACK code depends on it), which
+/// element of a batch, and the field, byte or rule (never a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// The element of a batch that was refused (the whole batch is).
+    pub index: Option<usize>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Not the payload's format at all (HL7 v2 that does not parse).
+    Malformed,
+    /// The format, but not a message the bridge takes (an HL7 order, an acknowledgement).
+    Unsupported,
+    /// A payload of the kind the bridge takes that cannot be mapped.
+    Invalid,
+}
+
+impl Refusal {
+    fn of(error: &MapError) -> Refusal {
+        let kind = match error {
+            MapError::Hl7(_) => RefusalKind::Malformed,
+            MapError::Pcd(PcdError::NotDeviceObservation(_)) => RefusalKind::Unsupported,
+            _ => RefusalKind::Invalid,
+        };
+        Refusal {
+            kind,
+            index: None,
+            detail: error.to_string(),
+        }
+    }
+
+    fn invalid(index: Option<usize>, detail: String) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Invalid,
+            index,
+            detail,
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn new(settings: MapSettings) -> Pipeline {
+        Pipeline {
+            settings,
+            associations: None,
+        }
+    }
+
+    /// The pipeline, reading associations from a live table instead of the settings'.
+    pub fn with_live_associations(mut self, associations: watch::Receiver<AssociationTable>) -> Pipeline {
+        self.associations = Some(associations);
+        self
+    }
+
+    pub fn settings(&self) -> &MapSettings {
+        &self.settings
+    }
+
+    /// The door: splits a body into the payloads to store (a JSON array of hub envelopes is a batch,
+    /// each element its own payload) and runs each through its adapter as delivery will. A missing
+    /// patient is not a refusal: the reading waits for an association.
+    pub fn check(&self, kind: AdapterKind, body: &[u8]) -> Result<Vec<Vec<u8>>, Refusal> {
+        let is_batch = kind == AdapterKind::Ble && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        if !is_batch {
+            self.check_one(kind, body)?;
+            return Ok(vec![body.to_vec()]);
+        }
+        let elements: Vec<serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| Refusal::invalid(None, format!("batch: {}", crate::privacy::json_error(&e))))?;
+        if elements.is_empty() {
+            return Err(Refusal::invalid(None, "batch: the array is empty".into()));
+        }
+        let mut payloads = Vec::with_capacity(elements.len());
+        for (index, element) in elements.iter().enumerate() {
+            let payload = serde_json::to_vec(element).map_err(|e| Refusal::invalid(Some(index), e.to_string()))?;
+            self.check_one(kind, &payload).map_err(|refusal| Refusal {
+                index: Some(index),
+                detail: format!("element {index}: {}", refusal.detail),
+                ..refusal
+            })?;
+            payloads.push(payload);
+        }
+        Ok(payloads)
+    }
+
+    fn check_one(&self, kind: AdapterKind, payload: &[u8]) -> Result<(), Refusal> {
+        if kind == AdapterKind::Medtech {
+            return self.settings.medtech.check(payload).map_err(|e| Refusal::of(&e));
+        }
+        read_payload(kind, payload, &self.settings, Utc::now())
+            .map(|_| ())
+            .map_err(|e| Refusal::of(&e))
+    }
+
+    /// What delivery does with a stored payload, read with the time it was received (not now), so a
+    /// replay plans it the same.
+    pub fn plan(&self, record: &OutboxRecord) -> Plan {
+        let Some(kind) = AdapterKind::from_name(&record.adapter) else {
+            return Plan::Refuse(format!("stored with an unknown adapter {:?}", record.adapter));
+        };
+        let received_at = record.received_at.with_timezone(&Utc);
+        if kind == AdapterKind::Medtech {
+            return match medtech::merge_plan(&self.settings.medtech, &record.payload) {
+                Ok(plan) => Plan::Merge(plan),
+                Err(error) => Plan::Refuse(error.to_string()),
+            };
+        }
+        let (mut readings, dropped) = match read_payload_explained(kind, &record.payload, &self.settings, received_at) {
+            Ok(read) => read,
+            Err(error) => return Plan::Refuse(error.to_string()),
+        };
+        if let Some((system, value)) = record.patient.as_deref().and_then(|p| p.split_once('|')) {
+            for reading in readings.iter_mut().filter(|r| r.patient.is_none()) {
+                reading.patient = Some(PatientRef {
+                    system: system.to_string(),
+                    value: value.to_string(),
+                });
+            }
+        }
+        let associated = match &self.associations {
+            Some(live) => associate(&mut readings, &live.borrow()),
+            None => associate(&mut readings, &self.settings.associations),
+        };
+        if let Err(error) = associated {
+            return Plan::Refuse(error.to_string());
+        }
+        if readings.is_empty() {
+            return Plan::Nothing("the payload holds no readings (a vendor poll with nothing new)".into());
+        }
+        match crate::mapping::map_readings(&readings, &self.settings.mapping) {
+            Ok(bundle) => Plan::Transaction(Box::new(Transaction {
+                bundle,
+                left_out: dropped
+                    .into_iter()
+                    .map(|d| LeftOut {
+                        record: d.record,
+                        measurement: d.measurement,
+                        reason: d.reason,
+                    })
+                    .collect(),
+            })),
+            Err(error) => Plan::Refuse(error.to_string()),
+        }
+    }
+}
+
+impl Planner for Pipeline {
+    fn plan(&self, record: &OutboxRecord) -> Plan {
+        Pipeline::plan(self, record)
+    }
+}
+
+/// Gives each reading that names no patient the one its device is associated with at its time.
+fn associate(readings: &mut [Reading], table: &AssociationTable) -> Result<(), MapError> {
+    for reading in readings {
+        table.associate(reading)?;
+    }
+    Ok(())
+}
+
+/// Runs the adapter on one payload: the readings it holds (one HL7 message may report several
+/// devices).
+pub fn read_payload(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reading>, MapError> {
+    Ok(read_payload_explained(kind, payload, settings, now)?.0)
+}
+
+/// [`read_payload`], with what a declarative mapping left out and why (empty for the other adapters,
+/// which refuse rather than leave out).
+pub fn read_payload_explained(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Reading>, Vec<Dropped>), MapError> {
+    match kind {
+        AdapterKind::Ble => {
+            let defaults = EnvelopeDefaults {
+                utc_offset: settings.default_utc_offset,
+                received_at: now.fixed_offset(),
+            };
+            Ok((vec![envelope::parse(payload, &defaults)?], Vec::new()))
+        }
+        AdapterKind::Hl7v2 => {
+            let message = Message::parse(payload)?;
+            pcd::accept_message_type(message.message_type(), message.trigger_event())?;
+            let report = read_report(&message)?;
+            let pcd_settings = PcdSettings {
+                default_offset: settings.default_utc_offset,
+                received_at: now.fixed_offset(),
+            };
+            Ok((pcd::readings(&report, &pcd_settings)?, Vec::new()))
+        }
+        AdapterKind::Declarative => {
+            let (readings, explanation) =
+                settings
+                    .declarative
+                    .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+            Ok((readings, explanation.dropped))
+        }
+        // MedTech messages become Observations through their own templates, never readings.
+        AdapterKind::Medtech => {
+            Err(MedtechMappingError::Template("messages are mapped by their templates, not as readings".into()).into())
+        }
+    }
+}
+
+/// Runs the adapter and gives each reading that names no patient the one its device is associated
+/// with at the reading's time: the readings ready for the mapper.
+pub fn associated_readings(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reading>, MapError> {
+    let mut readings = read_payload(kind, payload, settings, now)?;
+    associate(&mut readings, &settings.associations)?;
+    Ok(readings)
+}
+
+/// Maps one payload to a transaction Bundle serialized as pretty JSON (`fhirgate map`).
+pub fn map_payload(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<String, MapError> {
+    if kind == AdapterKind::Medtech {
+        let bundle = settings.medtech.bundle_for_empty_server(payload, now)?;
+        return serde_json::to_string_pretty(&bundle)
+            .map_err(|e| MapError::from(MedtechMappingError::Template(e.to_string())));
+    }
+    let readings = associated_readings(kind, payload, settings, now)?;
+    bundle_json(&readings, settings)
+}
+
+/// The readings as a pretty-printed transaction Bundle (empty when there are none).
+pub fn bundle_json(readings: &[Reading], settings: &MapSettings) -> Result<String, MapError> {
+    let bundle = if readings.is_empty() {
+        crate::fhir::empty_transaction()
+    } else {
+        crate::mapping::map_readings(readings, &settings.mapping)?
+    };
+    Ok(crate::fhir::bundle_to_json_pretty(&bundle)?)
+}
+
+/// `map --explain` for declarative mappings: what the mapping did, and the Bundle it led to (pretty
+/// JSON) or why none could be made. `Err` when the mapping itself refused the payload.
+pub fn explain_payload(
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<(Explanation, Result<String, MapError>), MapError> {
+    let (mut readings, explanation) =
+        settings
+            .declarative
+            .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+    let bundle = associate(&mut readings, &settings.associations).and_then(|()| bundle_json(&readings, settings));
+    Ok((explanation, bundle))
+}
