@@ -130,7 +130,7 @@ pub struct DeviceIdentity {
     pub instance_id: Option<InstanceId>,
     /// The 11073 MDS type of a point-of-care device (e.g. 69965 multi-parameter monitor, 70049
     /// large-volume infusion pump), with its reference id.
-    pub mds_type: Option<(super::MdcCode, Option<String>)>,
+    pub mds_type: Option<(super::measurement::MdcCode, Option<String>)>,
     /// The VMDs and channels inside a point-of-care MDS, as its message describes them.
     pub parts: Vec<DevicePart>,
 }
@@ -145,7 +145,7 @@ pub struct DevicePart {
     /// with its code.
     pub path: Vec<u32>,
     /// The part's MDC code (`0` when the sender marks it pending), with the sender's reference id.
-    pub code: super::MdcCode,
+    pub code: super::measurement::MdcCode,
     pub reference_id: Option<String>,
 }
 

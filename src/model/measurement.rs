@@ -165,7 +165,7 @@ pub struct Measurement {
     /// pressure status word qualifies the blood pressure).
     pub qualifies: Option<usize>,
     /// Where on the body, in which position, and the person's note (Open mHealth).
-    pub circumstances: super::Circumstances,
+    pub circumstances: super::circumstances::Circumstances,
     /// The containment path of the VMD or channel that measured it (`[1, 2, 1]`), for point-of-care
     /// devices; empty when the device measured it as a whole.
     pub device_part: Vec<u32>,
@@ -182,7 +182,7 @@ impl Measurement {
             quality: Vec::new(),
             supplemental_types: Vec::new(),
             qualifies: None,
-            circumstances: super::Circumstances::default(),
+            circumstances: super::circumstances::Circumstances::default(),
             device_part: Vec::new(),
         }
     }

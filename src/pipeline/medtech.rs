@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::MapError;
+use super::error::MapError;
 use crate::adapters::medtech::{DeviceMapping, MedtechError};
 pub use crate::delivery::plan::IdentityMode;
 use crate::delivery::plan::{MergePlan, Window};

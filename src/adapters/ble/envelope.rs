@@ -16,10 +16,9 @@
 use base64::Engine;
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
-use thiserror::Error;
 
-use super::characteristic::{Characteristic, CharacteristicIdError};
-use super::error::FrameError;
+use super::characteristic::Characteristic;
+pub use super::error::EnvelopeError;
 use super::time_context::TimeContext;
 use super::{decode, Decoded};
 use crate::model::HardwareIdError;
@@ -27,31 +26,6 @@ use crate::model::{
     parse_utc_offset, DeviceIdentity, DeviceKind, GatewayIdentity, Measurement, OffsetSource, Origin, PatientRef,
     Reading,
 };
-
-/// Why an envelope was rejected.
-#[derive(Debug, Error)]
-pub enum EnvelopeError {
-    #[error("hub envelope is not valid JSON for the envelope format: {}", crate::privacy::json_error(.0))]
-    Json(#[from] serde_json::Error),
-    #[error("hub envelope field `{field}`: {rule}")]
-    Field { field: String, rule: String },
-    #[error("hub envelope field `{field}`: {source}")]
-    Characteristic {
-        field: String,
-        source: CharacteristicIdError,
-    },
-    #[error("hub envelope field `{field}`: {source}")]
-    Frame { field: String, source: FrameError },
-}
-
-impl EnvelopeError {
-    fn field(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        EnvelopeError::Field {
-            field: field.into(),
-            rule: rule.into(),
-        }
-    }
-}
 
 /// How the envelope's `value` fields are encoded.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

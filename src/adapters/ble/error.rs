@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::characteristic::Characteristic;
+use super::characteristic::{Characteristic, CharacteristicIdError};
 
 /// A characteristic value that does not follow its Bluetooth specification.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -53,4 +53,29 @@ pub enum FrameError {
         characteristic: Characteristic,
         rule: &'static str,
     },
+}
+
+/// Why an envelope was rejected.
+#[derive(Debug, Error)]
+pub enum EnvelopeError {
+    #[error("hub envelope is not valid JSON for the envelope format: {}", crate::privacy::json_error(.0))]
+    Json(#[from] serde_json::Error),
+    #[error("hub envelope field `{field}`: {rule}")]
+    Field { field: String, rule: String },
+    #[error("hub envelope field `{field}`: {source}")]
+    Characteristic {
+        field: String,
+        source: CharacteristicIdError,
+    },
+    #[error("hub envelope field `{field}`: {source}")]
+    Frame { field: String, source: FrameError },
+}
+
+impl EnvelopeError {
+    pub(super) fn field(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        EnvelopeError::Field {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! CGM records need the session start time (0x2AAA) to have a time at all (CGMS 1.0.1 §3.3). Nothing
 //! is dropped: a value that cannot be paired is an error that names it.
 
-use super::envelope::EnvelopeError;
+use super::error::EnvelopeError;
 use super::time_context::TimeContext;
 use super::{cgm, Decoded};
 use crate::model::Measurement;

@@ -8,10 +8,10 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
 use super::compile::{label, Compiled, CompiledMeasurement, CompiledTerm};
+use super::error::DeclarativeError;
 use super::spec::Field;
 use super::time::{self, TimeError};
 use super::units;
-use super::DeclarativeError;
 use crate::model::{
     Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin,
     PatientRef, Quantity, Reading, Term, TermCode, Value,

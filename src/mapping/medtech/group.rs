@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
+use super::error::MedtechMappingError;
 use super::template::{FhirTemplates, PeriodInterval};
-use super::MedtechMappingError;
 use crate::model::NormalizedMeasurement;
 
 /// The measurements of one Observation.

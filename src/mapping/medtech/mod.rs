@@ -6,6 +6,7 @@
 //! system, and its resource id is the SHA-256 of that identifier, so a window's second message finds
 //! the first one's Observation by id and merges into it ([`observation::merge`]).
 
+mod error;
 pub mod group;
 pub mod observation;
 pub mod sampled_data;
@@ -13,47 +14,16 @@ pub mod template;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use thiserror::Error;
 
+pub use error::MedtechMappingError;
 pub use group::{group, ObservationGroup};
+pub use observation::{identifier_value, observation_id};
 pub use template::{CodeValueTemplate, FhirTemplates};
 
 use crate::model::NormalizedMeasurement;
 
 use crate::fhir::medtech::{created_device, created_patient, put_entry, transaction};
 pub use crate::fhir::medtech::{created_id, sha256_hex, Subjects, SERVICE_SYSTEM};
-
-#[derive(Debug, Error)]
-pub enum MedtechMappingError {
-    #[error("MedTech FHIR destination mapping {0}")]
-    Template(String),
-    #[error("the MedTech FHIR destination mapping has no template for the type {0:?}")]
-    NoTemplate(String),
-    #[error("MedTech measurement {0}")]
-    Measurement(String),
-    #[error("MedTech measurement time: {0}")]
-    Time(String),
-    #[error("cannot merge into the Observation on the server: {0}")]
-    Merge(String),
-    #[error("no MedTech FHIR destination mapping is configured (medtech.fhir_mapping)")]
-    NotConfigured,
-}
-
-/// The Observation identifier's value.
-pub fn identifier_value(subjects: &Subjects, group: &ObservationGroup) -> String {
-    format!(
-        "{}.{}.{}.{}",
-        subjects.patient,
-        subjects.device,
-        group.type_name,
-        group.id_segment()
-    )
-}
-
-/// The Observation's resource id: SHA-256 of `{system}_{identifier value}`.
-pub fn observation_id(identifier_value: &str) -> String {
-    sha256_hex(&format!("{SERVICE_SYSTEM}_{identifier_value}"))
-}
 
 /// What MedTech would write for a message on a server that has seen none of it, in its "Create"
 /// identity mode: the Patient, the Device, and each group's new Observation (`fhirgate map`). A

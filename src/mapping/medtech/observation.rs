@@ -6,13 +6,30 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Number, Value};
 
+use super::error::MedtechMappingError;
 use super::group::ObservationGroup;
 use super::sampled_data;
 use super::template::{CodeValueTemplate, ComponentTemplate, TemplateCode, ValueKind, ValueTemplate};
-use super::{MedtechMappingError, Subjects, SERVICE_SYSTEM};
+use crate::fhir::medtech::{sha256_hex, Subjects, SERVICE_SYSTEM};
 
 /// More slots than this in one SampledData is a template mistake (a 1 ms period over a day), not data.
 const MAX_SLOTS: i64 = 1_000_000;
+
+/// The Observation identifier's value.
+pub fn identifier_value(subjects: &Subjects, group: &ObservationGroup) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        subjects.patient,
+        subjects.device,
+        group.type_name,
+        group.id_segment()
+    )
+}
+
+/// The Observation's resource id: SHA-256 of `{system}_{identifier value}`.
+pub fn observation_id(identifier_value: &str) -> String {
+    sha256_hex(&format!("{SERVICE_SYSTEM}_{identifier_value}"))
+}
 
 /// MedTech's instant format: seven fractional digits and `Z` (.NET's "o" of a UTC time).
 pub fn instant(time: DateTime<Utc>) -> String {
@@ -165,10 +182,10 @@ pub fn create(
     subjects: &Subjects,
     issued: DateTime<Utc>,
 ) -> Result<Value, MedtechMappingError> {
-    let identifier = super::identifier_value(subjects, group);
+    let identifier = identifier_value(subjects, group);
     let mut observation = Map::new();
     observation.insert("resourceType".into(), json!("Observation"));
-    observation.insert("id".into(), json!(super::observation_id(&identifier)));
+    observation.insert("id".into(), json!(observation_id(&identifier)));
     observation.insert(
         "identifier".into(),
         json!([{"system": SERVICE_SYSTEM, "value": identifier}]),

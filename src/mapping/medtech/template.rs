@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Number, Value};
 
-use super::MedtechMappingError;
+use super::error::MedtechMappingError;
 
 /// `periodInterval`: how many measurements one Observation holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

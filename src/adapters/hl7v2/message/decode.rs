@@ -2,7 +2,8 @@
 //! character set, and splitting plus unescaping with the message's own delimiters.
 
 use super::super::error::{EscapeProblem, Hl7Error};
-use super::*;
+use super::encoding::{Charset, EncodingCharacters, BYTE_ORDER_MARK, ESCAPE_SHOWN, MLLP_END, MLLP_START};
+use super::parts::{Field, Repetition, Segment};
 
 /// Removes a leading MLLP start byte, a UTF-8 byte order mark and a trailing MLLP end byte (with the CR
 /// or LF after it). Returns the offset of what is left in the input, and what is left.

@@ -1,5 +1,6 @@
 //! Unit tests of `message`, kept beside it so the decoder file stays readable.
 
+use super::encoding::{BYTE_ORDER_MARK, ESCAPE_SHOWN};
 use super::*;
 use crate::adapters::hl7v2::error::EscapeProblem;
 
