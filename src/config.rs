@@ -188,4 +188,21 @@ mod tests {
         );
         assert_eq!(config.http.gateway_for_token("s3cret "), None);
     }
+
+    #[test]
+    fn the_older_names_of_declarative_mappings_are_still_read() {
+        let file = temp_file(
+            "aliases.toml",
+            "[mapping]\nvendor_mappings = \"vendor-dir\"\n\n[[mqtt.subscriptions]]\nfilter = \"clouds/#\"\nadapter = \"json\"\n",
+        );
+        let config = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_ALIASES_")).unwrap();
+        assert_eq!(config.mapping.declarative_mappings, Some(PathBuf::from("vendor-dir")));
+        assert_eq!(
+            config.mqtt.subscriptions[0].adapter,
+            crate::adapters::AdapterKind::Declarative
+        );
+        let file = temp_file("new-name.toml", "[mapping]\ndeclarative_mappings = \"dir\"\n");
+        let config = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_NEWNAME_")).unwrap();
+        assert_eq!(config.mapping.declarative_mappings, Some(PathBuf::from("dir")));
+    }
 }

@@ -260,3 +260,40 @@ pub(super) fn label(spec: &MeasurementSpec) -> String {
         spec.name.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(toml: &str) -> Result<Compiled, String> {
+        Compiled::new(super::super::spec::parse_text(toml, false)?)
+    }
+
+    const BASE: &str = "name = \"t\"\nmatch = \"$.list\"\nrecords = \"$.list[*]\"\n[time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n";
+
+    #[test]
+    fn a_mapping_that_cannot_run_is_refused_when_compiled_naming_the_key() {
+        let good = format!("{BASE}[[measurements]]\nname = \"hr\"\ncode = 147842\nvalue = \"@.v\"\nunit = \"/min\"\n");
+        let mapping = compiled(&good).unwrap();
+        assert_eq!(mapping.name(), "t");
+        assert_eq!(mapping.measurements.len(), 1);
+
+        let none = compiled(&BASE.replace("[time]", "measurements = []\n[time]")).unwrap_err();
+        assert!(none.contains("measurements: a mapping needs at least one"), "{none}");
+
+        let bad_path = good.replace("@.v", "@.[");
+        let error = compiled(&bad_path).unwrap_err();
+        assert!(error.contains("measurements[0]"), "{error}");
+
+        let no_time = good.replace("instant = \"@.t\"\n", "");
+        assert!(compiled(&no_time).unwrap_err().contains("time: give `instant`"));
+
+        let bad_zone = good.replace("[time]\n", "[time]\nzone = \"Mars/Olympus\"\n");
+        assert!(compiled(&bad_zone).unwrap_err().contains("time.zone"));
+
+        let qualifies = format!("{good}qualifies = \"nothing\"\n");
+        assert!(compiled(&qualifies)
+            .unwrap_err()
+            .contains("measurements[0].qualifies: no measurement is named \"nothing\""));
+    }
+}

@@ -371,7 +371,16 @@ impl Compiled {
             return Ok(EffectiveTime::Instant(start));
         }
         if t.spec.required {
-            return Err(at.error("time", "no time found: the record is refused".into()));
+            // Name the paths that were tried: the one that found nothing is what to fix.
+            let tried: Vec<&str> = [&t.instant, &t.start, &t.end]
+                .into_iter()
+                .flatten()
+                .map(Field::text)
+                .collect();
+            return Err(at.error(
+                &tried.join("`, `"),
+                "no time found (time.instant, or time.start/end): the record is refused".into(),
+            ));
         }
         explanation.steps.push(format!(
             "record {}: no time in the record; the receipt time is used",
@@ -703,4 +712,63 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
     };
     explanation.steps.push(step);
     Ok(Got::Value(Quantity::new(value, &unit)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(toml: &str) -> Compiled {
+        Compiled::new(super::super::spec::parse_text(toml, false).unwrap()).unwrap()
+    }
+
+    const MAPPING: &str = "name = \"t\"\nmatch = \"$.list\"\nrecords = \"$.list[*]\"\n\
+        [device]\nid = \"$.device\"\n[patient]\nid = \"$.user\"\nsystem = \"urn:x\"\n\
+        [time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
+        [[measurements]]\nname = \"hr\"\ncode = 147842\nvalue = \"@.v\"\nunit = \"/min\"\nabsent_when = [0]\n";
+
+    #[test]
+    fn records_become_readings_and_what_is_left_out_is_said() {
+        let payload: Json = serde_json::json!({
+            "device": "D1", "user": "U1",
+            "list": [{"t": 1700000000, "v": 61}, {"t": 1700000060, "v": 0}]
+        });
+        let received = DateTime::parse_from_rfc3339("2023-11-14T23:00:00Z").unwrap();
+        let mapping = compiled(MAPPING);
+        assert!(mapping.matches(&payload));
+        assert!(!mapping.matches(&serde_json::json!({"other": []})));
+        let (readings, explanation) = mapping.extract(&payload, received, *received.offset()).unwrap();
+        assert_eq!(explanation.records, 2);
+        assert_eq!(readings.len(), 1, "the second record holds only a placeholder 0");
+        let reading = &readings[0];
+        assert_eq!(reading.patient.as_ref().map(|p| p.value.as_str()), Some("U1"));
+        assert_eq!(reading.measurements.len(), 1);
+        let Some(Value::Quantity(q)) = &reading.measurements[0].value else {
+            panic!("{:?}", reading.measurements[0].value)
+        };
+        assert_eq!((q.value.to_string().as_str(), q.unit.as_str()), ("61", "/min"));
+        assert_eq!(
+            reading.measurements[0].time.anchor().instant().unwrap().to_rfc3339(),
+            "2023-11-14T22:13:20+00:00"
+        );
+        assert_eq!(explanation.dropped.len(), 1);
+        assert_eq!(explanation.dropped[0].record, 1);
+        assert_eq!(explanation.dropped[0].measurement, "hr");
+        assert!(explanation
+            .steps
+            .iter()
+            .any(|s| s.starts_with("records `$.list[*]`: 2 found")));
+    }
+
+    #[test]
+    fn a_record_without_its_time_is_refused_with_the_mapping_record_and_path() {
+        let payload: Json = serde_json::json!({"device": "D1", "user": "U1", "list": [{"v": 61}]});
+        let received = DateTime::parse_from_rfc3339("2023-11-14T23:00:00Z").unwrap();
+        let error = compiled(MAPPING)
+            .extract(&payload, received, *received.offset())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("mapping t, record 0: `@.t`"), "{error}");
+        assert!(!error.contains("61"), "never a value: {error}");
+    }
 }
