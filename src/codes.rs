@@ -328,15 +328,101 @@ pub static DEVICE_STATUS_CODES: &[MdcCode] = &[
     MdcCode(67996),  // MDC_ATTR_VAL_BATT_CHARGE
     MdcCode(67976),  // MDC_ATTR_TIME_BATT_REMAIN
     MdcCode(67925),  // MDC_ATTR_POWER_STAT
+    MdcCode(68020),  // MDC_ATTR_BATT_STAT
+    MdcCode(68023),  // MDC_ATTR_CAPAC_BATT_FULL
     MdcCode(67880),  // MDC_ATTR_ID_MODEL
     MdcCode(531974), // MDC_ID_PROD_SPEC_HW
     MdcCode(531975), // MDC_ID_PROD_SPEC_SW
     MdcCode(531976), // MDC_ID_PROD_SPEC_FW
+    // An infusion pump's configuration (IHE PCD TF-2 Appendix M, B. Braun captures).
+    MdcCode(184520), // MDC_PUMP_DRUG_LIBRARY_NAME
+    MdcCode(184516), // MDC_PUMP_DRUG_LIBRARY_CARE_AREA
+    // Network communication controller attributes (IEEE 11073-10101 partition 1).
+    MdcCode(69408), // MDC_NCC_WIRELESS_STATE
+    MdcCode(69410), // MDC_NCC_WIRELESS_DEVICE_IPV4_ADDR
+    MdcCode(69416), // MDC_NCC_WIRELESS_MAC
+    MdcCode(69417), // MDC_NCC_WIRELESS_SSID
+    MdcCode(69425), // MDC_NCC_WIRELESS_STRENGTH_PERCENT
+    MdcCode(69427), // MDC_NCC_WIRELESS_TXRATE
 ];
 
-/// True for measurements about the device rather than the patient.
+/// Device facts that senders send with the code pending (`0`), named by their reference id: a pump's
+/// rack and pillar position, B. Braun's power source and state.
+pub static DEVICE_STATUS_REFERENCE_IDS: &[&str] = &[
+    "MDC_ATTR_PILLAR_ASSEMBLY",
+    "MDC_ATTR_PUMP_PILLAR_DETAILS",
+    "MDCX_DMC_ATTR_POWER_SOURCE",
+    "MDCX_DMC_ATTR_POWER_STATE",
+];
+
+/// What a living person can have, per code and unit: a value outside is a placeholder or a device
+/// fault (body-composition scales send body fat 0 % while back-filling history), never a measurement.
+/// The bounds are wide on purpose (record values of the literature, infants to the heaviest adults):
+/// they catch what cannot be, not what is unusual.
+pub struct PlausibleRange {
+    pub code: MdcCode,
+    pub unit: &'static str,
+    pub min: f64,
+    pub max: f64,
+}
+
+macro_rules! plausible {
+    ($(($code:expr, [$($unit:literal => $min:literal ..= $max:literal),*]),)*) => {
+        &[$($(PlausibleRange { code: $code, unit: $unit, min: $min, max: $max },)*)*]
+    };
+}
+
+use mdc::*;
+
+pub static PLAUSIBLE_RANGES: &[PlausibleRange] = plausible![
+    (BODY_FAT, ["%" => 1.0..=75.0]),
+    (MASS_BODY_FAT_FREE, ["kg" => 1.0..=250.0, "[lb_av]" => 2.0..=550.0]),
+    (MASS_BODY_SOFT_LEAN, ["kg" => 1.0..=250.0, "[lb_av]" => 2.0..=550.0]),
+    (BODY_WATER, ["kg" => 1.0..=200.0, "[lb_av]" => 2.0..=440.0, "%" => 1.0..=90.0]),
+    (MASS_BODY_ACTUAL, ["kg" => 0.2..=650.0, "[lb_av]" => 0.4..=1450.0, "g" => 200.0..=650000.0]),
+    (LEN_BODY_ACTUAL, ["m" => 0.2..=2.8, "cm" => 20.0..=280.0, "[in_i]" => 8.0..=110.0]),
+    (RATIO_MASS_BODY_LEN_SQ, ["kg/m2" => 5.0..=200.0]),
+    (PULS_OXIM_SAT_O2, ["%" => 1.0..=100.0]),
+    (ECG_HEART_RATE, ["/min" => 10.0..=350.0, "{beat}/min" => 10.0..=350.0, "{beats}/min" => 10.0..=350.0]),
+    (PULS_OXIM_PULS_RATE, ["/min" => 10.0..=350.0, "{beat}/min" => 10.0..=350.0, "{beats}/min" => 10.0..=350.0]),
+    (PULS_RATE_NON_INV, ["/min" => 10.0..=350.0, "{beat}/min" => 10.0..=350.0, "{beats}/min" => 10.0..=350.0]),
+    (RESP_RATE, ["/min" => 1.0..=150.0, "{breath}/min" => 1.0..=150.0]),
+    (PRESS_BLD_NONINV_SYS, ["mm[Hg]" => 20.0..=350.0, "kPa" => 2.7..=46.7]),
+    (PRESS_BLD_NONINV_DIA, ["mm[Hg]" => 5.0..=250.0, "kPa" => 0.7..=33.3]),
+    (PRESS_BLD_NONINV_MEAN, ["mm[Hg]" => 10.0..=300.0, "kPa" => 1.3..=40.0]),
+    (TEMP_BODY, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_RECT, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_ORAL, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_EAR, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_FINGER, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_TOE, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_AXILLA, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_GIT, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (TEMP_TYMP, ["Cel" => 10.0..=46.0, "[degF]" => 50.0..=115.0]),
+    (CONC_GLU_CAPILLARY_WHOLEBLOOD, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_CAPILLARY_PLASMA, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_VENOUS_WHOLEBLOOD, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_VENOUS_PLASMA, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_ARTERIAL_WHOLEBLOOD, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_ARTERIAL_PLASMA, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_ISF, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_UNDETERMINED_WHOLEBLOOD, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+    (CONC_GLU_UNDETERMINED_PLASMA, ["mg/dL" => 5.0..=3000.0, "mmol/L" => 0.3..=166.0]),
+];
+
+/// The plausible range of `code` in `unit`, when the table has one.
+pub fn plausible_range(code: MdcCode, unit: &str) -> Option<&'static PlausibleRange> {
+    PLAUSIBLE_RANGES.iter().find(|r| r.code == code && r.unit == unit)
+}
+
+/// True for measurements about the device rather than the patient, by their code.
 pub fn is_device_status(code: MdcCode) -> bool {
     DEVICE_STATUS_CODES.contains(&code)
+}
+
+/// True for a code the sender marks pending whose reference id names a device fact.
+pub fn is_device_status_reference_id(reference_id: &str) -> bool {
+    DEVICE_STATUS_REFERENCE_IDS.contains(&reference_id)
 }
 
 /// The table row for `code`, if the bridge knows it.

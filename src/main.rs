@@ -52,6 +52,10 @@ enum Command {
         /// printed is what MedTech's create mode writes on a server that has seen none of it.
         #[arg(long)]
         fhir_mapping: Option<PathBuf>,
+        /// The identifier system of HL7 v2 patient ids sent without an assigning authority (PID-3
+        /// CX-4); without it, such an id names no patient (see README, "Placeholder patients").
+        #[arg(long, env = "FHIRGATE_UNQUALIFIED_PATIENT_SYSTEM")]
+        unqualified_patient_system: Option<String>,
         /// The identifier system of device ids for `--adapter medtech` (MedTech's default device
         /// identifier system).
         #[arg(long)]
@@ -292,6 +296,7 @@ fn main() -> ExitCode {
             mapping,
             fhir_mapping,
             device_identifier_system,
+            unqualified_patient_system,
             explain,
         } => {
             if explain && adapter != AdapterKind::Declarative {
@@ -363,6 +368,8 @@ fn main() -> ExitCode {
                 associations,
                 declarative: std::sync::Arc::new(declarative),
                 medtech: std::sync::Arc::new(medtech),
+                unqualified_patient_system,
+                ..MapSettings::default()
             };
             if explain {
                 return match explain_payload(&payload, &settings, chrono::Utc::now()) {

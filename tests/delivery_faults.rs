@@ -143,6 +143,7 @@ fn weight_record(n: u32) -> OutboxRecord {
         source: "test".into(),
         payload: payload.to_string().into_bytes(),
         patient: None,
+        batch_index: None,
     }
 }
 

@@ -117,9 +117,19 @@ fn pcd04_occlusion_start_and_end_are_alert_observations_with_their_phase() {
             ])
         );
         identifiers.push(alert["identifier"][0]["value"].as_str().unwrap().to_string());
-        // The pump is identified by the EUI-64 the alarm row carries, and left untyped (no MDS row).
+        // The EUI-64 the alarm row carries is B. Braun's OUI and zeros, which names only the maker: the
+        // pump is identified by its label beside it (OBX-18.1), in the sender's namespace, and left
+        // untyped (no MDS row).
         let device = &bundle["entry"][1]["resource"];
-        assert_eq!(device["identifier"][0]["value"], "00-12-21-00-00-00-00-00");
+        assert_eq!(device["identifier"][0]["value"], "P6013");
+        assert_eq!(
+            device["identifier"][0]["system"],
+            "urn:fhirgate:equipment-id:PAT_DEVICE_BBRAUN"
+        );
+        assert!(
+            !device.to_string().contains("00-12-21-00-00-00-00-00"),
+            "the placeholder is no identifier: {device}"
+        );
         assert!(device["type"].is_null());
     }
     assert_ne!(identifiers[0], identifiers[1], "start and end are two Observations");

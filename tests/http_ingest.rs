@@ -228,6 +228,7 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
         source: "test".into(),
         payload: b"{}".to_vec(),
         patient: None,
+        batch_index: None,
     };
     server
         .outbox

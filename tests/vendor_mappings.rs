@@ -715,7 +715,7 @@ absent_when = [0]
     // 0.0 is the absent marker 0; 7.5e1 × 10^0 is 75.
     let (code, stdout, stderr) = map_with(
         mapping,
-        r#"{"r": [{"t": 1, "v": 0.0, "e": 0}, {"t": 2, "v": 7.5e1, "e": 0}]}"#,
+        r#"{"r": [{"t": 1700000001, "v": 0.0, "e": 0}, {"t": 1700000002, "v": 7.5e1, "e": 0}]}"#,
         false,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -724,18 +724,24 @@ absent_when = [0]
     assert_eq!(observations.len(), 1, "the 0.0 marker left one out");
     assert_eq!(observations[0]["valueQuantity"]["value"].as_f64(), Some(75.0));
     // An absurd exponent is refused, not expanded.
-    let (code, _, stderr) = map_with(mapping, r#"{"r": [{"t": 1, "v": 5, "e": 2000000000}]}"#, false);
+    let (code, _, stderr) = map_with(mapping, r#"{"r": [{"t": 1700000001, "v": 5, "e": 2000000000}]}"#, false);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("`@.e` is not a whole number from -30 to 30"),
         "{stderr}"
     );
-    // A poll with nothing new is an empty transaction, not an error.
-    let (code, stdout, _) = map_with(mapping, r#"{"r": []}"#, false);
-    assert_eq!(code, 0);
-    let bundle: Json = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        bundle,
-        serde_json::json!({"resourceType": "Bundle", "type": "transaction"})
+    // A poll with nothing new holds no reading: it is refused with the reason, so that a payload taken
+    // always becomes something (nothing vanishes after a 202).
+    let (code, stdout, stderr) = map_with(mapping, r#"{"r": []}"#, false);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("the payload holds no readings"), "{stderr}");
+    // Milliseconds read as seconds put the reading tens of thousands of years ahead: refused, naming
+    // the record and path, never sent as `+54692-…`.
+    let (code, _, stderr) = map_with(mapping, r#"{"r": [{"t": 1663430400000, "v": 75, "e": 0}]}"#, false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("record 0 `@.v`") && stderr.contains("after the payload was received"),
+        "{stderr}"
     );
 }

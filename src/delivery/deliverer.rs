@@ -205,16 +205,10 @@ impl<S: Sink> Deliverer<S> {
                 self.remove_delivered(planned.iter().map(|p| (p.id, &p.record)))?;
                 // Never silently: what an adapter left out is said, by path and rule (no values).
                 for one in planned {
-                    for LeftOut {
-                        record,
-                        measurement,
-                        reason,
-                    } in &one.transaction.left_out
-                    {
+                    for LeftOut { what, reason } in &one.transaction.left_out {
                         warn!(
                             outbox_id = one.id,
-                            record,
-                            measurement = %measurement,
+                            left_out = %what,
                             reason = %reason,
                             "delivered without a measurement the mapping left out"
                         );

@@ -35,11 +35,11 @@ pub struct Transaction {
     pub left_out: Vec<LeftOut>,
 }
 
-/// A measurement an adapter left out, by record and measurement name, with the rule.
+/// A measurement (or one of its values) left out of what is delivered: which (`record 3 heart
+/// rate`, `MDC_BODY_FAT (notifications[0])`) and the rule, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftOut {
-    pub record: usize,
-    pub measurement: String,
+    pub what: String,
     pub reason: String,
 }
 

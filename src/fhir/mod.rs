@@ -7,6 +7,7 @@
 pub mod medtech;
 pub mod patients;
 pub mod search;
+pub mod validate;
 
 use fhirbolt::model::r4::resources::Bundle;
 use thiserror::Error;

@@ -16,12 +16,23 @@ pub fn device_part(device: &DeviceIdentity) -> Option<String> {
         .system_id
         .map(|id| id.compact())
         .or_else(|| device.bluetooth_address.map(|a| a.compact()))
+        .or_else(|| device.system_id_text.as_ref().map(|i| i.value.clone()))
         .or_else(|| device.instance_id.as_ref().map(|i| i.value.clone()))
 }
 
 /// The full dedup identifier value of `measurement`. A measurement about the device itself has no
 /// patient; its patient part is the word `device`.
-pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, measurement: &Measurement) -> String {
+///
+/// A measurement the device gave no time for is timed by its receipt, to 1/100 s: two notifications
+/// received within 10 ms, or a hub batch sharing one `receivedAt`, would share an identifier. Such a
+/// measurement's identifier ends in `-rx` and the reading's receipt key (a digest of the payload and
+/// its place in the batch), so distinct notifications stay distinct and a resend stays one.
+pub fn observation_identifier(
+    device_part: &str,
+    patient: Option<&PatientRef>,
+    measurement: &Measurement,
+    receipt_key: Option<&str>,
+) -> String {
     let time = measurement.time.anchor().local;
     let kind = code_identity(measurement.code, measurement.label.as_deref());
     let mut value = format!(
@@ -39,6 +50,14 @@ pub fn observation_identifier(device_part: &str, patient: Option<&PatientRef>, m
     if !measurement.device_part.is_empty() {
         value.push('-');
         value.push_str(&dotted(&measurement.device_part));
+    }
+    let by_receipt = matches!(
+        measurement.time.anchor().quality,
+        crate::model::ClockQuality::GatewayReceipt { .. }
+    );
+    if let (true, Some(key)) = (by_receipt, receipt_key) {
+        value.push_str("-rx");
+        value.push_str(key);
     }
     value
 }
@@ -92,7 +111,7 @@ mod tests {
         .with_supplemental_type(MdcCode(150588));
         let device_part = device_part(&device).unwrap();
         assert_eq!(
-            observation_identifier(&device_part, Some(&patient), &measurement),
+            observation_identifier(&device_part, Some(&patient), &measurement, None),
             "74E8FFFEFF051C00-sisansarahId-urn:oid:2.999.1.2.3.4.5.6.7.8.10-149530-20181113175903.00-150588"
         );
     }

@@ -62,6 +62,25 @@ fn specialization(kind: DeviceKind) -> (&'static str, &'static str, &'static str
     }
 }
 
+/// An 11073 system id that is not an EUI-64: a UUID as an RFC 3986 URI (`urn:ietf:rfc:3986`,
+/// `urn:uuid:…`, FHIR's way to write one), any other text under the sender's namespace. Never the
+/// EUI-64 system.
+fn system_id_text_identifier(id: &InstanceId) -> Identifier {
+    let (system, value) = match uuid::Uuid::parse_str(&id.value) {
+        Ok(uuid) => ("urn:ietf:rfc:3986".to_string(), format!("urn:uuid:{uuid}")),
+        Err(_) => (
+            crate::model::namespace_system(id.namespace.as_deref(), SYSTEM_ID_TEXT_SYSTEM_PREFIX),
+            id.value.clone(),
+        ),
+    };
+    Identifier {
+        r#type: Some(Box::new(concept(Vec::new(), Some("MDC_ATTR_SYS_ID")))),
+        system: Some(system.as_str().into()),
+        value: Some(value.as_str().into()),
+        ..Default::default()
+    }
+}
+
 /// The identifier system of a non-EUI equipment instance id: `urn:oid:` for an OID namespace, else a
 /// fhirgate URN naming the namespace (HL7 v2 EI has no URI of its own).
 pub fn instance_id_system(id: &InstanceId) -> String {
@@ -82,6 +101,9 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
             BLUETOOTH_ADDRESS_SYSTEM,
             address.dashed(),
         ));
+    }
+    if let Some(system_id) = &device.system_id_text {
+        identifiers.push(system_id_text_identifier(system_id));
     }
     if let Some(instance) = &device.instance_id {
         identifiers.push(Identifier {

@@ -53,12 +53,17 @@ pub enum MappingError {
     NoDeviceIdentifier,
     #[error("the reading holds no measurement")]
     NoMeasurements,
-    /// Names the code and device time, never the identifier itself: it contains the patient's id.
+    /// Names both measurements by code and where they were read, never the identifier itself (it
+    /// contains the patient's id) nor the values.
     #[error(
-        "two different values of {code} at device time {time} from the same device and patient: a server \
-         would keep only one, so the payload is rejected rather than losing a value"
+        "two different values of {code} for one device, patient and time ({first} and {second}): a server \
+         would keep only one, so the payload is refused rather than losing a value"
     )]
-    ConflictingMeasurements { code: String, time: String },
+    ConflictingMeasurements {
+        code: String,
+        first: String,
+        second: String,
+    },
 }
 
 /// The namespace of fhirgate's name-based (v5) UUIDs: fullUrls derive from the conditional identity
@@ -102,16 +107,35 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
         return Err(MappingError::NoMeasurements);
     }
     let mut entries: Vec<BundleEntry> = Vec::new();
-    let mut urls = std::collections::HashSet::new();
+    // fullUrl → the entry's place and the measurement it holds (for a conflict's reason).
+    let mut seen: std::collections::HashMap<String, (usize, Option<Source>)> = std::collections::HashMap::new();
     for reading in readings {
-        for entry in reading_entries(reading, options)? {
+        for (entry, source) in reading_entries(reading, options)? {
             let url = entry
                 .full_url
                 .as_ref()
                 .and_then(|u| u.value.clone())
                 .unwrap_or_default();
-            if urls.insert(url) {
-                entries.push(entry);
+            match seen.get(&url) {
+                None => {
+                    seen.insert(url, (entries.len(), source));
+                    entries.push(entry);
+                }
+                // The same identity twice: a verbatim repeat (a resend, a device or gateway shared by
+                // readings) is written once. Two Observations that differ under one identity cannot
+                // both be stored, and keeping either silently would lose the other. (Devices keep the
+                // first: what one payload says of a device, another may leave out.)
+                Some((index, first)) => {
+                    if let (Some(first), Some(second)) = (first, &source) {
+                        if entries.get(*index) != Some(&entry) {
+                            return Err(MappingError::ConflictingMeasurements {
+                                code: second.code.clone(),
+                                first: first.place.clone(),
+                                second: second.place.clone(),
+                            });
+                        }
+                    }
+                }
             }
         }
     }
@@ -135,24 +159,33 @@ fn device_entry(mapped: device::MappedDevice) -> (String, BundleEntry) {
     (url, entry)
 }
 
+pub(crate) use observation::about_device;
+
 /// The patient part of a measurement's dedup identifier: none for the device's own status.
 fn dedup_patient<'a>(
     patient: Option<&'a PatientRef>,
     measurement: &crate::model::Measurement,
 ) -> Option<&'a PatientRef> {
-    patient.filter(|_| !crate::codes::is_device_status(measurement.code))
+    patient.filter(|_| !about_device(measurement))
 }
 
-fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<BundleEntry>, MappingError> {
+/// What an Observation entry was made from, for a conflict's reason: its code and where it was read.
+#[derive(Debug, Clone)]
+struct Source {
+    code: String,
+    place: String,
+}
+
+fn reading_entries(
+    reading: &Reading,
+    options: &MappingOptions,
+) -> Result<Vec<(BundleEntry, Option<Source>)>, MappingError> {
     if reading.measurements.is_empty() {
         return Err(MappingError::NoMeasurements);
     }
     // Only a reading of nothing but device status may lack a patient.
     let patient = reading.patient.as_ref();
-    let about_patient = reading
-        .measurements
-        .iter()
-        .any(|m| !crate::codes::is_device_status(m.code));
+    let about_patient = reading.measurements.iter().any(|m| !about_device(m));
     if patient.is_none() && about_patient {
         return Err(MappingError::NoPatient);
     }
@@ -170,12 +203,12 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
             &options.gateway_id_system,
             reading.origin,
         ));
-        entries.push(entry);
+        entries.push((entry, None));
         url
     });
     let mds_identifier = device.conditional_identifier.clone();
     let (device_url, entry) = device_entry(device);
-    entries.push(entry);
+    entries.push((entry, None));
     // The VMDs, then the channels, each under the level above it (the MDS when the message does not
     // describe the VMD).
     let mut parts: Vec<&crate::model::DevicePart> = reading.device.parts.iter().collect();
@@ -189,7 +222,7 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
             .map_or(device_url.as_str(), |(_, url)| url.as_str())
             .to_string();
         let (url, entry) = device_entry(device::device_part(&mds_identifier, part, &parent));
-        entries.push(entry);
+        entries.push((entry, None));
         part_urls.push((part.path.clone(), url));
     }
 
@@ -205,7 +238,14 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
     let identifiers: Vec<String> = reading
         .measurements
         .iter()
-        .map(|m| dedup::observation_identifier(&device_part, dedup_patient(patient, m), m))
+        .map(|m| {
+            dedup::observation_identifier(
+                &device_part,
+                dedup_patient(patient, m),
+                m,
+                reading.receipt_key.as_deref(),
+            )
+        })
         .collect();
     let measurement_urls: Vec<String> = identifiers.iter().map(|id| full_url("Observation", id)).collect();
     let links = observation::ObservationLinks {
@@ -217,8 +257,13 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
         measurement_urls: &measurement_urls,
         location: reading.location.as_ref(),
     };
-    let mut seen: std::collections::HashMap<&str, &crate::model::Measurement> = std::collections::HashMap::new();
-    for ((measurement, identifier), url) in reading.measurements.iter().zip(&identifiers).zip(&measurement_urls) {
+    for (index, ((measurement, identifier), url)) in reading
+        .measurements
+        .iter()
+        .zip(&identifiers)
+        .zip(&measurement_urls)
+        .enumerate()
+    {
         // PHD IG (PhdBitsEnumerationObservation): event bits are reported only when set, so a status
         // word with no bit set has nothing to report.
         if let Some(Value::Flags(flags)) = &measurement.value {
@@ -226,27 +271,26 @@ fn reading_entries(reading: &Reading, options: &MappingOptions) -> Result<Vec<Bu
                 continue;
             }
         }
-        // A payload that repeats a record verbatim holds one reading, not two; two different values
-        // under one identity cannot both be stored, and silently keeping one would lose the other.
-        if let Some(first) = seen.insert(identifier, measurement) {
-            if first == measurement {
-                continue;
-            }
-            return Err(MappingError::ConflictingMeasurements {
-                code: measurement
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| measurement.code.to_string()),
-                time: measurement.time.anchor().local.to_string(),
-            });
-        }
+        let source = Source {
+            code: measurement
+                .label
+                .clone()
+                .unwrap_or_else(|| measurement.code.to_string()),
+            place: measurement
+                .source
+                .clone()
+                .unwrap_or_else(|| format!("measurement {index}")),
+        };
         let resource = observation::observation(measurement, identifier, &links);
         let query = identifier_query(observation::observation_identifier_system(reading.origin), identifier);
-        entries.push(conditional_entry(
-            url.clone(),
-            Resource::Observation(Box::new(resource)),
-            "Observation",
-            query,
+        entries.push((
+            conditional_entry(
+                url.clone(),
+                Resource::Observation(Box::new(resource)),
+                "Observation",
+                query,
+            ),
+            Some(source),
         ));
     }
     Ok(entries)
@@ -337,6 +381,8 @@ mod tests {
             }),
             received_at: received_at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
             origin: Origin::PersonalHealth,
+            patient_withheld: None,
+            receipt_key: None,
             location: None,
             measurements: values
                 .iter()

@@ -10,7 +10,7 @@ use fhirbolt::model::r4::Resource;
 
 use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum_quantity};
 use super::terminology::*;
-use crate::codes::{is_device_status, loinc_for_unit, lookup, mdc};
+use crate::codes::{loinc_for_unit, lookup, mdc};
 use crate::model::{
     AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Term,
     Timestamp, Value,
@@ -196,7 +196,7 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         )),
         // A device's own status is about the device (PHD IG: battery level's subject is the Device).
         subject: Some(Box::new(match links.patient {
-            Some(patient) if !is_device_status(measurement.code) => patient.clone(),
+            Some(patient) if !about_device(measurement) => patient.clone(),
             _ => Reference {
                 r#type: Some("Device".into()),
                 ..reference(links.device_url)
@@ -231,6 +231,12 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
             .collect(),
         ..Default::default()
     }
+}
+
+/// True for a measurement about the device (its battery, network, configuration) rather than the
+/// patient: the adapter says so, or the code table does.
+pub fn about_device(measurement: &crate::model::Measurement) -> bool {
+    measurement.about_device || crate::codes::is_device_status(measurement.code)
 }
 
 /// The most specific part of the device that measured (PoCD: the channel, else the VMD), else the
@@ -383,6 +389,15 @@ fn absent_reason(reason: AbsentReason) -> CodeableConcept {
         AbsentReason::NotAtThisResolution | AbsentReason::ReservedValue | AbsentReason::MeasurementUnsuccessful => {
             data_absent("error", "Error")
         }
+        // The number is not shown, so nobody can read it as real; the text says why it is absent.
+        AbsentReason::Implausible => CodeableConcept {
+            text: Some(
+                "The device sent a value outside what a living person can have (a placeholder or a device \
+                 fault); it is not reported as a value."
+                    .into(),
+            ),
+            ..data_absent("error", "Error")
+        },
     }
 }
 

@@ -22,11 +22,14 @@ pub const CONTINUA_DEVICE_IDENTIFIERS_SYSTEM: &str = "http://terminology.hl7.org
 /// Identifier system of IEEE EUI-64 system ids (PHD IG, PhdDevice).
 pub const EUI64_SYSTEM_ID_SYSTEM: &str = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680";
 pub const BLUETOOTH_ADDRESS_SYSTEM: &str = "http://hl7.org/fhir/sid/eui-48/bluetooth";
-/// Prefix of the identifier system of non-EUI equipment instance ids; the namespace follows.
 /// The identifier system fhirgate gives the VMDs and channels of a point-of-care device, which carry no
 /// identifier of their own: the value is `{MDS system}:{MDS value}/{path}:{code}`.
 pub const DEVICE_PART_SYSTEM: &str = "urn:fhirgate:device-part";
+/// Prefix of the identifier system of non-EUI equipment instance ids; the namespace follows.
 pub const EQUIPMENT_ID_SYSTEM_PREFIX: &str = "urn:fhirgate:equipment-id:";
+/// Prefix of the identifier system of an 11073 system id that is neither an EUI-64 nor a UUID, by
+/// the namespace of the sender.
+pub const SYSTEM_ID_TEXT_SYSTEM_PREFIX: &str = "urn:fhirgate:system-id:";
 
 /// Identifier system of the PHD dedup identifier (PHD IG, PhdBaseObservation).
 pub const PHD_OBSERVATION_IDENTIFIER_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";

@@ -49,6 +49,15 @@ impl Eui64 {
     pub fn compact(&self) -> String {
         hex::encode_upper(self.0)
     }
+
+    /// True when the EUI-64 cannot name one device: its device-specific part (the 40 bits after the
+    /// 24-bit OUI) is all zeros or all ones. Gateways send such values for every device of a maker
+    /// (B. Braun's `0012210000000000` in OBX-18 of every pump), so they identify the maker, not the
+    /// device.
+    pub fn is_placeholder(&self) -> bool {
+        let device = &self.0[3..];
+        device.iter().all(|&b| b == 0) || device.iter().all(|&b| b == 0xFF)
+    }
 }
 
 impl FromStr for Eui64 {
@@ -126,7 +135,13 @@ pub struct DeviceIdentity {
     pub hardware_revision: Option<String>,
     pub software_revision: Option<String>,
     pub kind: Option<DeviceKind>,
-    /// A non-EUI equipment instance id, for devices that have no EUI-64 or Bluetooth address.
+    /// The device's 11073 system id (`MDC_ATTR_SYS_ID`) when it is not an EUI-64: B. Braun pumps send
+    /// a UUID there. It is the device's own identity, under a system of its own (never the EUI-64 one).
+    /// A UUID has no namespace (it is unique by itself); any other text is unique only within the
+    /// sender's namespace.
+    pub system_id_text: Option<InstanceId>,
+    /// An equipment instance id that is not an EUI: a vendor GUID, serial or the label a hospital gave
+    /// the device (OBX-18.1 beside a placeholder EUI), with the namespace that issued it.
     pub instance_id: Option<InstanceId>,
     /// The 11073 MDS type of a point-of-care device (e.g. 69965 multi-parameter monitor, 70049
     /// large-volume infusion pump), with its reference id.
@@ -156,7 +171,7 @@ impl DeviceIdentity {
 
     /// True when the device can be identified at all.
     pub fn is_identifiable(&self) -> bool {
-        self.has_hardware_id() || self.instance_id.is_some()
+        self.has_hardware_id() || self.system_id_text.is_some() || self.instance_id.is_some()
     }
 }
 
@@ -195,6 +210,16 @@ mod tests {
         assert!(err.to_string().contains("'71-10-00'"), "{err}");
         assert!("C4:7C:8D:6A:1F:2G".parse::<BluetoothAddress>().is_err());
         assert!("C4:7C:8D:6A:1F:20:00".parse::<BluetoothAddress>().is_err());
+    }
+
+    #[test]
+    fn an_eui64_that_names_only_its_maker_is_a_placeholder() {
+        for placeholder in ["0012210000000000", "001221FFFFFFFFFF", "0000000000000000"] {
+            assert!(placeholder.parse::<Eui64>().unwrap().is_placeholder(), "{placeholder}");
+        }
+        for device in ["0012211839000001", "00A037009B023649", "711000FEFF5F49B0"] {
+            assert!(!device.parse::<Eui64>().unwrap().is_placeholder(), "{device}");
+        }
     }
 
     #[test]

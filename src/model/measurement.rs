@@ -52,6 +52,9 @@ pub enum AbsentReason {
     ReservedValue,
     /// The device reported that the measurement itself failed (weight/body composition 0xFFFF).
     MeasurementUnsuccessful,
+    /// The device sent a number no living person can have (body fat 0 %, SpO2 above 100 %): a
+    /// placeholder or a device fault, kept out of the value (the code table's plausible ranges).
+    Implausible,
 }
 
 /// One named bit of a device status word (an 11073 BITs attribute).
@@ -169,6 +172,12 @@ pub struct Measurement {
     /// The containment path of the VMD or channel that measured it (`[1, 2, 1]`), for point-of-care
     /// devices; empty when the device measured it as a whole.
     pub device_part: Vec<u32>,
+    /// Where in the payload it was read, for reasons (`record 3 @.value`, `OBX segment 12`,
+    /// `notifications[1]`); never its value.
+    pub source: Option<String>,
+    /// A fact about the device rather than a finding about the patient (its network address, battery,
+    /// rack position, drug library): its subject is the Device, never the patient's chart.
+    pub about_device: bool,
 }
 
 impl Measurement {
@@ -184,6 +193,8 @@ impl Measurement {
             qualifies: None,
             circumstances: super::circumstances::Circumstances::default(),
             device_part: Vec::new(),
+            source: None,
+            about_device: false,
         }
     }
 
@@ -216,6 +227,18 @@ impl Measurement {
     /// Says which VMD or channel measured it (a containment path, zeros trimmed).
     pub fn with_device_part(mut self, path: Vec<u32>) -> Self {
         self.device_part = path;
+        self
+    }
+
+    /// Marks it a fact about the device.
+    pub fn about_device(mut self, about_device: bool) -> Self {
+        self.about_device = about_device;
+        self
+    }
+
+    /// Says where in the payload it was read.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
         self
     }
 

@@ -33,6 +33,14 @@ pub struct Reading {
     pub gateway: Option<GatewayIdentity>,
     /// `None` when the payload names no patient; delivery must then associate one before sending.
     pub patient: Option<PatientRef>,
+    /// Why the payload's patient was not taken, when it named one the bridge must not file under: a
+    /// placeholder (`Unknown Patient`), an identity the sender marks unknown, an identifier without
+    /// an assigning authority. Names the rule, never the identifier.
+    pub patient_withheld: Option<String>,
+    /// What tells this reading apart from another received at the same instant when the device gave
+    /// no time of its own: a digest of the payload's bytes and the position in its batch, so distinct
+    /// notifications stay distinct and a resend of the same payload stays one reading.
+    pub receipt_key: Option<String>,
     /// When the gateway received the data.
     pub received_at: DateTime<FixedOffset>,
     pub measurements: Vec<Measurement>,

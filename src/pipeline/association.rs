@@ -11,8 +11,12 @@
 //!   "from": "2026-11-21T08:00:00+01:00", "to": "2026-11-21T20:00:00+01:00"}]
 //! ```
 //!
-//! `device` names the device by `systemId` (EUI-64), `address` (Bluetooth) or `instanceId`
-//! (`{"value", "namespace"}`); `to` may be left out for an association still in force.
+//! `device` names the device by any of its identifiers: `systemId` (EUI-64), `systemIdText` (an 11073
+//! system id that is not an EUI-64, such as the UUID B. Braun pumps send), `address` (Bluetooth) or
+//! `instanceId` (`{"value", "namespace"}`: a serial, or the label a hospital gave the device); `to` may
+//! be left out for an association still in force. An EUI-64 that names only a maker (its device part
+//! all zeros or ones) names no device and is refused. A reading refused for want of a patient names
+//! its device in this form.
 
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
@@ -56,6 +60,7 @@ struct EntryJson {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct DeviceJson {
     system_id: Option<String>,
+    system_id_text: Option<String>,
     address: Option<String>,
     instance_id: Option<InstanceJson>,
 }
@@ -78,6 +83,8 @@ struct PatientJson {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Association {
     pub system_id: Option<Eui64>,
+    /// Compared with the device's system id value (its namespace is the sender's).
+    pub system_id_text: Option<String>,
     pub bluetooth_address: Option<BluetoothAddress>,
     pub instance_id: Option<InstanceId>,
     pub patient: PatientRef,
@@ -97,6 +104,8 @@ impl Association {
             return false;
         }
         (self.system_id.is_some() && self.system_id == device.system_id)
+            || (self.system_id_text.is_some()
+                && self.system_id_text.as_deref() == device.system_id_text.as_ref().map(|i| i.value.as_str()))
             || (self.bluetooth_address.is_some() && self.bluetooth_address == device.bluetooth_address)
             || (self.instance_id.is_some() && self.instance_id == device.instance_id)
     }
@@ -104,6 +113,23 @@ impl Association {
     fn covers(&self, time: DateTime<FixedOffset>) -> bool {
         self.from <= time && self.to.is_none_or(|to| time < to)
     }
+}
+
+/// The device as an association's `device` must name it (JSON), by the identifier the bridge files
+/// it under: its EUI-64, else its Bluetooth address, else its system id, else its instance id.
+pub fn device_json(device: &DeviceIdentity) -> String {
+    let named = if let Some(eui) = device.system_id {
+        serde_json::json!({ "systemId": eui.dashed() })
+    } else if let Some(address) = device.bluetooth_address {
+        serde_json::json!({ "address": address.dashed() })
+    } else if let Some(text) = &device.system_id_text {
+        serde_json::json!({ "systemIdText": text.value })
+    } else if let Some(instance) = &device.instance_id {
+        serde_json::json!({ "instanceId": { "value": instance.value, "namespace": instance.namespace } })
+    } else {
+        serde_json::json!({})
+    };
+    named.to_string()
 }
 
 /// All associations the bridge knows.
@@ -136,6 +162,11 @@ impl AssociationTable {
                         .map(str::parse)
                         .transpose()
                         .map_err(|err: HardwareIdError| fail(err.to_string()))?,
+                    system_id_text: e
+                        .device
+                        .system_id_text
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty()),
                     bluetooth_address: e
                         .device
                         .address
@@ -155,10 +186,20 @@ impl AssociationTable {
                     to: e.to.as_deref().map(|t| time("to", t)).transpose()?,
                 };
                 if association.system_id.is_none()
+                    && association.system_id_text.is_none()
                     && association.bluetooth_address.is_none()
                     && association.instance_id.is_none()
                 {
-                    return Err(fail("`device` needs `systemId`, `address` or `instanceId`".into()));
+                    return Err(fail(
+                        "`device` needs `systemId`, `systemIdText`, `address` or `instanceId`".into(),
+                    ));
+                }
+                if association.system_id.is_some_and(|eui| eui.is_placeholder()) {
+                    return Err(fail(
+                        "`systemId` names only a maker (its device part is all zeros or ones), so it would cover \
+                         every device of that maker; name the device by `systemIdText` or `instanceId`"
+                            .into(),
+                    ));
                 }
                 if association.to.is_some_and(|to| to <= association.from) {
                     return Err(fail("`to` must be after `from`".into()));
@@ -175,6 +216,7 @@ impl AssociationTable {
         self.entries.iter().find(|mine| {
             other.entries.iter().any(|theirs| {
                 let same_device = (mine.system_id.is_some() && mine.system_id == theirs.system_id)
+                    || (mine.system_id_text.is_some() && mine.system_id_text == theirs.system_id_text)
                     || (mine.bluetooth_address.is_some() && mine.bluetooth_address == theirs.bluetooth_address)
                     || (mine.instance_id.is_some() && mine.instance_id == theirs.instance_id);
                 let starts_before_other_ends = theirs.to.is_none_or(|to| mine.from < to);

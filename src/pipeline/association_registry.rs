@@ -11,7 +11,6 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use super::association::AssociationTable;
-use crate::mapping::MappingError;
 use crate::store::{Outbox, OutboxError};
 
 #[derive(Debug, Error)]
@@ -100,10 +99,9 @@ impl Associations {
         }
         let id = self.outbox.add_association(entry)?;
         self.refresh()?;
-        let waiting = MappingError::NoPatient.to_string();
         let mut replayed = 0;
         for (dead_id, letter) in self.outbox.dead_letters()? {
-            if letter.reason == waiting && self.outbox.replay(dead_id)?.is_some() {
+            if letter.reason.starts_with(super::error::NO_PATIENT) && self.outbox.replay(dead_id)?.is_some() {
                 replayed += 1;
             }
         }

@@ -37,7 +37,25 @@ pub enum MapError {
     Medtech(#[from] MedtechError),
     #[error(transparent)]
     MedtechMapping(#[from] MedtechMappingError),
+    /// A rule of the pipeline: an impossible time, nothing plausible, nothing at all.
+    #[error("{0}")]
+    Rule(String),
+    /// The Bundle breaks a structural rule of FHIR (a bug or a payload the checks above let through):
+    /// never sent.
+    #[error("the FHIR Bundle would break a rule, so it is not sent: {0}")]
+    Invalid(String),
+    #[error(
+        "{NO_PATIENT}{}: associate the device {device} (mapping.associations or POST /admin/associations), or give \
+         the patient in the payload; the bridge never guesses a patient",
+        why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+    )]
+    NoPatient { device: String, why: Option<String> },
 }
+
+/// How every reason for a reading without a patient begins: the dead letters an association may
+/// release are found by it.
+pub const NO_PATIENT: &str =
+    "the reading names no patient and no device-patient association covers its device at its time";
 
 impl MapError {
     /// True when the payload itself is at fault (as opposed to the bridge).
@@ -54,7 +72,10 @@ impl MapError {
             | MapError::Mapping(_)
             | MapError::Declarative(_)
             | MapError::Medtech(_)
-            | MapError::MedtechMapping(_) => true,
+            | MapError::MedtechMapping(_)
+            | MapError::Rule(_)
+            | MapError::Invalid(_)
+            | MapError::NoPatient { .. } => true,
         }
     }
 }

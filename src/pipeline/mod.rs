@@ -14,12 +14,16 @@ pub mod association_registry;
 pub mod config;
 mod error;
 pub mod medtech;
+pub mod placeholders;
+pub mod plausibility;
 mod settings;
+pub mod time_window;
 
 use chrono::{DateTime, Utc};
+use fhirbolt::model::r4::resources::Bundle;
 use tokio::sync::watch;
 
-pub use error::MapError;
+pub use error::{MapError, NO_PATIENT};
 pub use settings::{load_associations, MapSettings};
 
 use crate::adapters::ble::envelope::{self, EnvelopeDefaults};
@@ -134,7 +138,7 @@ impl Pipeline {
         if kind == AdapterKind::Medtech {
             return self.settings.medtech.check(payload).map_err(|e| Refusal::of(&e));
         }
-        read_payload(kind, payload, &self.settings, Utc::now())
+        prepare(kind, payload, &self.settings, Utc::now(), &Context::default())
             .map(|_| ())
             .map_err(|e| Refusal::of(&e))
     }
@@ -152,39 +156,23 @@ impl Pipeline {
                 Err(error) => Plan::Refuse(error.to_string()),
             };
         }
-        let (mut readings, dropped) = match read_payload_explained(kind, &record.payload, &self.settings, received_at) {
-            Ok(read) => read,
+        let live = self.associations.as_ref().map(|live| live.borrow().clone());
+        let context = Context {
+            sender_patient: record.patient.as_deref(),
+            batch_index: record.batch_index,
+            associations: Some(live.as_ref().unwrap_or(&self.settings.associations)),
+        };
+        let prepared = match prepare(kind, &record.payload, &self.settings, received_at, &context) {
+            Ok(prepared) => prepared,
             Err(error) => return Plan::Refuse(error.to_string()),
         };
-        if let Some((system, value)) = record.patient.as_deref().and_then(|p| p.split_once('|')) {
-            for reading in readings.iter_mut().filter(|r| r.patient.is_none()) {
-                reading.patient = Some(PatientRef {
-                    system: system.to_string(),
-                    value: value.to_string(),
-                });
+        match transaction(&prepared.readings, &self.settings) {
+            Ok(bundle) if !has_observation(&bundle) => {
+                Plan::Nothing("the payload's readings hold nothing to report (status words with no bit set)".into())
             }
-        }
-        let associated = match &self.associations {
-            Some(live) => associate(&mut readings, &live.borrow()),
-            None => associate(&mut readings, &self.settings.associations),
-        };
-        if let Err(error) = associated {
-            return Plan::Refuse(error.to_string());
-        }
-        if readings.is_empty() {
-            return Plan::Nothing("the payload holds no readings (a vendor poll with nothing new)".into());
-        }
-        match crate::mapping::map_readings(&readings, &self.settings.mapping) {
             Ok(bundle) => Plan::Transaction(Box::new(Transaction {
                 bundle,
-                left_out: dropped
-                    .into_iter()
-                    .map(|d| LeftOut {
-                        record: d.record,
-                        measurement: d.measurement,
-                        reason: d.reason,
-                    })
-                    .collect(),
+                left_out: prepared.left_out,
             })),
             Err(error) => Plan::Refuse(error.to_string()),
         }
@@ -195,6 +183,111 @@ impl Planner for Pipeline {
     fn plan(&self, record: &OutboxRecord) -> Plan {
         Pipeline::plan(self, record)
     }
+}
+
+/// What the payload alone does not say: the patient its sender named (`?patient=system|value`), its
+/// place in the batch it came in, and the associations to give readings their patient.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Context<'a> {
+    pub sender_patient: Option<&'a str>,
+    pub batch_index: Option<u32>,
+    /// `None` at the door: a missing patient is no refusal there.
+    pub associations: Option<&'a AssociationTable>,
+}
+
+/// A payload's readings ready for the mapper, and what was left out of them (by measurement and
+/// rule), to be said when the rest is delivered.
+#[derive(Debug)]
+pub struct Prepared {
+    pub readings: Vec<Reading>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Runs the adapter and every rule the pipeline keeps, in order: placeholder patients come off; the
+/// sender's patient goes on readings that name none; each reading gets its receipt key; a time
+/// outside the plausible window refuses the payload; implausible values become absent (or refuse the
+/// payload when nothing plausible is left); associations give patients. A payload that holds no
+/// reading is refused: a payload taken must become something.
+pub fn prepare(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    received_at: DateTime<Utc>,
+    context: &Context<'_>,
+) -> Result<Prepared, MapError> {
+    let (mut readings, dropped) = read_payload_explained(kind, payload, settings, received_at)?;
+    if readings.is_empty() {
+        return Err(MapError::Rule(
+            "the payload holds no readings (no record its mapping selects, no metric): there is nothing to \
+             deliver, so it is not taken"
+                .into(),
+        ));
+    }
+    let mut left_out: Vec<LeftOut> = dropped
+        .into_iter()
+        .map(|d| LeftOut {
+            what: format!("record {} {}", d.record, d.measurement),
+            reason: d.reason,
+        })
+        .collect();
+    let sender = context.sender_patient.and_then(|p| p.split_once('|'));
+    let digest = receipt_digest(payload, context.batch_index);
+    for reading in &mut readings {
+        settings.patients.apply(reading);
+        if let (None, Some((system, value))) = (&reading.patient, sender) {
+            reading.patient = Some(PatientRef {
+                system: system.to_string(),
+                value: value.to_string(),
+            });
+        }
+        reading.receipt_key = Some(digest.clone());
+        settings.time_window.check(reading).map_err(MapError::Rule)?;
+        for kept in plausibility::apply(reading).map_err(MapError::Rule)? {
+            left_out.push(LeftOut {
+                what: kept.measurement,
+                reason: kept.rule,
+            });
+        }
+    }
+    if let Some(table) = context.associations {
+        associate(&mut readings, table)?;
+    }
+    Ok(Prepared { readings, left_out })
+}
+
+/// The receipt key of a payload's readings: 16 hex digits of the SHA-256 of its bytes, and its place
+/// in its batch. Stable across a resend of the same bytes, different for any other notification.
+fn receipt_digest(payload: &[u8], batch_index: Option<u32>) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode_upper(Sha256::digest(payload).get(..8).unwrap_or_default());
+    match batch_index {
+        Some(index) => format!("{digest}.{index}"),
+        None => digest,
+    }
+}
+
+/// The readings as a transaction Bundle, every reading that needs a patient having one, checked by
+/// the structural rules before anything is sent.
+fn transaction(readings: &[Reading], settings: &MapSettings) -> Result<Bundle, MapError> {
+    for reading in readings {
+        let about_patient = reading.measurements.iter().any(|m| !crate::mapping::about_device(m));
+        if reading.patient.is_none() && about_patient {
+            return Err(MapError::NoPatient {
+                device: association::device_json(&reading.device),
+                why: reading.patient_withheld.clone(),
+            });
+        }
+    }
+    let bundle = crate::mapping::map_readings(readings, &settings.mapping)?;
+    crate::fhir::validate::transaction(&bundle).map_err(MapError::Invalid)?;
+    Ok(bundle)
+}
+
+fn has_observation(bundle: &Bundle) -> bool {
+    bundle
+        .entry
+        .iter()
+        .any(|e| matches!(e.resource, Some(fhirbolt::model::r4::Resource::Observation(_))))
 }
 
 /// Gives each reading that names no patient the one its device is associated with at its time.
@@ -239,6 +332,7 @@ pub fn read_payload_explained(
             let pcd_settings = PcdSettings {
                 default_offset: settings.default_utc_offset,
                 received_at: now.fixed_offset(),
+                unqualified_patient_system: settings.unqualified_patient_system.as_deref(),
             };
             Ok((pcd::readings(&report, &pcd_settings)?, Vec::new()))
         }
@@ -256,17 +350,18 @@ pub fn read_payload_explained(
     }
 }
 
-/// Runs the adapter and gives each reading that names no patient the one its device is associated
-/// with at the reading's time: the readings ready for the mapper.
+/// The payload's readings ready for the mapper, with the settings' associations.
 pub fn associated_readings(
     kind: AdapterKind,
     payload: &[u8],
     settings: &MapSettings,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reading>, MapError> {
-    let mut readings = read_payload(kind, payload, settings, now)?;
-    associate(&mut readings, &settings.associations)?;
-    Ok(readings)
+    let context = Context {
+        associations: Some(&settings.associations),
+        ..Context::default()
+    };
+    Ok(prepare(kind, payload, settings, now, &context)?.readings)
 }
 
 /// Maps one payload to a transaction Bundle serialized as pretty JSON (`fhirgate map`).
@@ -285,14 +380,9 @@ pub fn map_payload(
     bundle_json(&readings, settings)
 }
 
-/// The readings as a pretty-printed transaction Bundle (empty when there are none).
+/// The readings as a pretty-printed transaction Bundle, checked as delivery checks it.
 pub fn bundle_json(readings: &[Reading], settings: &MapSettings) -> Result<String, MapError> {
-    let bundle = if readings.is_empty() {
-        crate::fhir::empty_transaction()
-    } else {
-        crate::mapping::map_readings(readings, &settings.mapping)?
-    };
-    Ok(crate::fhir::bundle_to_json_pretty(&bundle)?)
+    Ok(crate::fhir::bundle_to_json_pretty(&transaction(readings, settings)?)?)
 }
 
 /// `map --explain` for declarative mappings: what the mapping did, and the Bundle it led to (pretty
@@ -302,10 +392,10 @@ pub fn explain_payload(
     settings: &MapSettings,
     now: DateTime<Utc>,
 ) -> Result<(Explanation, Result<String, MapError>), MapError> {
-    let (mut readings, explanation) =
-        settings
-            .declarative
-            .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
-    let bundle = associate(&mut readings, &settings.associations).and_then(|()| bundle_json(&readings, settings));
+    let (_, explanation) = settings
+        .declarative
+        .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+    let bundle = associated_readings(AdapterKind::Declarative, payload, settings, now)
+        .and_then(|readings| bundle_json(&readings, settings));
     Ok((explanation, bundle))
 }

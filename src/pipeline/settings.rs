@@ -9,6 +9,8 @@ use chrono::FixedOffset;
 use super::association::AssociationTable;
 use super::config::MappingConfig;
 use super::medtech::{MedtechConfig, MedtechTemplates};
+use super::placeholders::PatientRules;
+use super::time_window::TimeWindow;
 use crate::adapters::declarative::DeclarativeMappings;
 use crate::mapping::MappingOptions;
 
@@ -24,6 +26,13 @@ pub struct MapSettings {
     pub declarative: Arc<DeclarativeMappings>,
     /// The MedTech templates the `medtech` adapter runs.
     pub medtech: Arc<MedtechTemplates>,
+    /// Which patient ids are placeholders.
+    pub patients: PatientRules,
+    /// The identifier system of HL7 v2 patient ids without an assigning authority; `None`: such ids
+    /// name no patient.
+    pub unqualified_patient_system: Option<String>,
+    /// The times a measurement may have.
+    pub time_window: TimeWindow,
 }
 
 impl Default for MapSettings {
@@ -35,6 +44,9 @@ impl Default for MapSettings {
             associations: AssociationTable::default(),
             declarative: Arc::default(),
             medtech: Arc::default(),
+            patients: PatientRules::default(),
+            unqualified_patient_system: None,
+            time_window: TimeWindow::default(),
         }
     }
 }
@@ -66,6 +78,15 @@ impl MapSettings {
             associations,
             declarative: Arc::new(declarative),
             medtech: Arc::new(MedtechTemplates::load(medtech)?),
+            patients: PatientRules::new(&mapping.placeholder_patients, mapping.placeholder_patient_digits),
+            unqualified_patient_system: mapping.unqualified_patient_system.clone(),
+            time_window: TimeWindow {
+                earliest: chrono::DateTime::parse_from_rfc3339(&mapping.earliest_time)
+                    .map_err(|e| format!("mapping.earliest_time: {e}"))?,
+                future_tolerance: chrono::Duration::seconds(
+                    i64::try_from(mapping.future_tolerance_secs).unwrap_or(i64::MAX / 1000),
+                ),
+            },
         })
     }
 }

@@ -53,6 +53,10 @@ pub struct OutboxRecord {
     /// name one themselves (a vendor-cloud poller posting one user's data with `?patient=`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient: Option<String>,
+    /// The payload's place in the batch it came in (an HTTP array of hub envelopes), so that two
+    /// readings of one batch without device times stay two readings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_index: Option<u32>,
 }
 
 impl std::fmt::Debug for OutboxRecord {
@@ -227,6 +231,7 @@ impl Outbox {
                 source: format!("outbox record {id}"),
                 payload: raw,
                 patient: None,
+                batch_index: None,
             };
             let reason = format!("the stored record cannot be read ({error}); the payload is its raw bytes");
             let letter = DeadLetter::refused(record, reason);
@@ -456,6 +461,7 @@ mod tests {
             source: "test".into(),
             payload: vec![n, 0x0D, 0xFF],
             patient: None,
+            batch_index: None,
         }
     }
 
@@ -534,6 +540,7 @@ mod tests {
     fn debug_withholds_payload_and_patient() {
         let record = OutboxRecord {
             patient: Some("urn:oid:1.2.3|MRN-4711".into()),
+            batch_index: None,
             payload: b"MRN-4711 120/80".to_vec(),
             ..record(1)
         };

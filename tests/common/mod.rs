@@ -48,10 +48,15 @@ pub fn pcd_report_fixtures() -> Vec<PathBuf> {
     )
 }
 
+/// The system the tests give HL7 v2 patient ids that carry no assigning authority (the IHE PCD
+/// Philips example's `HO2009001^^^^MR`), as a site would configure `mapping.unqualified_patient_system`.
+pub const UNQUALIFIED_PATIENT_SYSTEM: &str = "https://hospital.example.org/fhir/sid/mrn";
+
 /// UTC for device-local times, the default gateway id system, no associations or mappings.
 pub fn settings() -> MapSettings {
     MapSettings {
         default_utc_offset: FixedOffset::east_opt(0).unwrap(),
+        unqualified_patient_system: Some(UNQUALIFIED_PATIENT_SYSTEM.into()),
         ..MapSettings::default()
     }
 }

@@ -134,6 +134,8 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
         received_at: time.received_at,
         measurements,
         origin: Origin::PersonalHealth,
+        patient_withheld: None,
+        receipt_key: None,
         location: None,
     })
 }
@@ -225,7 +227,11 @@ fn hardware_id<T: std::str::FromStr<Err = HardwareIdError>>(
 }
 
 fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<DeviceIdentity, EnvelopeError> {
-    let system_id = hardware_id("device.systemId", device.system_id.as_deref())?;
+    let system_id: Option<crate::model::Eui64> = hardware_id("device.systemId", device.system_id.as_deref())?;
+    // A system id that names only the maker (device part all zeros or ones) is no identity: the
+    // Bluetooth address must name the device then.
+    let placeholder = system_id.is_some_and(|eui| eui.is_placeholder());
+    let system_id = system_id.filter(|_| !placeholder);
     let bluetooth_address = hardware_id("device.address", device.address.as_deref())?;
     let identity = DeviceIdentity {
         system_id,
@@ -240,10 +246,13 @@ fn device_identity(device: &DeviceJson, kind: Option<DeviceKind>) -> Result<Devi
         ..Default::default()
     };
     if !identity.has_hardware_id() {
-        return Err(EnvelopeError::field(
-            "device",
-            "needs `address` (Bluetooth address) or `systemId` (EUI-64) to identify the device",
-        ));
+        let rule = if placeholder {
+            "`systemId` names only a maker (its device part is all zeros or ones), so it identifies no device; give \
+             the device's `address` (Bluetooth address)"
+        } else {
+            "needs `address` (Bluetooth address) or `systemId` (EUI-64) to identify the device"
+        };
+        return Err(EnvelopeError::field("device", rule));
     }
     Ok(identity)
 }

@@ -8,6 +8,11 @@ use super::time_context::TimeContext;
 use super::{cgm, Decoded};
 use crate::model::Measurement;
 
+/// Says which envelope field each measurement was decoded from.
+fn sourced(measurements: Vec<Measurement>, field: String) -> Vec<Measurement> {
+    measurements.into_iter().map(|m| m.with_source(field.clone())).collect()
+}
+
 /// One group of measurements per measurement value, in envelope order.
 pub fn pair(decoded: &[Decoded], time: &TimeContext) -> Result<Vec<Vec<Measurement>>, EnvelopeError> {
     let single = decoded.len() == 1;
@@ -61,7 +66,7 @@ pub fn pair(decoded: &[Decoded], time: &TimeContext) -> Result<Vec<Vec<Measureme
                     used_contexts[k] = true;
                     contexts[k].1
                 });
-                groups.push(glucose.measurements(time, context));
+                groups.push(sourced(glucose.measurements(time, context), field(index)));
             }
             Decoded::Cgm(records) => {
                 has_cgm = true;
@@ -71,10 +76,13 @@ pub fn pair(decoded: &[Decoded], time: &TimeContext) -> Result<Vec<Vec<Measureme
                            carry the CGM Session Start Time (2AAA) in `notifications`"
                         .into(),
                 })?;
-                groups.push(cgm::notification_measurements(records, session_start, time));
+                groups.push(sourced(
+                    cgm::notification_measurements(records, session_start, time),
+                    field(index),
+                ));
             }
             Decoded::GlucoseContext(_) | Decoded::CgmSessionStart(_) => {}
-            other => groups.extend(other.standalone_measurements(time)),
+            other => groups.extend(other.standalone_measurements(time).map(|m| sourced(m, field(index)))),
         }
     }
     if let Some(k) = used_contexts.iter().position(|used| !used) {

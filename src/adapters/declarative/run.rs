@@ -167,7 +167,12 @@ impl Compiled {
                     if let Some(target) = &measurement.spec.qualifies {
                         qualifiers.push((measurements.len(), target.clone()));
                     }
-                    measurements.push(*m)
+                    // Where it was read: the record, and the value's path (or the measurement's name).
+                    let path = measurement
+                        .value
+                        .as_ref()
+                        .map_or_else(|| label(&measurement.spec), |v| format!("`{}`", v.text()));
+                    measurements.push(m.with_source(format!("record {} {path}", at.index)))
                 }
                 // An optional value the record does not have: nothing was left out.
                 Taken::NotPresent => {}
@@ -260,6 +265,8 @@ impl Compiled {
             received_at,
             measurements,
             origin: Origin::PersonalHealth,
+            patient_withheld: None,
+            receipt_key: None,
             location: None,
         }))
     }

@@ -18,14 +18,17 @@ use super::report::{significant, DeviceObservationReport, EquipmentId, ObxRow, O
 use super::time::Hl7DateTime;
 use crate::codes::mdc;
 use crate::model::{
-    CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, GatewayIdentity, InstanceId,
-    MdcCode, Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, Eui64, GatewayIdentity,
+    InstanceId, MdcCode, Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading,
+    Timestamp, Value,
 };
 
 /// MDC_ATTR_SYS_ID: a metric row whose value is the device's EUI-64.
 const MDC_ATTR_SYS_ID: u32 = 67972;
 /// MDC_ATTR_ID_MODEL: the device's model.
 const MDC_ATTR_ID_MODEL: u32 = 67880;
+/// MDC_ATTR_ALERT_TEXT: the text the device shows for an alert.
+const MDC_ATTR_ALERT_TEXT: u32 = 68546;
 /// The production specification's revisions (the same codes type `Device.version` for PHDs).
 const MDC_ID_PROD_SPEC_HW: u32 = 531974;
 const MDC_ID_PROD_SPEC_SW: u32 = 531975;
@@ -42,19 +45,65 @@ pub enum PcdError {
     #[error("the message reports no observation value (every OBX is a device description or empty)")]
     NoMetrics,
     #[error(
-        "MDS {mds} has no identity: no EUI-64 in OBX-18 or MDC_ATTR_SYS_ID, and no equipment instance id; \
-         the bridge cannot say which device measured"
+        "MDS {mds} has no identity: no EUI-64 that names one device in OBX-18 or MDC_ATTR_SYS_ID (an EUI-64 \
+         whose device part is all zeros or ones, or one the message repeats for several devices, names none), \
+         no other system id and no equipment instance id; the bridge cannot say which device measured"
     )]
     NoDeviceIdentity { mds: u32 },
 }
 
 /// Settings the message may leave open.
 #[derive(Debug, Clone, Copy)]
-pub struct PcdSettings {
+pub struct PcdSettings<'a> {
     /// The UTC offset of times that carry none when MSH-7 carries none either.
     pub default_offset: FixedOffset,
     /// When the bridge received the message (the time of last resort).
     pub received_at: DateTime<FixedOffset>,
+    /// The identifier system of PID-3 ids that carry no assigning authority (CX-4), for a site whose
+    /// gateways send MRNs without one; `None`: such an id names nobody for sure, so the reading waits
+    /// for an association.
+    pub unqualified_patient_system: Option<&'a str>,
+}
+
+/// MDC_MOC_NCC_WIRELESS and MDC_MOC_BATTERY: objects of the device whose attributes (IP address,
+/// MAC, SSID, signal strength; battery state and capacity) are facts about the device.
+const DEVICE_FACT_OBJECTS: [u32; 2] = [65620, 65577];
+
+/// What becomes of PID-3: the patient, or why there is none to take.
+fn patient_of(report: &DeviceObservationReport, settings: &PcdSettings) -> (Option<PatientRef>, Option<String>) {
+    let Some(p) = report.patient.as_ref() else {
+        return (None, None);
+    };
+    if p.identity_unknown {
+        return (
+            None,
+            Some("PID-31 (identity unknown indicator) is Y: the sender does not know the patient".into()),
+        );
+    }
+    match (p.assigning_authority.as_deref(), settings.unqualified_patient_system) {
+        (Some(authority), _) => (
+            Some(PatientRef {
+                system: assigning_authority_system(Some(authority)),
+                value: p.id.clone(),
+            }),
+            None,
+        ),
+        (None, Some(system)) => (
+            Some(PatientRef {
+                system: system.to_string(),
+                value: p.id.clone(),
+            }),
+            None,
+        ),
+        (None, None) => (
+            None,
+            Some(
+                "PID-3 has no assigning authority (CX-4), so its id could belong to any patient of any \
+                 system; set mapping.unqualified_patient_system if this site's gateways send MRNs so"
+                    .into(),
+            ),
+        ),
+    }
 }
 
 /// The patient identifier system of a PID-3 assigning authority: `urn:oid:` for an OID, else a fhirgate
@@ -105,10 +154,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
         system_id: report.sending_application.eui64(),
         ..Default::default()
     };
-    let patient = report.patient.as_ref().map(|p| PatientRef {
-        system: assigning_authority_system(p.assigning_authority.as_deref()),
-        value: p.id.clone(),
-    });
+    let (patient, patient_withheld) = patient_of(report, settings);
 
     // Rows with the default time of their OBR.
     let rows: Vec<(&ObxRow, Option<Hl7DateTime>)> = report
@@ -120,6 +166,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
     mds_numbers.sort_unstable();
     mds_numbers.dedup();
 
+    let shared = shared_euis(&rows, &mds_numbers);
     let mut readings = Vec::new();
     for mds in mds_numbers {
         let in_mds: Vec<&(&ObxRow, Option<Hl7DateTime>)> =
@@ -136,12 +183,14 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
             continue;
         }
         readings.push(Reading {
-            device: identity(mds, &in_mds, report)?,
+            device: identity(mds, &in_mds, report, &shared)?,
             gateway: (!gateway.id.is_empty()).then(|| gateway.clone()),
             patient: patient.clone(),
             received_at: settings.received_at,
             measurements,
             origin: Origin::PointOfCare,
+            patient_withheld: patient_withheld.clone(),
+            receipt_key: None,
             location: care_location(report.location.as_ref(), &in_mds),
         });
     }
@@ -153,20 +202,60 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
 
 type Rows<'a> = [&'a (&'a ObxRow, Option<Hl7DateTime>)];
 
-/// Every valued row of the MDS that `keep` accepts, as its own measurement.
+/// Every valued row of the MDS that `keep` accepts, as its own measurement. The system id is the
+/// device's identity, not a measurement ([`identity`]); rows of the device's network and battery
+/// objects, and the device facts of the code table, are about the device.
 fn metrics(
     rows: &Rows<'_>,
     time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime,
     keep: impl Fn(&ObxRow) -> bool,
 ) -> Vec<Measurement> {
+    let objects = fact_objects(rows);
     rows.iter()
-        .filter(|(r, _)| !is_device_row(r) && r.value != ObxValue::Empty && keep(r))
+        .filter(|(r, _)| !is_device_row(r) && r.value != ObxValue::Empty && !is_system_id(r) && keep(r))
         .map(|(row, obr_time)| {
             Measurement::simple(MdcCode(row.code.code), value(row), time_of(row, *obr_time))
                 .with_label(row.code.reference_id.clone())
                 .with_device_part(part_of(&row.path.0))
+                .with_source(source_of(row))
+                .about_device(is_device_fact(row, &objects))
         })
         .collect()
+}
+
+/// Where a row is, for reasons.
+fn source_of(row: &ObxRow) -> String {
+    format!("OBX segment {} ({})", row.segment, row.path)
+}
+
+fn is_system_id(row: &ObxRow) -> bool {
+    is_attribute(row, MdcCode(MDC_ATTR_SYS_ID), "MDC_ATTR_SYS_ID")
+}
+
+/// The significant paths of the MDS's network and battery objects (`1.1.1` for a wireless NCC at
+/// `1.1.1.0`), whose attribute rows are facts about the device.
+fn fact_objects<'a>(rows: &Rows<'a>) -> Vec<&'a [u32]> {
+    rows.iter()
+        .map(|(r, _)| *r)
+        .filter(|r| is_device_row(r) && DEVICE_FACT_OBJECTS.contains(&r.code.code))
+        .map(|r| r.path.significant())
+        .collect()
+}
+
+/// A row that states a fact about the device: inside one of its network or battery objects, or a
+/// pending-code attribute the code table names a device fact (the code-table codes themselves are
+/// the mapper's to recognise).
+fn is_device_fact(row: &ObxRow, objects: &[&[u32]]) -> bool {
+    let pending_fact = row.code.code == 0
+        && row
+            .code
+            .reference_id
+            .as_deref()
+            .is_some_and(crate::codes::is_device_status_reference_id);
+    pending_fact
+        || objects
+            .iter()
+            .any(|object| row.path.significant().len() > object.len() && row.path.0.starts_with(object))
 }
 
 /// True when `row` is the attribute `code`, also when the sender marks the code pending (0) and names
@@ -226,10 +315,10 @@ fn events_and_metrics(
         }
         let time = time_of(condition, obr_time);
         out.push(
-            Measurement::simple(MdcCode(code), Value::Text(text.clone().unwrap_or_default()), time)
-                .with_components(components)
+            event_measurement(MdcCode(code), text.clone(), time, components)
                 .with_label(text)
-                .with_device_part(part),
+                .with_device_part(part)
+                .with_source(source_of(condition)),
         );
     }
     out.extend(metrics(rows, time_of, |r| !is_condition(r) && !is_source(r)));
@@ -239,8 +328,10 @@ fn events_and_metrics(
 /// PCD-04: one measurement per alert (rows sharing all but the last path element).
 fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> EffectiveTime) -> Vec<Measurement> {
     // Rows by alert (all but the last path element), alerts in path order, rows in message order.
+    // The MDS, VMD and channel rows an alert message repeats say which device raised it (read by
+    // [`identity`]); they are no alerts themselves.
     let mut groups: BTreeMap<&[u32], Vec<&(&ObxRow, Option<Hl7DateTime>)>> = BTreeMap::new();
-    for entry in rows.iter().copied() {
+    for entry in rows.iter().copied().filter(|(r, _)| !is_device_row(r)) {
         if let Some((_, prefix)) = entry.0.path.0.split_last() {
             groups.entry(prefix).or_default().push(entry);
         }
@@ -304,15 +395,38 @@ fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> Eff
             };
             components.push(Component::new(code, Value::Text(meaning.to_string())));
         }
+        // The text the device showed (MDC_ATTR_ALERT_TEXT, `Syringe Holder Open`) says more than
+        // the event's reference id; it stays a component too.
+        let shown = components.iter().find_map(|c| match &c.value {
+            Value::Text(shown) if c.code == MdcCode(MDC_ATTR_ALERT_TEXT) && !shown.trim().is_empty() => {
+                Some(shown.clone())
+            }
+            _ => None,
+        });
+        let text = shown.or(text).filter(|t| !t.trim().is_empty());
         let time = time_of(first, obr_time);
         out.push(
-            Measurement::simple(MdcCode(code), Value::Text(text.unwrap_or_default()), time)
-                .with_components(components)
+            event_measurement(MdcCode(code), text, time, components)
                 .with_label(label)
-                .with_device_part(part_of(&first.path.0)),
+                .with_device_part(part_of(&first.path.0))
+                .with_source(source_of(first)),
         );
     }
     out
+}
+
+/// An alert or event: valued by its text when it has one, else by its components alone (never an
+/// empty string).
+fn event_measurement(
+    code: MdcCode,
+    text: Option<String>,
+    time: EffectiveTime,
+    components: Vec<Component>,
+) -> Measurement {
+    match text {
+        Some(text) => Measurement::simple(code, Value::Text(text), time).with_components(components),
+        None => Measurement::compound(code, components, time),
+    }
 }
 
 fn value(row: &ObxRow) -> Value {
@@ -392,24 +506,99 @@ fn row_time(
     })
 }
 
-/// Where the device was: PV1-3, with what the device's own OBX-18 repetitions say overriding it.
-/// Pumps and monitors that report their ward, room or bed put each in a repetition labelled so in
-/// its namespace or universal-id type (`ICU-3^WARD~12^BED`); the device's report is more precise than
-/// the patient's assigned location in PV1.
+/// Where the device was: PV1-3, with what the device's own OBX-18 repetitions say overriding it
+/// (the device's report is more precise than the patient's assigned location in PV1):
+/// * repetitions labelled so in their namespace or universal-id type (`ICU-3^WARD~12^BED`);
+/// * B. Braun SpaceCom's pillar details (`MDC_ATTR_PUMP_PILLAR_DETAILS`), which say ward and facility
+///   by position (see [`pillar_location`]).
+///
+/// A part that is a network address (Nihon Kohden puts the monitor's `IP:port` in PV1-3.4) is no
+/// place and is left out.
 fn care_location(assigned: Option<&CareLocation>, rows: &[&(&ObxRow, Option<Hl7DateTime>)]) -> Option<CareLocation> {
     let mut location = assigned.cloned().unwrap_or_default();
-    for id in rows.iter().flat_map(|(r, _)| &r.equipment) {
-        let Some(entity) = id.entity.as_ref().filter(|e| !e.trim().is_empty()) else {
+    for (row, _) in rows {
+        if is_attribute(row, MdcCode(0), "MDC_ATTR_PUMP_PILLAR_DETAILS") {
+            pillar_location(&row.equipment, &mut location);
             continue;
-        };
-        match location_label(id) {
-            Some(LocationPart::Ward) => location.point_of_care = Some(entity.clone()),
-            Some(LocationPart::Room) => location.room = Some(entity.clone()),
-            Some(LocationPart::Bed) => location.bed = Some(entity.clone()),
-            None => {}
+        }
+        for id in &row.equipment {
+            let Some(entity) = id.entity.as_ref().filter(|e| !e.trim().is_empty()) else {
+                continue;
+            };
+            match location_label(id) {
+                Some(LocationPart::Ward) => location.point_of_care = Some(entity.clone()),
+                Some(LocationPart::Room) => location.room = Some(entity.clone()),
+                Some(LocationPart::Bed) => location.bed = Some(entity.clone()),
+                None => {}
+            }
+        }
+    }
+    for part in [
+        &mut location.point_of_care,
+        &mut location.room,
+        &mut location.bed,
+        &mut location.facility,
+    ] {
+        if part.as_deref().is_some_and(is_network_address) {
+            *part = None;
         }
     }
     (location != CareLocation::default()).then_some(location)
+}
+
+/// B. Braun SpaceCom puts the ward and facility of a pump in the OBX-18 repetitions of its pillar
+/// details row, by position, the last repetition carrying the placeholder EUI-64. Three forms were
+/// seen in one installation (real captures, kelvinric123/smartward4.0, whose parser and tests read
+/// them so):
+/// * `~~WARD D5~PHKL^^…`: the 3rd repetition is the ward, the 4th the facility;
+/// * `~~~PHKL^^…`: the facility alone;
+/// * `~~~Ward~~~~D6^^…`: the ward spread over the 4th and 8th repetitions (`Ward D6`), no facility.
+///
+/// So: when a repetition after the 4th carries text, the ward is all the texts joined; otherwise
+/// the 4th is the facility and the ones before it the ward.
+fn pillar_location(repetitions: &[EquipmentId], location: &mut CareLocation) {
+    let texts: Vec<(usize, &str)> = repetitions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| Some((i + 1, id.entity.as_deref().map(str::trim).filter(|t| !t.is_empty())?)))
+        .collect();
+    if texts.is_empty() {
+        return;
+    }
+    let join = |texts: &[(usize, &str)]| {
+        let joined = texts.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(" ");
+        (!joined.is_empty()).then_some(joined)
+    };
+    if texts.iter().any(|(position, _)| *position > 4) {
+        location.point_of_care = join(&texts);
+        return;
+    }
+    type Texts<'t> = Vec<(usize, &'t str)>;
+    let (facility, ward): (Texts, Texts) = texts.into_iter().partition(|(position, _)| *position == 4);
+    if let Some(ward) = join(&ward) {
+        location.point_of_care = Some(ward);
+    }
+    if let Some(facility) = join(&facility) {
+        location.facility = Some(facility);
+    }
+}
+
+/// An IPv4 address (with a port or an index after a colon), an IPv6 address or a MAC address: where
+/// a device is on the network, not in the hospital.
+fn is_network_address(text: &str) -> bool {
+    let text = text.trim();
+    let host = text
+        .rsplit_once(':')
+        .filter(|(h, _)| h.contains('.'))
+        .map_or(text, |(h, _)| h);
+    if host.parse::<std::net::Ipv4Addr>().is_ok() || text.parse::<std::net::Ipv6Addr>().is_ok() {
+        return true;
+    }
+    let hex_pairs: Vec<&str> = text.split([':', '-']).collect();
+    hex_pairs.len() == 6
+        && hex_pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 enum LocationPart {
@@ -431,55 +620,112 @@ fn location_label(id: &EquipmentId) -> Option<LocationPart> {
         })
 }
 
-/// The MDS's identity: EUI-64 from its own OBX-18, else from any of its rows, else MDC_ATTR_SYS_ID;
-/// without an EUI, its equipment instance id; the model from MDC_ATTR_ID_MODEL; the type from its row.
+/// The EUI-64s that the MDS rows of several MDSs of one message carry: a gateway that repeats one
+/// EUI for every device it forwards, which identifies none of them.
+fn shared_euis(rows: &[(&ObxRow, Option<Hl7DateTime>)], mds_numbers: &[u32]) -> Vec<Eui64> {
+    let mut seen: Vec<(Eui64, u32)> = Vec::new();
+    let mut shared = Vec::new();
+    for (row, _) in rows {
+        let Some(&mds) = row.path.0.first() else { continue };
+        if !(is_device_row(row) && row.path.significant() == [mds] && mds_numbers.contains(&mds)) {
+            continue;
+        }
+        for eui in row.equipment.iter().filter_map(EquipmentId::eui64) {
+            match seen.iter().find(|(e, _)| *e == eui) {
+                Some((_, other)) if *other != mds && !shared.contains(&eui) => shared.push(eui),
+                Some(_) => {}
+                None => seen.push((eui, mds)),
+            }
+        }
+    }
+    shared
+}
+
+/// The MDS's identity, from what the message says of it:
+/// * its EUI-64: from its own OBX-18, else from any of its rows, else `MDC_ATTR_SYS_ID`; an EUI-64
+///   that names only the maker (device part all zeros or ones, [`Eui64::is_placeholder`]) or that
+///   the message repeats for several MDSs is no identity;
+/// * `MDC_ATTR_SYS_ID` wherever it appears under the MDS (B. Braun sends a UUID at the VMD level,
+///   `1.1.0.9`): when it is not an EUI-64 it is the system id under a system of its own;
+/// * without an EUI, its equipment instance id (OBX-18.1: a serial, or the label a hospital gave the
+///   pump beside a placeholder EUI), in the namespace OBX-18.2 names or else the sending application;
+/// * the model from `MDC_ATTR_ID_MODEL`, the revisions, and the type from its row.
 fn identity(
     mds: u32,
     rows: &[&(&ObxRow, Option<Hl7DateTime>)],
     report: &DeviceObservationReport,
+    shared: &[Eui64],
 ) -> Result<DeviceIdentity, PcdError> {
     let mds_row = rows
         .iter()
         .map(|(r, _)| *r)
         .find(|r| is_device_row(r) && r.path.significant() == [mds]);
-    // A repetition naming the ward or bed is where the device is, not which device it is.
+    // A repetition naming the ward or bed is where the device is, not which device it is; so are the
+    // pillar details.
     let equipment: Vec<&EquipmentId> = mds_row
         .into_iter()
         .flat_map(|r| &r.equipment)
-        .chain(rows.iter().flat_map(|(r, _)| &r.equipment))
-        .filter(|id| location_label(id).is_none())
+        .chain(
+            rows.iter()
+                .filter(|(r, _)| !is_attribute(r, MdcCode(0), "MDC_ATTR_PUMP_PILLAR_DETAILS"))
+                .flat_map(|(r, _)| &r.equipment),
+        )
+        .filter(|id| !id.is_empty() && location_label(id).is_none())
         .collect();
-    let sys_id_value = rows
+    let is_identity = |eui: &Eui64| !eui.is_placeholder() && !shared.contains(eui);
+    // The system id attribute: the MDS's own first, then a VMD's.
+    let mut sys_id_rows: Vec<&ObxRow> = rows.iter().map(|(r, _)| *r).filter(|r| is_system_id(r)).collect();
+    sys_id_rows.sort_by_key(|r| part_of(&r.path.0).len());
+    let sys_id_text = sys_id_rows.iter().find_map(|r| match &r.value {
+        ObxValue::Text(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+        ObxValue::Coded { text, .. } => text.clone(),
+        _ => None,
+    });
+    let sys_id_eui = sys_id_text.as_deref().and_then(|t| t.parse::<Eui64>().ok());
+    let system_id = equipment
         .iter()
-        .find(|(r, _)| r.code.code == MDC_ATTR_SYS_ID)
-        .and_then(|(r, _)| match &r.value {
-            ObxValue::Text(text) => text.parse().ok(),
-            _ => None,
-        });
-    let system_id = equipment.iter().find_map(|e| e.eui64()).or(sys_id_value);
+        .find_map(|e| e.eui64())
+        .filter(is_identity)
+        .or(sys_id_eui.filter(is_identity));
+    // A system id that is not an EUI-64 (a UUID) is an identity of its own; one that is a placeholder
+    // EUI-64 is none.
+    let system_id_text = sys_id_text.filter(|_| sys_id_eui.is_none()).map(|value| InstanceId {
+        namespace: uuid::Uuid::parse_str(&value)
+            .is_err()
+            .then(|| report.sending_application.namespace.clone())
+            .flatten(),
+        value,
+    });
     let instance_id = if system_id.is_some() {
         None
     } else {
         equipment.iter().find_map(|e| {
+            // A universal id that is a (placeholder) EUI-64 names the maker, not the namespace the
+            // label was given in.
+            let universal = e.universal_id.clone().filter(|_| e.eui64().is_none());
             Some(InstanceId {
-                value: e.entity.clone()?,
+                value: e.entity.clone().filter(|v| !v.trim().is_empty())?,
                 namespace: e
                     .namespace
                     .clone()
-                    .or_else(|| e.universal_id.clone())
+                    .or(universal)
                     .or_else(|| report.sending_application.namespace.clone()),
             })
         })
     };
-    // An attribute of the MDS itself (`1.0.0.n`), as text.
+    // An attribute of the MDS itself (`1.0.0.n`), else of a VMD (`1.1.0.n`), as text.
     let attribute = |code: u32| {
-        rows.iter()
-            .find(|(r, _)| r.code.code == code && part_of(&r.path.0).is_empty())
-            .and_then(|(r, _)| match &r.value {
-                ObxValue::Text(text) => Some(text.clone()),
-                ObxValue::Coded { text, .. } => text.clone(),
-                _ => None,
-            })
+        let mut found: Vec<&ObxRow> = rows
+            .iter()
+            .map(|(r, _)| *r)
+            .filter(|r| r.code.code == code && part_of(&r.path.0).len() <= 2)
+            .collect();
+        found.sort_by_key(|r| part_of(&r.path.0).len());
+        found.into_iter().find_map(|r| match &r.value {
+            ObxValue::Text(text) => Some(text.clone()),
+            ObxValue::Coded { text, .. } => text.clone(),
+            _ => None,
+        })
     };
     let model_number = attribute(MDC_ATTR_ID_MODEL);
     // Senders also put a compound metric at the channel level (`150020^MDC_PRESS_BLD_NONINV` at
@@ -503,6 +749,7 @@ fn identity(
         .collect();
     let identity = DeviceIdentity {
         system_id,
+        system_id_text,
         instance_id,
         model_number,
         firmware_revision: attribute(MDC_ID_PROD_SPEC_FW),

@@ -132,7 +132,8 @@ pub struct ObxRow {
     pub result_status: Option<String>,
     /// OBX-14.
     pub time: Option<Hl7DateTime>,
-    /// OBX-18 repetitions.
+    /// OBX-18 repetitions, empty ones kept: some senders say what a repetition means by its position
+    /// (B. Braun's pillar details carry ward and facility so).
     pub equipment: Vec<EquipmentId>,
 }
 
@@ -155,6 +156,9 @@ pub struct PatientId {
     pub assigning_authority: Option<String>,
     /// CX-5 identifier type code (`MR`, `PI`, ...).
     pub id_type: Option<String>,
+    /// PID-31 Identity Unknown Indicator is `Y`: the sender says it does not know who the patient is
+    /// (B. Braun pumps send it with `Unknown Patient` in PID-3).
+    pub identity_unknown: bool,
 }
 
 impl std::fmt::Debug for PatientId {
@@ -163,6 +167,7 @@ impl std::fmt::Debug for PatientId {
             .field("id", &"<redacted>")
             .field("assigning_authority", &self.assigning_authority)
             .field("id_type", &self.id_type)
+            .field("identity_unknown", &self.identity_unknown)
             .finish()
     }
 }
@@ -204,8 +209,14 @@ fn equipment_from_ei(field: &Field) -> Vec<EquipmentId> {
             universal_id: non_empty(r.component(3)),
             universal_id_type: non_empty(r.component(4)),
         })
-        .filter(|e| e != &EquipmentId::default())
         .collect()
+}
+
+impl EquipmentId {
+    /// True when the repetition carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &EquipmentId::default()
+    }
 }
 
 fn optional_time(segment: &Segment, field: usize) -> Result<Option<Hl7DateTime>, ReportError> {
@@ -369,6 +380,7 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
         .filter_map(|r| non_empty(r.component(3)))
         .collect();
     let patient = message.first("PID").and_then(|pid| {
+        let identity_unknown = non_empty(pid.get(31, 1)).is_some_and(|flag| flag.eq_ignore_ascii_case("Y"));
         pid.field(3).repetitions().iter().find_map(|r| {
             Some(PatientId {
                 id: non_empty(r.component(1))?,
@@ -379,6 +391,7 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
                     _ => non_empty(r.subcomponent(4, 1)).or_else(|| non_empty(r.subcomponent(4, 2))),
                 },
                 id_type: non_empty(r.component(5)),
+                identity_unknown,
             })
         })
     });

@@ -93,6 +93,15 @@ impl MedtechWriter {
         let entries = writes.entries.len();
         let bundle = transaction(std::mem::take(&mut writes.entries));
         let json = bundle.to_string();
+        // What a template made must pass the same structural rules as every Bundle the bridge sends.
+        if let Err(rule) = crate::fhir::validate::transaction_json(&bundle) {
+            return Outcome::Refused(Refusal {
+                reason: format!("the FHIR Bundle would break a rule, so it is not sent: {rule}"),
+                status: None,
+                answer: None,
+                sent: Some(json),
+            });
+        }
         match self.client.transaction(json.clone(), entries).await {
             Answer::Delivered => {
                 let now = Instant::now();

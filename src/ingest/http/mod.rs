@@ -191,14 +191,17 @@ async fn ingest(
         Some(id) => format!("http gateway {id}"),
         None => format!("http {peer}"),
     };
+    let batch = payloads.len() > 1;
     let records: Vec<OutboxRecord> = payloads
         .into_iter()
-        .map(|payload| OutboxRecord {
+        .enumerate()
+        .map(|(index, payload)| OutboxRecord {
             adapter: adapter.as_str().to_string(),
             received_at,
             source: source.clone(),
             payload,
             patient: patient.clone(),
+            batch_index: batch.then(|| u32::try_from(index).unwrap_or(u32::MAX)),
         })
         .collect();
     match state.outbox.append_all(&records).await {

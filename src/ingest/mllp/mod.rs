@@ -170,6 +170,7 @@ async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
         source: format!("mllp {peer}"),
         payload: bytes.to_vec(),
         patient: None,
+        batch_index: None,
     };
     match context.outbox.append(&record).await {
         Ok(_) => {

@@ -287,6 +287,7 @@ fn decide(
         source: format!("mqtt {topic}"),
         payload,
         patient: None,
+        batch_index: None,
     };
     let Some(adapter) = adapter_for(subscriptions, &topic) else {
         return Decision::Bury(
@@ -302,12 +303,19 @@ fn decide(
         return Decision::Bury(record(adapter.as_str(), payload), reason);
     }
     match pipeline.check(adapter, &payload) {
-        Ok(payloads) => Decision::Store(
-            payloads
-                .into_iter()
-                .map(|payload| record(adapter.as_str(), payload))
-                .collect(),
-        ),
+        Ok(payloads) => {
+            let batch = payloads.len() > 1;
+            Decision::Store(
+                payloads
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, payload)| OutboxRecord {
+                        batch_index: batch.then(|| u32::try_from(index).unwrap_or(u32::MAX)),
+                        ..record(adapter.as_str(), payload)
+                    })
+                    .collect(),
+            )
+        }
         Err(refusal) => Decision::Bury(record(adapter.as_str(), payload), refusal.detail),
     }
 }
