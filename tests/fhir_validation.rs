@@ -57,9 +57,38 @@ fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
         let name = path.with_extension("json").file_name().unwrap().to_owned();
         std::fs::write(dir.join(name), common::map_fixture(path)).unwrap();
     }
+    // The real-traffic corpus: every capture the bridge maps, with the settings a hospital would have.
+    let settings = common::real_settings();
+    let mut real = 0;
+    for name in common::real_hl7_names() {
+        let payload = common::real_hl7(&name);
+        if let Ok(json) = fhirgate::pipeline::map_payload(
+            fhirgate::adapters::AdapterKind::Hl7v2,
+            &payload,
+            &settings,
+            common::now(),
+        ) {
+            std::fs::write(dir.join(format!("real-{name}.json")), json).unwrap();
+            real += 1;
+        }
+    }
+    for capture in common::real_ble_captures() {
+        let id = capture["id"].as_str().unwrap();
+        let envelope = common::real_ble_envelope(&[id], "2026-11-21T10:00:00Z");
+        if let Ok(json) = fhirgate::pipeline::map_payload(
+            fhirgate::adapters::AdapterKind::Ble,
+            &envelope,
+            &settings,
+            common::now(),
+        ) {
+            std::fs::write(dir.join(format!("real-{id}.json")), json).unwrap();
+            real += 1;
+        }
+    }
+    assert!(real >= 25, "the corpus's Bundles were not made: {real}");
     // The reviewed Bundles of the shipped vendor mappings (`mappings test` compares against them).
     let mut dirs = vec![dir.clone()];
-    let mut files = fixtures.len();
+    let mut files = fixtures.len() + real;
     for vendor in std::fs::read_dir(common::repo_path("mappings/tests")).unwrap() {
         let expected = vendor.unwrap().path().join("expected");
         if expected.is_dir() {

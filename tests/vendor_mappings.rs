@@ -745,3 +745,51 @@ absent_when = [0]
         "{stderr}"
     );
 }
+
+/// Maps a payload with the shipped mappings (the CLI, as a user would).
+fn map_shipped(payload: &Json) -> (i32, String, String) {
+    let dir = temp_dir(&format!("shipped-{}", payload.to_string().len()));
+    std::fs::write(dir.join("payload.json"), payload.to_string()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["map", "--adapter", "declarative", "--mapping"])
+        .arg(common::repo_path("mappings"))
+        .arg(dir.join("payload.json"))
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn two_different_values_at_one_time_are_refused_naming_both_and_a_repeat_is_one_reading() {
+    // A CGM cloud back-filling its history sends the same sensor time twice with different values.
+    let sample: Json = serde_json::from_slice(
+        &std::fs::read(common::repo_path("mappings/tests/dexcom/dexcom_v3_egvs_g7_low.json")).unwrap(),
+    )
+    .unwrap();
+    let record = sample["records"][0].clone();
+    let mut other = record.clone();
+    other["value"] = serde_json::json!(112);
+    other["status"] = Json::Null;
+    let mut conflicting = sample.clone();
+    conflicting["records"] = serde_json::json!([record, other]);
+    let (code, stdout, stderr) = map_shipped(&conflicting);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("two different values of")
+            && stderr.contains("record 0 `@.value`")
+            && stderr.contains("record 1 `@.value`"),
+        "names both: {stderr}"
+    );
+    assert!(!stderr.contains("112"), "never a value: {stderr}");
+    // The same record twice (a resend inside one poll) is one reading.
+    let mut repeated = sample.clone();
+    repeated["records"] = serde_json::json!([sample["records"][0], sample["records"][0]]);
+    let (code, stdout, stderr) = map_shipped(&repeated);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(common::observations(&bundle).len(), 1);
+}

@@ -193,9 +193,16 @@ fn reading_entries(
     let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
     let mut entries = Vec::with_capacity(reading.measurements.len() + 2);
 
-    // A device that sends for itself (MSH-3 and OBX-18 name the same EUI-64) has no separate gateway.
+    // A device that sends for itself (MSH-3 and OBX-18 name the same EUI-64, or OBX-18 names the
+    // sending application itself, as GE Mural's alerts do) has no separate gateway.
     let own_gateway = |gateway: &crate::model::GatewayIdentity| {
-        gateway.system_id.is_some() && gateway.system_id == reading.device.system_id
+        (gateway.system_id.is_some() && gateway.system_id == reading.device.system_id)
+            || (reading.device.system_id.is_none()
+                && reading
+                    .device
+                    .instance_id
+                    .as_ref()
+                    .is_some_and(|i| i.value == gateway.id))
     };
     let gateway_url = reading.gateway.as_ref().filter(|g| !own_gateway(g)).map(|gateway| {
         let (url, entry) = device_entry(device::gateway_device(

@@ -50,12 +50,15 @@ fn contained_location(location: &CareLocation) -> Resource {
         .filter_map(|(part, label)| part.map(|p| format!("{label}{p}")))
         .collect::<Vec<_>>()
         .join(", ");
+    // The most specific level the location names: a facility alone is a site, not a ward.
     let (code, display) = if location.bed.is_some() {
         ("bd", "Bed")
     } else if location.room.is_some() {
         ("ro", "Room")
-    } else {
+    } else if location.point_of_care.is_some() {
         ("wa", "Ward")
+    } else {
+        ("si", "Site")
     };
     Resource::Location(Box::new(Location {
         id: Some(CONTAINED_LOCATION_ID.into()),

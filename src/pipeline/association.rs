@@ -288,6 +288,52 @@ impl AssociationTable {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_device_is_named_by_any_of_its_identifiers_but_never_by_a_placeholder() {
+        let table = AssociationTable::from_json(
+            br#"[{"device": {"systemIdText": "743d27f8-c72b-516b-8622-e7f2df7b6ec5"}, "patient": {"system": "s", "value": "A"}, "from": "2026-01-01T00:00:00Z"},
+                 {"device": {"instanceId": {"value": "I51560", "namespace": "PAT_DEVICE_BBRAUN"}}, "patient": {"system": "s", "value": "B"}, "from": "2026-01-01T00:00:00Z"}]"#,
+        )
+        .unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-02-19T07:58:31Z").unwrap();
+        let by_sys_id = DeviceIdentity {
+            system_id_text: Some(InstanceId {
+                value: "743d27f8-c72b-516b-8622-e7f2df7b6ec5".into(),
+                namespace: None,
+            }),
+            instance_id: Some(InstanceId {
+                value: "I51559".into(),
+                namespace: Some("PAT_DEVICE_BBRAUN".into()),
+            }),
+            ..DeviceIdentity::default()
+        };
+        assert_eq!(
+            table.patient_for(&by_sys_id, at).unwrap().map(|p| p.value.as_str()),
+            Some("A")
+        );
+        let by_label = DeviceIdentity {
+            instance_id: Some(InstanceId {
+                value: "I51560".into(),
+                namespace: Some("PAT_DEVICE_BBRAUN".into()),
+            }),
+            ..DeviceIdentity::default()
+        };
+        assert_eq!(
+            table.patient_for(&by_label, at).unwrap().map(|p| p.value.as_str()),
+            Some("B")
+        );
+        assert_eq!(
+            device_json(&by_sys_id),
+            r#"{"systemIdText":"743d27f8-c72b-516b-8622-e7f2df7b6ec5"}"#
+        );
+        let placeholder = AssociationTable::from_json(
+            br#"[{"device": {"systemId": "00-12-21-00-00-00-00-00"}, "patient": {"system": "s", "value": "A"}, "from": "2026-01-01T00:00:00Z"}]"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(placeholder.contains("names only a maker"), "{placeholder}");
+    }
+
+    #[test]
     fn no_association_applies_to_a_device_that_stands_for_many() {
         let table = AssociationTable::from_json(
             br#"[{"device": {"instanceId": {"value": "ihealth-weight", "namespace": "urn:fhirgate:no-device-id:ihealth-weight"}},

@@ -27,7 +27,7 @@ pub use error::{MapError, NO_PATIENT};
 pub use settings::{load_associations, MapSettings};
 
 use crate::adapters::ble::envelope::{self, EnvelopeDefaults};
-use crate::adapters::declarative::{Dropped, Explanation};
+use crate::adapters::declarative::Explanation;
 use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::read_report;
@@ -215,7 +215,7 @@ pub fn prepare(
     received_at: DateTime<Utc>,
     context: &Context<'_>,
 ) -> Result<Prepared, MapError> {
-    let (mut readings, dropped) = read_payload_explained(kind, payload, settings, received_at)?;
+    let (mut readings, mut left_out) = read_payload_explained(kind, payload, settings, received_at)?;
     if readings.is_empty() {
         return Err(MapError::Rule(
             "the payload holds no readings (no record its mapping selects, no metric): there is nothing to \
@@ -223,13 +223,6 @@ pub fn prepare(
                 .into(),
         ));
     }
-    let mut left_out: Vec<LeftOut> = dropped
-        .into_iter()
-        .map(|d| LeftOut {
-            what: format!("record {} {}", d.record, d.measurement),
-            reason: d.reason,
-        })
-        .collect();
     let sender = context.sender_patient.and_then(|p| p.split_once('|'));
     let digest = receipt_digest(payload, context.batch_index);
     for reading in &mut readings {
@@ -309,14 +302,14 @@ pub fn read_payload(
     Ok(read_payload_explained(kind, payload, settings, now)?.0)
 }
 
-/// [`read_payload`], with what a declarative mapping left out and why (empty for the other adapters,
-/// which refuse rather than leave out).
+/// [`read_payload`], with what the adapter left out and why: a declarative mapping's dropped
+/// measurements, an HL7 message's rows coded outside MDC.
 pub fn read_payload_explained(
     kind: AdapterKind,
     payload: &[u8],
     settings: &MapSettings,
     now: DateTime<Utc>,
-) -> Result<(Vec<Reading>, Vec<Dropped>), MapError> {
+) -> Result<(Vec<Reading>, Vec<LeftOut>), MapError> {
     match kind {
         AdapterKind::Ble => {
             let defaults = EnvelopeDefaults {
@@ -334,14 +327,33 @@ pub fn read_payload_explained(
                 received_at: now.fixed_offset(),
                 unqualified_patient_system: settings.unqualified_patient_system.as_deref(),
             };
-            Ok((pcd::readings(&report, &pcd_settings)?, Vec::new()))
+            let left_out = report
+                .foreign_rows
+                .iter()
+                .map(|row| LeftOut {
+                    what: format!("OBX segment {}", row.segment),
+                    reason: format!(
+                        "coded in {:?}, not MDC: a vendor's own term the bridge cannot code",
+                        row.system
+                    ),
+                })
+                .collect();
+            Ok((pcd::readings(&report, &pcd_settings)?, left_out))
         }
         AdapterKind::Declarative => {
             let (readings, explanation) =
                 settings
                     .declarative
                     .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
-            Ok((readings, explanation.dropped))
+            let left_out = explanation
+                .dropped
+                .into_iter()
+                .map(|d| LeftOut {
+                    what: format!("record {} {}", d.record, d.measurement),
+                    reason: d.reason,
+                })
+                .collect();
+            Ok((readings, left_out))
         }
         // MedTech messages become Observations through their own templates, never readings.
         AdapterKind::Medtech => {

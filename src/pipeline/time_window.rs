@@ -70,3 +70,60 @@ impl TimeWindow {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn reading(at: &str, quality: ClockQuality) -> Reading {
+        let received_at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap();
+        let t = DateTime::parse_from_rfc3339(at).unwrap();
+        let stamp = Timestamp {
+            local: t.naive_local(),
+            offset: *t.offset(),
+            quality,
+        };
+        Reading {
+            device: DeviceIdentity::default(),
+            gateway: None,
+            patient: None,
+            patient_withheld: None,
+            receipt_key: None,
+            received_at,
+            origin: Origin::PersonalHealth,
+            location: None,
+            measurements: vec![Measurement::simple(
+                crate::codes::mdc::MASS_BODY_ACTUAL,
+                Value::Text("x".into()),
+                EffectiveTime::Instant(stamp),
+            )
+            .with_source("record 3 `@.t`")],
+        }
+    }
+
+    #[test]
+    fn a_clock_never_set_or_far_ahead_is_refused_naming_where_and_the_rule() {
+        let device = ClockQuality::DeviceClock {
+            offset: OffsetSource::Envelope,
+        };
+        let window = TimeWindow::default();
+        assert_eq!(window.check(&reading("2026-11-21T09:00:00Z", device)), Ok(()));
+        assert_eq!(
+            window.check(&reading("2026-11-22T09:00:00Z", device)),
+            Ok(()),
+            "within a day ahead"
+        );
+        let early = window.check(&reading("1970-01-01T00:00:00Z", device)).unwrap_err();
+        assert!(
+            early.contains("record 3 `@.t`") && early.contains("mapping.earliest_time"),
+            "{early}"
+        );
+        assert!(
+            !early.contains("1970"),
+            "a date of care stays out of the reason: {early}"
+        );
+        let ahead = window.check(&reading("2027-01-01T00:00:00Z", device)).unwrap_err();
+        assert!(ahead.contains("mapping.future_tolerance_secs"), "{ahead}");
+    }
+}

@@ -88,3 +88,58 @@ pub fn observations(bundle: &serde_json::Value) -> Vec<&serde_json::Value> {
         .filter(|r| r["resourceType"] == "Observation")
         .collect()
 }
+
+/// The settings a hospital running the devices of the real-traffic corpus would have: the corpus's
+/// associations (the B. Braun pumps and the Mindray monitor name no patient), the site's MRN system
+/// for ids sent without an assigning authority.
+pub fn real_settings() -> MapSettings {
+    MapSettings {
+        associations: fhirgate::pipeline::load_associations(&repo_path("fixtures/real/hl7v2/associations.json"))
+            .unwrap(),
+        ..settings()
+    }
+}
+
+/// A message of `fixtures/real/hl7v2/`.
+pub fn real_hl7(name: &str) -> Vec<u8> {
+    std::fs::read(repo_path(&format!("fixtures/real/hl7v2/{name}.hl7"))).unwrap()
+}
+
+/// The names of the messages of `fixtures/real/hl7v2/`.
+pub fn real_hl7_names() -> Vec<String> {
+    fixtures("real/hl7v2", "hl7", &[])
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
+        .collect()
+}
+
+/// The Bluetooth captures of `fixtures/real/ble/captures.json`.
+pub fn real_ble_captures() -> Vec<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(repo_path("fixtures/real/ble/captures.json")).unwrap()).unwrap()
+}
+
+/// The hub envelope a gateway would post for captures of one device: the envelope is ours, each value
+/// the captured bytes verbatim. Received at `received_at`, device times in UTC.
+pub fn real_ble_envelope(ids: &[&str], received_at: &str) -> Vec<u8> {
+    let captures = real_ble_captures();
+    let notifications: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            let c = captures
+                .iter()
+                .find(|c| c["id"] == *id)
+                .unwrap_or_else(|| panic!("no capture {id}"));
+            serde_json::json!({"characteristic": c["characteristic"], "value": c["hex"]})
+        })
+        .collect();
+    serde_json::json!({
+        "gateway": {"id": "hub-ward-7"},
+        "device": {"address": "C4:7C:8D:6A:1F:20"},
+        "patient": {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-4711"},
+        "notifications": notifications,
+        "receivedAt": received_at,
+        "utcOffset": "+00:00"
+    })
+    .to_string()
+    .into_bytes()
+}

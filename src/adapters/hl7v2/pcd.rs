@@ -19,8 +19,8 @@ use super::time::Hl7DateTime;
 use crate::codes::mdc;
 use crate::model::{
     CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, Eui64, GatewayIdentity,
-    InstanceId, MdcCode, Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading,
-    Timestamp, Value,
+    InstanceId, MdcCode, Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, QualityFlag, Quantity,
+    Reading, Timestamp, Value,
 };
 
 /// MDC_ATTR_SYS_ID: a metric row whose value is the device's EUI-64.
@@ -174,11 +174,24 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
         let ancestors = AncestorTimes::new(&in_mds);
         let time_of =
             |row: &ObxRow, obr_time: Option<Hl7DateTime>| row_time(row, obr_time, &ancestors, report, settings);
-        let measurements = match report.trigger_event.as_str() {
+        let mut measurements = match report.trigger_event.as_str() {
             "R40" => alerts(&in_mds, &time_of),
             "R42" => events_and_metrics(&in_mds, &time_of),
             _ => metrics(&in_mds, &time_of, |_| true),
         };
+        // MSH-11 `T` (training) or `D` (debugging): the whole message is not a patient's data
+        // (Philips central stations send their demo beds so).
+        if report
+            .processing_id
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("T") || p.eq_ignore_ascii_case("D"))
+        {
+            for m in &mut measurements {
+                if !m.quality.contains(&QualityFlag::TestData) {
+                    m.quality.push(QualityFlag::TestData);
+                }
+            }
+        }
         if measurements.is_empty() {
             continue;
         }
@@ -219,8 +232,19 @@ fn metrics(
                 .with_device_part(part_of(&row.path.0))
                 .with_source(source_of(row))
                 .about_device(is_device_fact(row, &objects))
+                .with_quality(row_quality(row))
         })
         .collect()
+}
+
+/// What OBX-8 says of a row's value beyond the HL7 abnormal flags: Mindray monitors in demo mode
+/// mark every value `DEMO` (simulated, not the patient's).
+fn row_quality(row: &ObxRow) -> Vec<QualityFlag> {
+    if row.abnormal_flags.iter().any(|f| f.eq_ignore_ascii_case("DEMO")) {
+        vec![QualityFlag::DemoData]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Where a row is, for reasons.
@@ -393,6 +417,11 @@ fn alerts(rows: &Rows<'_>, time_of: &dyn Fn(&ObxRow, Option<Hl7DateTime>) -> Eff
                 "SA" => (mdc::ATTR_ALERT_TYPE, "advisory"),
                 _ => continue,
             };
+            // A message that also sends the attribute as its own row (GE Mural repeats `A~PM~SA` in
+            // OBX-8 beside MDC_ATTR_ALARM_PRIORITY) has said it already.
+            if components.iter().any(|c| c.code == code) {
+                continue;
+            }
             components.push(Component::new(code, Value::Text(meaning.to_string())));
         }
         // The text the device showed (MDC_ATTR_ALERT_TEXT, `Syringe Holder Open`) says more than
@@ -517,7 +546,7 @@ fn row_time(
 fn care_location(assigned: Option<&CareLocation>, rows: &[&(&ObxRow, Option<Hl7DateTime>)]) -> Option<CareLocation> {
     let mut location = assigned.cloned().unwrap_or_default();
     for (row, _) in rows {
-        if is_attribute(row, MdcCode(0), "MDC_ATTR_PUMP_PILLAR_DETAILS") {
+        if is_pillar_details(row) {
             pillar_location(&row.equipment, &mut location);
             continue;
         }
@@ -544,6 +573,11 @@ fn care_location(assigned: Option<&CareLocation>, rows: &[&(&ObxRow, Option<Hl7D
         }
     }
     (location != CareLocation::default()).then_some(location)
+}
+
+/// `MDC_ATTR_PUMP_PILLAR_DETAILS`, which has no code yet (sent as `0`).
+fn is_pillar_details(row: &ObxRow) -> bool {
+    row.code.code == 0 && row.code.reference_id.as_deref() == Some("MDC_ATTR_PUMP_PILLAR_DETAILS")
 }
 
 /// B. Braun SpaceCom puts the ward and facility of a pump in the OBX-18 repetitions of its pillar
@@ -667,7 +701,7 @@ fn identity(
         .flat_map(|r| &r.equipment)
         .chain(
             rows.iter()
-                .filter(|(r, _)| !is_attribute(r, MdcCode(0), "MDC_ATTR_PUMP_PILLAR_DETAILS"))
+                .filter(|(r, _)| !is_pillar_details(r))
                 .flat_map(|(r, _)| &r.equipment),
         )
         .filter(|id| !id.is_empty() && location_label(id).is_none())

@@ -179,6 +179,8 @@ pub struct DeviceObservationReport {
     pub message_type: String,
     pub trigger_event: String,
     pub control_id: String,
+    /// MSH-11 processing id: `P` production, `T` training, `D` debugging.
+    pub processing_id: Option<String>,
     /// MSH-21 universal ids (profile OIDs), kept for information only: real traffic uses OIDs other
     /// than the TF's, so nothing depends on them.
     pub profiles: Vec<String>,
@@ -190,6 +192,22 @@ pub struct DeviceObservationReport {
     /// PV1-3: point of care, room, bed, facility.
     pub location: Option<CareLocation>,
     pub groups: Vec<ObservationGroup>,
+    /// OBX rows coded in a vendor's own nomenclature rather than MDC (`99MNDRY`, `99COMEN`, Philips'
+    /// `MDIL`): not readable as IHE PCD terms, so left out, and said so.
+    pub foreign_rows: Vec<ForeignRow>,
+}
+
+/// An OBX row the report leaves out because its OBX-3 is not coded in MDC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRow {
+    pub segment: usize,
+    /// The coding system OBX-3.3 names.
+    pub system: String,
+}
+
+/// The coding system of an OBX's observation identifier when it is not MDC (IEEE 11073-10101).
+fn foreign_system(segment: &Segment) -> Option<String> {
+    non_empty(segment.get(3, 3)).filter(|system| !system.to_ascii_uppercase().starts_with("MDC"))
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
@@ -405,6 +423,7 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
         (location != CareLocation::default()).then_some(location)
     });
 
+    let mut foreign_rows: Vec<ForeignRow> = Vec::new();
     let mut groups: Vec<ObservationGroup> = Vec::new();
     for segment in message.segments() {
         match segment.id() {
@@ -426,21 +445,45 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
                         "an OBX comes before any OBR; device observations belong to an OBR",
                     )
                 })?;
+                if let Some(system) = foreign_system(segment) {
+                    foreign_rows.push(ForeignRow {
+                        segment: segment.position(),
+                        system,
+                    });
+                    continue;
+                }
                 group.rows.push(obx_row(segment)?);
             }
             _ => {}
+        }
+    }
+    // A message coded in another nomenclature throughout is not an IHE PCD message at all.
+    if let Some(first) = foreign_rows.first() {
+        if groups.iter().all(|g| g.rows.is_empty()) {
+            return Err(ReportError {
+                segment: first.segment,
+                segment_id: "OBX".into(),
+                field: 3,
+                rule: format!(
+                    "every observation is coded in {:?}, not MDC (IEEE 11073-10101): this is not an IHE PCD device \
+                     message; send it through the vendor's IHE PCD gateway",
+                    first.system
+                ),
+            });
         }
     }
     Ok(DeviceObservationReport {
         message_type,
         trigger_event,
         control_id,
+        processing_id: non_empty(msh.get(11, 1)),
         profiles,
         sending_application,
         message_time: optional_time(msh, 7)?,
         patient,
         location,
         groups,
+        foreign_rows,
     })
 }
 
