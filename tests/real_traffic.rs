@@ -923,3 +923,34 @@ fn rows_a_vendor_codes_in_its_own_nomenclature_are_left_out_and_said() {
         }]
     );
 }
+
+#[test]
+fn a_bundle_that_would_break_a_fhir_rule_is_never_sent() {
+    // A text row whose first component is empty (`^x`) would become `valueString: ""`, which no FHIR
+    // server should store: the structural check before sending refuses it, naming the path and rule.
+    let text = String::from_utf8(message("mindray_vs8_pcd01_real_capture_demo_mode")).unwrap();
+    let broken = text.replace(
+        "OBX|4|NM|151658^MDC_PULS_OXIM_PLETH_RESP_RATE^MDC|1.3.1.151658|12|264928^MDC_DIM_RESP_PER_MIN^MDC",
+        "OBX|4|ST|151658^MDC_PULS_OXIM_PLETH_RESP_RATE^MDC|1.3.1.151658|^x|",
+    );
+    assert_ne!(broken, text);
+    let error = map_payload(AdapterKind::Hl7v2, broken.as_bytes(), &hospital(), common::now()).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("would break a rule") && text.contains("valueString: an empty string"),
+        "{text}"
+    );
+    let record = fhirgate::store::OutboxRecord {
+        adapter: "hl7v2".into(),
+        received_at: chrono::DateTime::parse_from_rfc3339("2026-07-27T12:45:00Z").unwrap(),
+        source: "test".into(),
+        payload: broken.into_bytes(),
+        patient: None,
+        batch_index: None,
+    };
+    let plan = fhirgate::pipeline::Pipeline::new(hospital()).plan(&record);
+    assert!(
+        matches!(&plan, fhirgate::delivery::Plan::Refuse(reason) if reason.contains("an empty string")),
+        "to the dead-letter store with the rule"
+    );
+}
