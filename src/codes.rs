@@ -430,6 +430,69 @@ pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
     TABLE.iter().find(|entry| entry.mdc == code)
 }
 
+/// HL7 table 0076, message types (v2.3 to v2.9): a refusal names a message type from this table, and
+/// says "a message type outside HL7 table 0076" for anything else, so that no field value is quoted.
+pub static HL7_MESSAGE_TYPES: &[&str] = &[
+    "ACK", "ADR", "ADT", "BAR", "BPS", "BRP", "BRT", "BTS", "CCF", "CCI", "CCM", "CCQ", "CCR", "CCU", "CQU", "CRM",
+    "CSU", "DBC", "DBU", "DEL", "DEO", "DER", "DFT", "DOC", "DPR", "DRC", "DRG", "DSR", "EAC", "EAN", "EAR", "EHC",
+    "ESR", "ESU", "INR", "INU", "LSR", "LSU", "MDM", "MFD", "MFK", "MFN", "MFQ", "MFR", "NMD", "NMQ", "NMR", "OMB",
+    "OMD", "OMG", "OMI", "OML", "OMN", "OMP", "OMQ", "OMS", "OPL", "OPR", "OPU", "ORA", "ORB", "ORD", "ORF", "ORG",
+    "ORI", "ORL", "ORM", "ORN", "ORP", "ORR", "ORS", "ORU", "ORX", "OSM", "OSQ", "OSR", "OSU", "OUL", "PEX", "PGL",
+    "PIN", "PMU", "PPG", "PPP", "PPR", "PPT", "PPV", "PRR", "PTR", "QBP", "QCK", "QCN", "QRY", "QSB", "QSX", "QVR",
+    "RAR", "RAS", "RCI", "RCL", "RDE", "RDR", "RDS", "RDY", "REF", "RER", "RGR", "RGV", "ROR", "RPA", "RPI", "RPL",
+    "RPR", "RQA", "RQC", "RQI", "RQP", "RRA", "RRD", "RRE", "RRG", "RRI", "RSP", "RTB", "SDR", "SIU", "SLR", "SMD",
+    "SRM", "SRR", "SSR", "SSU", "STC", "STI", "TBR", "TCR", "TCU", "UDM", "VXQ", "VXR", "VXU", "VXX",
+];
+
+/// True for a message type of HL7 table 0076.
+pub fn is_hl7_message_type(code: &str) -> bool {
+    HL7_MESSAGE_TYPES.contains(&code)
+}
+
+/// Coding systems of HL7 table 0396 that device messages use, which a refusal or a left-out row may
+/// name. Other names are named only in HL7's form for a local system (`99` and letters, such as
+/// `99MNDRY`); anything else is "another coding system", so that no field value is quoted.
+pub static HL7_CODING_SYSTEMS: &[&str] = &[
+    "LN",
+    "SCT",
+    "SNM",
+    "SNM3",
+    "SNOMED-CT",
+    "MDC",
+    "MDIL",
+    "MDIL-ALERT",
+    "UCUM",
+    "ISO+",
+    "ANS+",
+    "ISO",
+    "L",
+    "LOCAL",
+    "HL7",
+    "HL70078",
+    "HL70136",
+    "HL70396",
+    "I9",
+    "I9C",
+    "I10",
+    "CPT4",
+    "NDC",
+    "RXNORM",
+];
+
+/// Coding system `system` as a message may name it: quoted when of HL7 table 0396 or a local system
+/// in HL7's form, else "another coding system".
+pub fn coding_system_for_people(system: &str) -> String {
+    let local = system.len() <= 10
+        && system
+            .strip_prefix("99")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase()));
+    if local || HL7_CODING_SYSTEMS.contains(&system) {
+        format!("{system:?}")
+    } else {
+        "another coding system".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -318,6 +318,16 @@ async fn a_payload_that_cannot_be_mapped_is_buried_without_bothering_the_server(
         letters[0].1.reason
     );
     assert_eq!(letters[0].1.status, None);
+    // The reason (which is logged) does not name the device; the letter does, for the operator.
+    assert!(
+        !letters[0].1.reason.contains("0012211839000003"),
+        "{}",
+        letters[0].1.reason
+    );
+    assert_eq!(
+        letters[0].1.device,
+        Some(serde_json::json!({"systemId": "00-12-21-18-39-00-00-03"}))
+    );
     let requests = fake.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 1, "only the weight reading went to the server");
     assert_eq!(

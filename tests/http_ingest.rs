@@ -236,6 +236,7 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
             record: record.clone(),
             reason: "the FHIR server refused the Bundle with 422".into(),
             status: Some(422),
+            device: None,
             bundle: Some("{}".into()),
             outcome: Some("{\"resourceType\":\"OperationOutcome\"}".into()),
             failed_at: DateTime::parse_from_rfc3339("2026-11-21T10:00:01Z").unwrap(),

@@ -271,9 +271,17 @@ fn a_pump_without_an_association_waits_naming_the_device_as_an_association_must(
     let text = error.to_string();
     assert!(text.starts_with(fhirgate::pipeline::NO_PATIENT), "{text}");
     assert!(text.contains("PID-31 (identity unknown indicator) is Y"), "why: {text}");
+    let fhirgate::pipeline::MapError::NoPatient { device, .. } = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(
+        device.to_string(),
+        r#"{"systemIdText":"743d27f8-c72b-516b-8622-e7f2df7b6ec5"}"#,
+        "the device as an association names it, kept beside the reason"
+    );
     assert!(
-        text.contains(r#"{"systemIdText":"743d27f8-c72b-516b-8622-e7f2df7b6ec5"}"#),
-        "the device as an association names it: {text}"
+        !text.contains("743d27f8"),
+        "the reason is logged: it names no device: {text}"
     );
     assert!(!text.contains("Unknown Patient"));
 }
@@ -546,7 +554,7 @@ fn messages_that_are_no_ihe_pcd_observations_are_refused_with_the_reason() {
         // The central station's clock broadcast on the same socket.
         (
             "philips_piic_nmd_nck_clock_sync",
-            "message type NMD^ is not a device observation report",
+            "message type NMD is not a device observation report",
         ),
         // Orders and queries, and a device's own ADT.
         (
@@ -565,7 +573,10 @@ fn messages_that_are_no_ihe_pcd_observations_are_refused_with_the_reason() {
         // private rows (99COMEN) are left out, and no row says which device measured.
         ("comen_nc5_pcd01_real_spot_check", "MDS 1 has no identity"),
         // Nihon Kohden's export: plain-text units, no coding system.
-        ("nihonkohden_oru_r01_vital_bed001_inicu", "field 6: unit"),
+        (
+            "nihonkohden_oru_r01_vital_bed001_inicu",
+            "field 6: the unit has no UCUM form",
+        ),
         // Smiths' RTLS location rows sit at OBX-4 `LOC`, outside the containment tree.
         (
             "smiths_medfusion4000_pcd15_memdmc_with_rtls_location",
@@ -950,7 +961,7 @@ fn a_bundle_that_would_break_a_fhir_rule_is_never_sent() {
     };
     let plan = fhirgate::pipeline::Pipeline::new(hospital()).plan(&record);
     assert!(
-        matches!(&plan, fhirgate::delivery::Plan::Refuse(reason) if reason.contains("an empty string")),
+        matches!(&plan, fhirgate::delivery::Plan::Refuse(refused) if refused.reason.contains("an empty string")),
         "to the dead-letter store with the rule"
     );
 }

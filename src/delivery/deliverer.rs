@@ -152,14 +152,14 @@ impl<S: Sink> Deliverer<S> {
                         info!(payloads = 1, entries, "delivered");
                     }
                     Outcome::Retry { reason, after } => return Ok(Progress::Retry { reason, after }),
-                    Outcome::Refused(refusal) => self.bury(id, record, refusal)?,
+                    Outcome::Refused(refusal) => self.bury(id, record, refusal, None)?,
                 },
                 // The reason names a rule, never a value.
                 Plan::Nothing(reason) => {
                     self.outbox.remove(&[id])?;
                     info!(outbox_id = id, %reason, "nothing to deliver in the payload");
                 }
-                Plan::Refuse(reason) => self.bury(id, record, Refusal::because(reason))?,
+                Plan::Refuse(refused) => self.bury(id, record, Refusal::because(refused.reason), refused.device)?,
             }
         }
         if planned.is_empty() {
@@ -170,7 +170,7 @@ impl<S: Sink> Deliverer<S> {
             Sent::Retry(progress) => Ok(progress),
             Sent::Refused(refusal) if planned.len() == 1 => {
                 if let Some(one) = planned.pop() {
-                    self.bury(one.id, one.record, refusal)?;
+                    self.bury(one.id, one.record, refusal, None)?;
                 }
                 Ok(Progress::Done)
             }
@@ -183,7 +183,7 @@ impl<S: Sink> Deliverer<S> {
                         Sent::Retry(progress) => return Ok(progress),
                         Sent::Refused(refusal) => {
                             let [one] = single;
-                            self.bury(one.id, one.record, refusal)?;
+                            self.bury(one.id, one.record, refusal, None)?;
                         }
                     }
                 }
@@ -240,9 +240,16 @@ impl<S: Sink> Deliverer<S> {
     }
 
     /// Moves a payload to the dead-letter store with the reason, and what the destination answered.
-    fn bury(&self, id: u64, record: OutboxRecord, refusal: Refusal) -> Result<(), OutboxError> {
+    fn bury(
+        &self,
+        id: u64,
+        record: OutboxRecord,
+        refusal: Refusal,
+        device: Option<serde_json::Value>,
+    ) -> Result<(), OutboxError> {
         let kind = if refusal.status.is_some() { "server" } else { "mapping" };
         let mut letter = DeadLetter::refused(record, refusal.reason);
+        letter.device = device;
         letter.status = refusal.status;
         letter.outcome = refusal.answer;
         letter.bundle = refusal.sent;

@@ -11,5 +11,5 @@ pub mod sink;
 
 pub use deliverer::Deliverer;
 pub use fhir_server::FhirServerSink;
-pub use plan::{Plan, Planner};
+pub use plan::{Plan, Planner, Refused};
 pub use sink::{Outcome, Sink};

@@ -23,9 +23,28 @@ pub enum Plan {
     Merge(MergePlan),
     /// The payload holds nothing to deliver (a vendor poll with nothing new); the reason says why.
     Nothing(String),
-    /// It can never be delivered as it stands: it goes to the dead-letter store with this reason,
-    /// which names the field, path or rule, never a value.
-    Refuse(String),
+    /// It can never be delivered as it stands: it goes to the dead-letter store.
+    Refuse(Refused),
+}
+
+/// Why a payload can never be delivered as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// The field, path or rule, never a value: it is logged.
+    pub reason: String,
+    /// The device a missing device-patient association would cover, as an association's `device`
+    /// names it; kept with the dead letter for the operator, never logged (a personal device's
+    /// address identifies its owner).
+    pub device: Option<serde_json::Value>,
+}
+
+impl Refused {
+    pub fn because(reason: impl Into<String>) -> Refused {
+        Refused {
+            reason: reason.into(),
+            device: None,
+        }
+    }
 }
 
 /// A payload's transaction.

@@ -68,7 +68,8 @@ impl Decimal {
 
 /// Text that is not a plain decimal number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a decimal number (digits with an optional sign and decimal point, e.g. -12.50)")]
+/// The text is kept for the program, never shown: it may be a patient's value.
+#[error("not a decimal number (digits with an optional sign and decimal point, e.g. -12.50)")]
 pub struct DecimalParseError(pub String);
 
 /// Parses plain decimal notation (`12`, `-0.50`, `+3.`, `.5`), keeping the written precision: `1.10`

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 /// A hardware identifier that did not parse.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{kind} '{text}' is not {bytes} hexadecimal byte pairs (separators ':' or '-' allowed)")]
+#[error("the {kind} ({} characters) is not {bytes} hexadecimal byte pairs (separators ':' or '-' allowed)", .text.chars().count())]
 pub struct HardwareIdError {
     kind: &'static str,
     text: String,
@@ -207,7 +207,8 @@ mod tests {
     #[test]
     fn wrong_lengths_and_non_hex_are_rejected_with_the_text() {
         let err = "71-10-00".parse::<Eui64>().unwrap_err();
-        assert!(err.to_string().contains("'71-10-00'"), "{err}");
+        assert!(err.to_string().contains("the EUI-64 (8 characters) is not 8"), "{err}");
+        assert!(!err.to_string().contains("71-10-00"), "never the text: {err}");
         assert!("C4:7C:8D:6A:1F:2G".parse::<BluetoothAddress>().is_err());
         assert!("C4:7C:8D:6A:1F:20:00".parse::<BluetoothAddress>().is_err());
     }

@@ -83,7 +83,13 @@ impl EffectiveTime {
 
 /// Parses `Z`, `+02:00`, `-05:30` (also without the colon).
 pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, String> {
-    let bad = || format!("'{text}' is not a UTC offset like +02:00, -05:30 or Z");
+    // Never the text itself: errors reach HTTP answers and logs, and a payload's text may be anything.
+    let bad = || {
+        format!(
+            "{} characters that are not a UTC offset like +02:00, -05:30 or Z",
+            text.chars().count()
+        )
+    };
     if text == "Z" {
         return FixedOffset::east_opt(0).ok_or_else(bad);
     }

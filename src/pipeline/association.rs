@@ -117,8 +117,8 @@ impl Association {
 
 /// The device as an association's `device` must name it (JSON), by the identifier the bridge files
 /// it under: its EUI-64, else its Bluetooth address, else its system id, else its instance id.
-pub fn device_json(device: &DeviceIdentity) -> String {
-    let named = if let Some(eui) = device.system_id {
+pub fn device_json(device: &DeviceIdentity) -> serde_json::Value {
+    if let Some(eui) = device.system_id {
         serde_json::json!({ "systemId": eui.dashed() })
     } else if let Some(address) = device.bluetooth_address {
         serde_json::json!({ "address": address.dashed() })
@@ -128,8 +128,7 @@ pub fn device_json(device: &DeviceIdentity) -> String {
         serde_json::json!({ "instanceId": { "value": instance.value, "namespace": instance.namespace } })
     } else {
         serde_json::json!({})
-    };
-    named.to_string()
+    }
 }
 
 /// All associations the bridge knows.
@@ -322,7 +321,7 @@ mod tests {
             Some("B")
         );
         assert_eq!(
-            device_json(&by_sys_id),
+            device_json(&by_sys_id).to_string(),
             r#"{"systemIdText":"743d27f8-c72b-516b-8622-e7f2df7b6ec5"}"#
         );
         let placeholder = AssociationTable::from_json(

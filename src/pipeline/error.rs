@@ -45,11 +45,14 @@ pub enum MapError {
     #[error("the FHIR Bundle would break a rule, so it is not sent: {0}")]
     Invalid(String),
     #[error(
-        "{NO_PATIENT}{}: associate the device {device} (mapping.associations or POST /admin/associations), or give \
-         the patient in the payload; the bridge never guesses a patient",
+        "{NO_PATIENT}{}: associate the device (the dead letter's `device` names it) in mapping.associations or \
+         with POST /admin/associations, or give the patient in the payload; the bridge never guesses a patient",
         why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
     )]
-    NoPatient { device: String, why: Option<String> },
+    NoPatient {
+        device: serde_json::Value,
+        why: Option<String>,
+    },
 }
 
 /// How every reason for a reading without a patient begins: the dead letters an association may

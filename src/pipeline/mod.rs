@@ -32,7 +32,7 @@ use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::read_report;
 use crate::adapters::AdapterKind;
-use crate::delivery::plan::{LeftOut, Plan, Planner, Transaction};
+use crate::delivery::plan::{LeftOut, Plan, Planner, Refused, Transaction};
 use crate::mapping::medtech::MedtechMappingError;
 use crate::model::{PatientRef, Reading};
 use crate::store::OutboxRecord;
@@ -147,13 +147,16 @@ impl Pipeline {
     /// replay plans it the same.
     pub fn plan(&self, record: &OutboxRecord) -> Plan {
         let Some(kind) = AdapterKind::from_name(&record.adapter) else {
-            return Plan::Refuse(format!("stored with an unknown adapter {:?}", record.adapter));
+            return Plan::Refuse(Refused::because(format!(
+                "stored with an unknown adapter {:?}",
+                record.adapter
+            )));
         };
         let received_at = record.received_at.with_timezone(&Utc);
         if kind == AdapterKind::Medtech {
             return match medtech::merge_plan(&self.settings.medtech, &record.payload) {
                 Ok(plan) => Plan::Merge(plan),
-                Err(error) => Plan::Refuse(error.to_string()),
+                Err(error) => refuse(error),
             };
         }
         let live = self.associations.as_ref().map(|live| live.borrow().clone());
@@ -164,7 +167,7 @@ impl Pipeline {
         };
         let prepared = match prepare(kind, &record.payload, &self.settings, received_at, &context) {
             Ok(prepared) => prepared,
-            Err(error) => return Plan::Refuse(error.to_string()),
+            Err(error) => return refuse(error),
         };
         match transaction(&prepared.readings, &self.settings) {
             Ok(bundle) if !has_observation(&bundle) => {
@@ -174,9 +177,21 @@ impl Pipeline {
                 bundle,
                 left_out: prepared.left_out,
             })),
-            Err(error) => Plan::Refuse(error.to_string()),
+            Err(error) => refuse(error),
         }
     }
+}
+
+/// A payload refused at delivery, with the device to associate when a patient is what it lacks.
+fn refuse(error: MapError) -> Plan {
+    let device = match &error {
+        MapError::NoPatient { device, .. } => Some(device.clone()),
+        _ => None,
+    };
+    Plan::Refuse(Refused {
+        reason: error.to_string(),
+        device,
+    })
 }
 
 impl Planner for Pipeline {
@@ -333,8 +348,8 @@ pub fn read_payload_explained(
                 .map(|row| LeftOut {
                     what: format!("OBX segment {}", row.segment),
                     reason: format!(
-                        "coded in {:?}, not MDC: a vendor's own term the bridge cannot code",
-                        row.system
+                        "coded in {}, not MDC: a vendor's own term the bridge cannot code",
+                        crate::codes::coding_system_for_people(&row.system)
                     ),
                 })
                 .collect();

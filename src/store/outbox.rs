@@ -98,6 +98,10 @@ pub struct DeadLetter {
     /// The HTTP status the FHIR server answered, when it was the server that refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The device a missing device-patient association would cover (as `POST /admin/associations`
+    /// takes it), when that is why the payload is here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<serde_json::Value>,
     /// The transaction Bundle as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
@@ -114,6 +118,7 @@ impl DeadLetter {
             record,
             reason,
             status: None,
+            device: None,
             bundle: None,
             outcome: None,
             failed_at: Utc::now().fixed_offset(),
@@ -511,6 +516,7 @@ mod tests {
             record: record(9),
             reason: "test".into(),
             status: None,
+            device: None,
             bundle: None,
             outcome: None,
             failed_at: record(9).received_at,

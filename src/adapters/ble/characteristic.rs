@@ -8,9 +8,10 @@ use thiserror::Error;
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum CharacteristicIdError {
     #[error(
-        "'{0}' is not a Bluetooth characteristic UUID: give the 16-bit form (e.g. 2A35) or the full \
+        "not a Bluetooth characteristic UUID: give the 16-bit form (e.g. 2A35) or the full \
          128-bit form (0000xxxx-0000-1000-8000-00805f9b34fb)"
     )]
+    /// The text is kept for the program, never shown.
     Malformed(String),
     #[error("characteristic {0:04X} is not one the bridge decodes; supported: {supported}", supported = Characteristic::supported_list())]
     Unsupported(u16),

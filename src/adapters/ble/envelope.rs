@@ -194,10 +194,7 @@ fn decode_value(value: &str, encoding: ValueEncoding) -> Result<Vec<u8>, String>
 fn time_context(envelope: &Envelope, defaults: &EnvelopeDefaults) -> Result<TimeContext, EnvelopeError> {
     let received_at = match &envelope.received_at {
         Some(text) => DateTime::parse_from_rfc3339(text).map_err(|e| {
-            EnvelopeError::field(
-                "receivedAt",
-                format!("'{text}' is not an RFC 3339 date-time with offset ({e})"),
-            )
+            EnvelopeError::field("receivedAt", format!("is not an RFC 3339 date-time with offset ({e})"))
         })?,
         None => defaults.received_at,
     };

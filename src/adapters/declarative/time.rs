@@ -48,7 +48,7 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
     let text = text.trim();
     let digits = text.trim_start_matches(['+', '-']);
     if digits.len() <= 2 && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let hours: i32 = text.parse().map_err(|_| format!("{text} is not a UTC offset"))?;
+        let hours: i32 = text.parse().map_err(|_| "is not a UTC offset".to_string())?;
         return FixedOffset::east_opt(hours.saturating_mul(3600))
             .ok_or_else(|| format!("{hours} hours is not a UTC offset"));
     }

@@ -10,9 +10,50 @@
 //! A value path that finds a one-element array or an object with `#text` reads the text, so
 //! `@.value` reads `<value>74.1</value>`.
 
+use quick_xml::errors::IllFormedError;
+use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde_json::{Map, Value as Json};
+
+/// What is wrong with the document, in words that quote none of it: quick-xml's own messages quote
+/// tag names and entity text, which are the payload's.
+fn described(error: &quick_xml::Error) -> String {
+    use quick_xml::Error;
+    match error {
+        Error::Io(_) => "the document cannot be read".into(),
+        // Syntax and attribute errors name the construct and byte positions only.
+        Error::Syntax(e) => e.to_string(),
+        Error::InvalidAttr(e) => format!("malformed attribute: {e}"),
+        Error::IllFormed(e) => match e {
+            IllFormedError::MissingDeclVersion(_) => "the XML declaration does not start with `version`",
+            IllFormedError::MissingDoctypeName => "a DOCTYPE without a name",
+            IllFormedError::MissingEndTag(_) => "an element is not closed",
+            IllFormedError::UnmatchedEndTag(_) => "an end tag without a start tag",
+            IllFormedError::MismatchedEndTag { .. } => "an end tag does not match the open element",
+            IllFormedError::DoubleHyphenInComment => "`--` inside a comment",
+            _ => "the document is not well-formed",
+        }
+        .into(),
+        Error::Encoding(_) => encoding().into(),
+        Error::Escape(e) => escape(e).into(),
+        Error::Namespace(_) => "a namespace prefix is not declared or declared wrongly".into(),
+    }
+}
+
+const UNKNOWN_ENTITY: &str = "an entity XML does not define (only &lt; &gt; &amp; &apos; &quot;)";
+
+fn escape(error: &EscapeError) -> &'static str {
+    match error {
+        EscapeError::UnrecognizedEntity(..) => UNKNOWN_ENTITY,
+        EscapeError::UnterminatedEntity(_) => "an `&` without its `;`",
+        EscapeError::InvalidCharRef(_) => "a character reference that is no character",
+    }
+}
+
+fn encoding() -> &'static str {
+    "text that is not valid in the document's encoding (UTF-8)"
+}
 
 /// One element being built.
 struct Open {
@@ -29,6 +70,7 @@ fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
     let mut fields = Map::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| format!("byte {position}: malformed attribute: {e}"))?;
+        // (AttrError names byte positions only.)
         // Namespace declarations are not data.
         if attribute.key.as_ref() == b"xmlns" || attribute.key.as_ref().starts_with(b"xmlns:") {
             continue;
@@ -36,7 +78,7 @@ fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
         let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).to_string();
         let value = attribute
             .unescape_value()
-            .map_err(|e| format!("byte {position}: attribute `{key}`: {e}"))?;
+            .map_err(|e| format!("byte {position}: attribute `{key}`: {}", described(&e)))?;
         fields.insert(format!("@{key}"), Json::String(value.to_string()));
     }
     Ok(Open {
@@ -81,7 +123,7 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
         let position = reader.buffer_position();
         let event = reader
             .read_event_into(&mut buffer)
-            .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+            .map_err(|e| format!("XML is malformed at byte {position}: {}", described(&e)))?;
         match event {
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
@@ -113,7 +155,7 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
                 if let Some(current) = stack.last_mut() {
                     let text = text
                         .xml_content()
-                        .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+                        .map_err(|_| format!("XML is malformed at byte {position}: {}", encoding()))?;
                     current.text.push_str(&text);
                 }
             }
@@ -125,12 +167,16 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
                         Ok(None) => {
                             let name = reference
                                 .decode()
-                                .map_err(|e| format!("XML is malformed at byte {position}: {e}"))?;
+                                .map_err(|_| format!("XML is malformed at byte {position}: {}", encoding()))?;
                             quick_xml::escape::resolve_predefined_entity(&name)
-                                .ok_or_else(|| format!("XML at byte {position}: an unknown entity"))?
+                                .ok_or_else(|| format!("XML at byte {position}: {UNKNOWN_ENTITY}"))?
                                 .to_string()
                         }
-                        Err(e) => return Err(format!("XML is malformed at byte {position}: {e}")),
+                        Err(_) => {
+                            return Err(format!(
+                                "XML is malformed at byte {position}: a character reference that is no character"
+                            ))
+                        }
                     };
                     current.text.push_str(&character);
                 }
@@ -146,10 +192,7 @@ pub fn to_json(xml: &[u8]) -> Result<Json, String> {
         buffer.clear();
     }
     if !stack.is_empty() {
-        return Err(format!(
-            "XML ends inside <{}>",
-            stack.last().map(|e| e.name.as_str()).unwrap_or("?")
-        ));
+        return Err(format!("XML ends inside an element (depth {})", stack.len()));
     }
     let (name, json) = root.ok_or("the XML document has no root element")?;
     let mut document = Map::new();
@@ -195,7 +238,21 @@ mod tests {
     fn malformed_xml_names_the_byte() {
         let error = to_json(b"<a><b></a>").unwrap_err();
         assert!(error.contains("byte"), "{error}");
-        assert!(to_json(b"<a>").unwrap_err().contains("ends inside <a>"));
+        assert!(to_json(b"<a>")
+            .unwrap_err()
+            .contains("ends inside an element (depth 1)"));
+        // Tag names and entity text are the payload's: never quoted.
+        for (xml, rule) in [
+            (&b"<r><ZQX1></r>"[..], "does not match"),
+            (b"<r>&ZQX2;</r>", "an entity XML does not define"),
+            (b"<r a=\"&ZQX3;\"/>", "an entity XML does not define"),
+            (b"<r>&#xZQX4;</r>", "no character"),
+            (b"</ZQX5>", "without a start"),
+            (b"<r><ZQX6>", "ends inside"),
+        ] {
+            let error = to_json(xml).unwrap_err();
+            assert!(error.contains(rule) && !error.contains("ZQX"), "{error}");
+        }
         assert!(looks_like_xml(b"  <a/>"));
         assert!(looks_like_xml(b"\xEF\xBB\xBF<a/>"), "after a byte-order mark");
         let deep = "<a>".repeat(200) + &"</a>".repeat(200);

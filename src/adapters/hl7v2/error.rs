@@ -31,7 +31,8 @@ pub enum Hl7Error {
          the field separator and the encoding characters (at least `MSH|^~\\&`)"
     )]
     MshTooShort { offset: usize, len: usize },
-    #[error("HL7 v2 message: segment 1 (MSH) field {field}: `{text}` at byte {offset}: {rule}")]
+    /// The text is kept for callers, not shown (errors reach HTTP answers, MLLP ERR segments and logs).
+    #[error("HL7 v2 message: segment 1 (MSH) field {field} at byte {offset}: {rule}")]
     InvalidEncodingCharacters {
         /// 1 for the field separator (MSH-1), 2 for the encoding characters (MSH-2).
         field: usize,
@@ -77,7 +78,8 @@ fn shown_escape(problem: EscapeProblem, escape: &str) -> String {
         EscapeProblem::Unknown | EscapeProblem::Unterminated => {
             format!(" ({} characters, not shown)", escape.chars().count())
         }
-        _ => format!(" `{escape}`"),
+        // Never the text: an escape sits inside a field, which may be a patient's identifier.
+        _ => format!(" ({} characters)", escape.chars().count()),
     }
 }
 

@@ -130,11 +130,17 @@ fn part_of(path: &[u32]) -> Vec<u32> {
 /// Accepts device observation reports by MSH-9 before anything else is read, so that an order
 /// (`RGV^O15`) or an acknowledgement is refused as what it is.
 pub fn accept_message_type(message_type: Option<&str>, trigger_event: Option<&str>) -> Result<(), PcdError> {
-    let kind = format!(
-        "{}^{}",
-        message_type.unwrap_or_default(),
-        trigger_event.unwrap_or_default()
-    );
+    // Only a type of HL7 table 0076 with a trigger event of HL7's shape is named: MSH-9 may hold
+    // anything, and a refusal quotes no field value.
+    let hl7_shaped =
+        |event: &str| event.len() == 3 && event.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let kind = match (message_type, trigger_event) {
+        (Some(code), Some(event)) if crate::codes::is_hl7_message_type(code) && hl7_shaped(event) => {
+            format!("{code}^{event}")
+        }
+        (Some(code), None) if crate::codes::is_hl7_message_type(code) => code.to_string(),
+        _ => "outside HL7 table 0076 (MSH-9)".to_string(),
+    };
     match (message_type, trigger_event) {
         (Some("ORU"), Some("R01" | "R40" | "R42")) => Ok(()),
         _ => Err(PcdError::NotDeviceObservation(kind)),

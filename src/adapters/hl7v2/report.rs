@@ -251,7 +251,7 @@ fn mdc_term(segment: &Segment, field: usize) -> Result<MdcTerm, ReportError> {
         error(
             segment,
             field,
-            format!("'{code_text}' is not a numeric MDC code (IHE PCD matches terms by number)"),
+            "is not a numeric MDC code (IHE PCD matches terms by number)".to_string(),
         )
     })?;
     Ok(MdcTerm {
@@ -277,7 +277,7 @@ fn containment_path(segment: &Segment) -> Result<ContainmentPath, ReportError> {
             error(
                 segment,
                 4,
-                format!("'{text}' is not a dotted containment path of numbers"),
+                "is not a dotted containment path of numbers (e.g. 1.1.1.5)".to_string(),
             )
         })
 }
@@ -303,10 +303,8 @@ fn unit(segment: &Segment) -> Result<Option<String>, ReportError> {
         None => Err(error(
             segment,
             6,
-            format!(
-                "unit '{}' has no UCUM form and no UCUM equivalent in the code table",
-                field.raw()
-            ),
+            "the unit has no UCUM form (`ucum^ucum^UCUM` or `mdc^refid^MDC^ucum^ucum^UCUM`) and its MDC code no \
+             UCUM equivalent in the code table",
         )),
     }
 }
@@ -329,7 +327,7 @@ fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
             let code = match &code_text {
                 Some(text) => Some(
                     text.parse::<u32>()
-                        .map_err(|_| error(segment, 5, format!("coded value '{text}' is not a numeric MDC code")))?,
+                        .map_err(|_| error(segment, 5, "the coded value is not a numeric MDC code"))?,
                 ),
                 None => None,
             };
@@ -345,7 +343,10 @@ fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
             return Err(error(
                 segment,
                 2,
-                format!("value type '{other}' is not supported (NM, CWE, CE, CNE, ST, TX, FT)"),
+                format!(
+                    "value type ({} characters) is not supported (NM, CWE, CE, CNE, ST, TX, FT)",
+                    other.chars().count()
+                ),
             ))
         }
     })
@@ -465,9 +466,9 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
                 segment_id: "OBX".into(),
                 field: 3,
                 rule: format!(
-                    "every observation is coded in {:?}, not MDC (IEEE 11073-10101): this is not an IHE PCD device \
+                    "every observation is coded in {}, not MDC (IEEE 11073-10101): this is not an IHE PCD device \
                      message; send it through the vendor's IHE PCD gateway",
-                    first.system
+                    crate::codes::coding_system_for_people(&first.system)
                 ),
             });
         }

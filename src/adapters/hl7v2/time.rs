@@ -15,7 +15,7 @@ pub struct Hl7DateTime {
 
 /// Parses a `DTM` precise to at least the minute. The error says what is wrong with the text.
 pub fn parse_dtm(text: &str) -> Result<Hl7DateTime, String> {
-    let bad = |why: &str| format!("'{text}' is not an HL7 date-time YYYYMMDDHHMM[SS[.SSSS]][+/-ZZZZ]: {why}");
+    let bad = |why: &str| format!("is not an HL7 date-time YYYYMMDDHHMM[SS[.SSSS]][+/-ZZZZ]: {why}");
     let (digits, offset) = match text.find(['+', '-']) {
         Some(at) => (
             &text[..at],

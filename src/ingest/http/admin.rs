@@ -89,6 +89,7 @@ async fn list_dead_letters(State(state): State<HttpState>) -> Result<Response, P
                 "failedAt": letter.failed_at,
                 "status": letter.status,
                 "reason": letter.reason,
+                "device": letter.device,
             })
         })
         .collect();

@@ -159,7 +159,7 @@ async fn ingest(
             Problem::not_found(
                 "Unknown adapter",
                 format!(
-                    "there is no adapter {adapter:?}; use /ingest/{}",
+                    "there is no such adapter; use /ingest/{}",
                     AdapterKind::ALL.map(AdapterKind::as_str).join(", /ingest/")
                 ),
             ),

@@ -99,6 +99,13 @@ fn check_slots(start: DateTime<Utc>, end: DateTime<Utc>, period: i64, name: &str
     Ok(())
 }
 
+/// A value as a FHIR decimal, exactly as sent: serde_json keeps its digits (arbitrary precision), and
+/// JSON's number grammar is FHIR's decimal.
+fn decimal(text: &str, value_name: &str) -> Result<Number, MedtechMappingError> {
+    serde_json::from_str(text.trim())
+        .map_err(|_| MedtechMappingError::Measurement(format!("{value_name}: the value is not a number")))
+}
+
 /// A new value of `template` for the group's values (sorted by time) over [start, end]; the key is
 /// the `value[x]` name.
 fn new_value(
@@ -117,6 +124,10 @@ fn new_value(
     };
     Ok(match &template.kind {
         ValueKind::SampledData { default_period, unit } => {
+            // SampledData.data holds decimals (and E, U, L): text that is none is refused, not written.
+            for (_, value) in values {
+                decimal(value, &template.value_name)?;
+            }
             let period = period_of(&template.kind)?;
             check_slots(start, end, period, &template.value_name)?;
             let mut origin = Map::new();
@@ -135,11 +146,7 @@ fn new_value(
             )
         }
         ValueKind::Quantity { unit, code, system } => {
-            let text = single()?;
-            // The number exactly as sent: serde_json keeps its digits (arbitrary precision).
-            let number: Number = serde_json::from_str(text.trim()).map_err(|_| {
-                MedtechMappingError::Measurement(format!("{}: the value is not a number", template.value_name))
-            })?;
+            let number = decimal(single()?, &template.value_name)?;
             let mut quantity = Map::new();
             quantity.insert("value".into(), Value::Number(number));
             for (field, v) in [("unit", unit), ("system", system), ("code", code)] {
