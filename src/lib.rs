@@ -12,6 +12,7 @@ pub mod config;
 pub mod delivery;
 pub mod fhir;
 pub mod ingest;
+pub mod logging;
 pub mod mapping;
 pub mod mappings_cli;
 pub mod metrics;

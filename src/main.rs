@@ -137,7 +137,7 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log);
+    fhirgate::logging::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -165,21 +165,6 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
 
 /// Structured logs on stderr. Payload values and patient identifiers are never logged at info or
 /// above (see README, "Privacy").
-fn init_logging(config: &fhirgate::config::LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if config.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 /// Runs a `fhirgate deadletter` command. Exit 0 done, 2 no such dead letter, 1 failure.
 fn deadletter(config: Option<&std::path::Path>, action: DeadletterAction) -> ExitCode {
     let config = match Config::load(config) {

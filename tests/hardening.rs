@@ -2,6 +2,7 @@
 //! reasons that never quote a value, whatever field of whatever payload the value sits in.
 
 mod common;
+mod harness;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,7 +70,7 @@ fn hl7_mutants() -> Vec<Vec<u8>> {
                 // An escape sequence HL7 does not define, and one that is not closed.
                 replacements.push(format!("\\{MARKER}7\\"));
                 replacements.push(format!("A\\X{MARKER}8"));
-                for c in 0..components.len().min(6) {
+                for c in (0..components.len().min(6)).filter(|_| components.len() > 1) {
                     let mut parts: Vec<String> = components.iter().map(|p| p.to_string()).collect();
                     parts[c] = format!("{MARKER}6");
                     replacements.push(parts.join("^"));
@@ -87,41 +88,59 @@ fn hl7_mutants() -> Vec<Vec<u8>> {
     mutants
 }
 
-/// Every JSON document with one leaf at a time (string or number) replaced by a hostile string.
+/// Every JSON document with one leaf at a time (string or number) replaced by a hostile string, and
+/// with one member name at a time replaced by the marker.
 fn json_mutants(document: &Value) -> Vec<Vec<u8>> {
-    fn leaves(value: &Value, path: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    /// Every leaf's path, and every member's.
+    fn walk(
+        value: &Value,
+        path: &mut Vec<PathStep>,
+        leaves: &mut Vec<Vec<PathStep>>,
+        members: &mut Vec<Vec<PathStep>>,
+    ) {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
                     path.push(PathStep::Key(key.clone()));
-                    leaves(child, path, out);
+                    members.push(path.clone());
+                    walk(child, path, leaves, members);
                     path.pop();
                 }
             }
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
                     path.push(PathStep::Index(i));
-                    leaves(child, path, out);
+                    walk(child, path, leaves, members);
                     path.pop();
                 }
             }
-            _ => out.push(path.clone()),
+            _ => leaves.push(path.clone()),
         }
     }
-    let mut paths = Vec::new();
-    leaves(document, &mut Vec::new(), &mut paths);
+    fn at<'a>(document: &'a mut Value, path: &[PathStep]) -> &'a mut Value {
+        path.iter().fold(document, |at, step| match step {
+            PathStep::Key(key) => &mut at[key.as_str()],
+            PathStep::Index(i) => &mut at[*i],
+        })
+    }
+    let (mut leaves, mut members) = (Vec::new(), Vec::new());
+    walk(document, &mut Vec::new(), &mut leaves, &mut members);
     let mut mutants = Vec::new();
-    for path in paths {
+    for path in leaves {
         for hostile in hostile_values() {
             let mut copy = document.clone();
-            let mut at = &mut copy;
-            for step in &path {
-                at = match step {
-                    PathStep::Key(key) => &mut at[key.as_str()],
-                    PathStep::Index(i) => &mut at[*i],
-                };
-            }
-            *at = Value::String(hostile);
+            *at(&mut copy, &path) = Value::String(hostile);
+            mutants.push(serde_json::to_vec(&copy).unwrap());
+        }
+    }
+    for path in members {
+        let Some((PathStep::Key(key), parent)) = path.split_last() else {
+            continue;
+        };
+        let mut copy = document.clone();
+        if let Some(object) = at(&mut copy, parent).as_object_mut() {
+            let value = object.remove(key).unwrap_or_default();
+            object.insert(format!("{MARKER}9"), value);
             mutants.push(serde_json::to_vec(&copy).unwrap());
         }
     }
@@ -157,6 +176,36 @@ fn json_files(dir: &str) -> Vec<PathBuf> {
 
 fn read_json(path: &PathBuf) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The Philips example with one field replaced.
+fn philips_with(segment: &str, field: usize, value: &str) -> Vec<u8> {
+    let text = String::from_utf8(
+        std::fs::read(common::repo_path(
+            "fixtures/hl7v2/ihe_pcd01_physio_monitor_philips_example.hl7",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut done = false;
+    let lines: Vec<String> = text
+        .split(['\r', '\n'])
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            if done || !line.starts_with(segment) {
+                return line.to_string();
+            }
+            let mut fields: Vec<&str> = line.split('|').collect();
+            if segment == "OBX" && fields.get(2) != Some(&"NM") {
+                return line.to_string();
+            }
+            done = true;
+            fields[field] = value;
+            fields.join("|")
+        })
+        .collect();
+    assert!(done, "no {segment} to change");
+    (lines.join("\r") + "\r").into_bytes()
 }
 
 /// Refusals name the field, the byte and the rule, never the value: every field of every fixture
@@ -275,36 +324,6 @@ mod answers {
         Outbox::open(&dir).unwrap()
     }
 
-    /// The Philips example with one field replaced.
-    fn philips_with(segment: &str, field: usize, value: &str) -> Vec<u8> {
-        let text = String::from_utf8(
-            std::fs::read(common::repo_path(
-                "fixtures/hl7v2/ihe_pcd01_physio_monitor_philips_example.hl7",
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let mut done = false;
-        let lines: Vec<String> = text
-            .split(['\r', '\n'])
-            .filter(|l| !l.is_empty())
-            .map(|line| {
-                if done || !line.starts_with(segment) {
-                    return line.to_string();
-                }
-                let mut fields: Vec<&str> = line.split('|').collect();
-                if segment == "OBX" && fields.get(2) != Some(&"NM") {
-                    return line.to_string();
-                }
-                done = true;
-                fields[field] = value;
-                fields.join("|")
-            })
-            .collect();
-        assert!(done, "no {segment} to change");
-        (lines.join("\r") + "\r").into_bytes()
-    }
-
     fn hostile_messages() -> Vec<Vec<u8>> {
         vec![
             philips_with("OBX", 5, &format!("12{MARKER}")),
@@ -393,5 +412,95 @@ mod answers {
                 "the ACK quotes a value: {ack}"
             );
         }
+    }
+}
+
+/// `fhirgate serve` at its default level (info), fed hostile payloads over HTTP, MQTT and MLLP:
+/// refused at the door, refused at delivery, delivered with a row left out, delivered. Its log holds
+/// no payload text (the marker) and no line a payload forged.
+#[test]
+fn the_log_at_info_holds_no_payload_text_and_no_forged_line() {
+    use harness::{Bridge, Broker, FhirServer};
+    use std::time::Duration;
+    let Some(fhir) = FhirServer::start("hardening-log") else {
+        return;
+    };
+    let Some(broker) = Broker::start("hardening-log") else {
+        return;
+    };
+    let env = [
+        ("FHIRGATE_FHIR__BASE_URL", fhir.base_url()),
+        ("FHIRGATE_MQTT__ENABLED", "true".into()),
+        ("FHIRGATE_MQTT__PORT", broker.port.to_string()),
+        ("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-hardening-log".into()),
+        (
+            "FHIRGATE_MAPPING__UNQUALIFIED_PATIENT_SYSTEM",
+            common::UNQUALIFIED_PATIENT_SYSTEM.into(),
+        ),
+        ("RUST_LOG", "info".into()),
+    ];
+    let bridge = Bridge::start("hardening-log", &env);
+    let forged = format!("{MARKER}\n2026-12-03T00:00:00.000000Z  INFO fhirgate: forged\u{1b}[2K\r");
+    let mut envelope: Value = read_json(&common::repo_path("fixtures/ble/2A35-blood-pressure.json"));
+    envelope["patient"]["value"] = Value::String(format!("MRN-{forged}"));
+    envelope["gateway"]["id"] = Value::String(forged.clone());
+    envelope["device"]["serial"] = Value::String(forged.clone());
+    let delivered_ble = serde_json::to_vec(&envelope).unwrap();
+    envelope["characteristic"] = Value::String(forged.clone());
+    let refused_ble = serde_json::to_vec(&envelope).unwrap();
+
+    // Over MQTT, on a topic the publisher chose: refused at the door, and delivered.
+    bridge.wait_for_subscription();
+    broker.publish(&format!("hubs/{MARKER}-room-12/ble"), &refused_ble);
+    broker.publish(&format!("hubs/{MARKER}-room-12/ble"), &delivered_ble);
+    // Over HTTP: refused at the door; taken and refused at delivery (no patient); delivered with a
+    // row in another coding system left out.
+    assert_eq!(
+        bridge.post("hl7v2", &philips_with("OBX", 5, &format!("12{MARKER}"))),
+        400
+    );
+    let pump =
+        String::from_utf8(std::fs::read(common::repo_path("fixtures/hl7v2/unassociated_pump_pcd01.hl7")).unwrap())
+            .unwrap()
+            .replace("Unknown Patient", &format!("{MARKER}^Patient"));
+    assert_eq!(bridge.post("hl7v2", pump.as_bytes()), 202);
+    let foreign = String::from_utf8(philips_with("OBX", 14, "20150122115000"))
+        .unwrap()
+        .replace(
+            "150022^MDC_PRESS_BLD_NONINV_DIA^MDC",
+            &format!("150022^{MARKER}_DIA^{MARKER}"),
+        );
+    assert_eq!(bridge.post("hl7v2", foreign.as_bytes()), 202);
+    // Over MLLP: an escape HL7 does not define in the patient's identifier.
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", bridge.mllp_port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let message = philips_with("PID", 3, &format!("\\{MARKER}\\^^^A^MR"));
+        let mut framed = vec![0x0B];
+        framed.extend_from_slice(&message);
+        framed.extend_from_slice(&[0x1C, 0x0D]);
+        stream.write_all(&framed).unwrap();
+        let mut ack = [0u8; 4096];
+        let n = stream.read(&mut ack).unwrap();
+        assert!(String::from_utf8_lossy(&ack[..n]).contains("MSA|AE|"));
+    }
+    harness::wait_until("two deliveries and two dead letters", Duration::from_secs(60), || {
+        bridge.metric("fhirgate_delivered_total") >= 2.0 && bridge.metric("fhirgate_dead_lettered_total") >= 2.0
+    });
+    let log = bridge.log();
+    assert!(log.contains("delivered") && log.contains("dead-letter store"), "{log}");
+    assert!(log.contains("left_out"), "the row left out is said: {log}");
+    assert!(!log.contains(MARKER), "the log quotes payload text:\n{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains('\r'),
+        "control characters: {log:?}"
+    );
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        let stamp = line.get(..4).unwrap_or_default();
+        assert!(
+            stamp.bytes().all(|b| b.is_ascii_digit()),
+            "a line that is no log record: {line:?}"
+        );
     }
 }

@@ -226,7 +226,10 @@ async fn store_messages(
             }
         }
         if !records.is_empty() {
-            if !retry_until_stored(&stop, || outbox.append_all(&records)).await {
+            if retry_until_stored(&stop, || outbox.append_all(&records))
+                .await
+                .is_none()
+            {
                 return;
             }
             metrics.accepted(MetricTransport::Mqtt, records.len() as u64);
@@ -235,11 +238,18 @@ async fn store_messages(
         for (record, reason) in refused {
             metrics.rejected(MetricTransport::Mqtt, "bad_payload");
             let letter = DeadLetter::refused(record, reason);
-            if !retry_until_stored(&stop, || async { outbox.add_dead_letter(&letter) }).await {
+            let Some(dead_letter_id) = retry_until_stored(&stop, || async { outbox.add_dead_letter(&letter) }).await
+            else {
                 return;
-            }
+            };
             metrics.dead_lettered("ingest");
-            warn!(source = %letter.record.source, reason = %letter.reason, "refused an MQTT message; kept in the dead-letter store");
+            // Not the topic: a publisher chooses it, and it may name a patient. The dead letter keeps it.
+            warn!(
+                dead_letter_id,
+                adapter = %letter.record.adapter,
+                reason = %letter.reason,
+                "refused an MQTT message; kept in the dead-letter store"
+            );
         }
         for publish in &batch {
             if let Err(error) = client.ack(publish).await {
@@ -249,9 +259,9 @@ async fn store_messages(
     }
 }
 
-/// Runs `store` until it succeeds (true) or the bridge stops (false: nothing is acknowledged, and the
-/// broker keeps the messages for the next session).
-async fn retry_until_stored<T, F, Fut>(stop: &watch::Receiver<bool>, mut store: F) -> bool
+/// Runs `store` until it succeeds (its value) or the bridge stops (`None`: nothing is acknowledged,
+/// and the broker keeps the messages for the next session).
+async fn retry_until_stored<T, F, Fut>(stop: &watch::Receiver<bool>, mut store: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, OutboxError>>,
@@ -259,11 +269,11 @@ where
     let mut wait = Duration::from_millis(200);
     loop {
         match store().await {
-            Ok(_) => return true,
+            Ok(value) => return Some(value),
             Err(error) => {
                 error!(%error, "could not store MQTT messages; retrying (they stay with the broker until stored)");
                 if *stop.borrow() {
-                    return false;
+                    return None;
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));
