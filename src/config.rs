@@ -76,7 +76,7 @@ impl Config {
         // Only sectioned variables: the `map` command's FHIRGATE_DEFAULT_UTC_OFFSET and the like are not
         // configuration of the server.
         let env = env.split("__").filter(|key| key.as_str().contains('.'));
-        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(e.to_string()))?;
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(described(e)))?;
         config.check()?;
         Ok(config)
     }
@@ -88,6 +88,77 @@ impl Config {
         self.fhir.check().map_err(ConfigError)?;
         Ok(())
     }
+}
+
+/// A line of the source that TOML's parser quotes (`2 | token = …`) or its marker line (`  |   ^`).
+fn is_snippet(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with('|')
+        || line
+            .split_once(" |")
+            .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+}
+
+/// Figment's errors for people, without the values: figment quotes a wrongly typed value
+/// (`found unsigned int `123456``) and TOML's parser the line it stopped in, either of which may be a
+/// token or a password. The key, the source and the rule are kept.
+fn described(error: figment::Error) -> String {
+    use figment::error::{Actual, Kind};
+    let kind_of = |actual: &Actual| match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    };
+    error
+        .into_iter()
+        .map(|e| {
+            let rule = match &e.kind {
+                // TOML's parser shows the offending line under its position: keep the position and
+                // what it expected, not the line.
+                Kind::Message(message) => message
+                    .lines()
+                    .filter(|line| !is_snippet(line))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Kind::InvalidType(actual, expected) => format!("expected {expected}, found {}", kind_of(actual)),
+                Kind::InvalidValue(actual, expected) => {
+                    format!("invalid {} (value withheld), expected {expected}", kind_of(actual))
+                }
+                Kind::InvalidLength(length, expected) => format!("{length} items, expected {expected}"),
+                Kind::UnknownVariant(_, expected) => format!("not one of {}", expected.join(", ")),
+                Kind::UnknownField(field, expected) => {
+                    format!("unknown key `{field}`; expected one of {}", expected.join(", "))
+                }
+                Kind::MissingField(field) => format!("missing key `{field}`"),
+                Kind::DuplicateField(field) => format!("`{field}` given twice"),
+                Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "an integer out of range".into(),
+                Kind::Unsupported(actual) => format!("{} is not supported here", kind_of(actual)),
+                Kind::UnsupportedKey(actual, expected) => {
+                    format!("{} cannot be a key; keys must be {expected}", kind_of(actual))
+                }
+            };
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("key `{}`: ", e.path.join("."))
+            };
+            let source = match &e.metadata {
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!(" (in {} {source})", metadata.name),
+                    None => format!(" (in {})", metadata.name),
+                },
+                None => String::new(),
+            };
+            format!("{key}{rule}{source}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -160,6 +231,46 @@ mod tests {
         );
         let error = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_SMARTHS_")).unwrap_err();
         assert!(error.0.contains("RS384 or ES384"), "{error}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_configuration_errors() {
+        // An all-digit token where a table was expected, a password where a number was, and a
+        // line TOML cannot parse: the key and the rule are said, never the value.
+        let cases = [
+            (
+                "[fhir]\nbase_url = 982734619283\n",
+                "fhir.base_url",
+                "expected a string, found an integer",
+            ),
+            (
+                "[fhir]\ntimeout_secs = \"hunter2-982734619283\"\n",
+                "fhir.timeout_secs",
+                "found a string",
+            ),
+            ("[fhir]\nbase_url = 982734619283abc\n", "line 2", "TOML parse error"),
+            ("[mqtt]\npassword = 982734619283\n", "mqtt.password", "expected"),
+            (
+                "[fhir]\nbase_url = \"ftp://user:982734619283@host\"\n",
+                "fhir.base_url",
+                "http(s) URL",
+            ),
+        ];
+        for (i, (text, key, rule)) in cases.into_iter().enumerate() {
+            let file = temp_file(&format!("secret-{i}.toml"), text);
+            let error = Config::figment(Some(&file), Env::prefixed("FHIRGATE_TEST_SECRET_")).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                !message.contains("982734619283") && !message.contains("hunter2"),
+                "{message}"
+            );
+            assert!(message.contains(key) && message.contains(rule), "{message}");
+        }
+        // From the environment too.
+        std::env::set_var("FHIRGATE_TEST_SECRETENV_MQTT__PASSWORD", "[982734619283]");
+        let error = Config::figment(None, Env::prefixed("FHIRGATE_TEST_SECRETENV_")).unwrap_err();
+        assert!(!error.to_string().contains("982734619283"), "{error}");
+        assert!(error.to_string().contains("mqtt.password"), "{error}");
     }
 
     #[test]

@@ -103,7 +103,8 @@ impl FhirConfig {
         }
         if let Some(url) = &self.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("fhir.base_url must be an http(s) URL, not {url:?}"));
+                // Not the URL itself: it may carry credentials (`https://user:password@host`).
+                return Err("fhir.base_url must be an http(s) URL".into());
             }
         }
         Ok(())
