@@ -117,6 +117,7 @@ impl Target {
             Target::Bridge { base, http } => {
                 let response = http
                     .post(format!("{base}/admin/dead-letters/{id}/replay"))
+                    .header(crate::ingest::http::admin::ADMIN_HEADER, "1")
                     .send()
                     .await
                     .map_err(|e| AdminError(e.to_string()))?;

@@ -259,11 +259,46 @@ async fn health_readiness_and_the_dead_letter_endpoints() {
         .await
         .unwrap();
     assert_eq!(rebound.status().as_u16(), 403);
+    // A page of another site cannot replay (issue #16: a form post takes no body, so a JSON rule
+    // alone does not stop it): a body-less post needs the admin header, and a foreign Origin or
+    // Sec-Fetch-Site is refused even with it.
     let (status, body, _) = post(&server, "/admin/dead-letters/1/replay", Vec::new(), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("X-Fhirgate-Admin"), "{body}");
+    for (name, value) in [
+        ("Origin", "http://evil.example"),
+        ("Origin", "null"),
+        ("Origin", "http://127.0.0.1.evil.example:8080"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let cross_site = client()
+            .post(format!("{}/admin/dead-letters/1/replay", server.base))
+            .header("X-Fhirgate-Admin", "1")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross_site.status().as_u16(), 403, "{name}: {value}");
+    }
+    assert!(server.outbox.pending(10).unwrap().is_empty(), "nothing was replayed");
+    let replayed = client()
+        .post(format!("{}/admin/dead-letters/1/replay", server.base))
+        .header("X-Fhirgate-Admin", "1")
+        .header("Origin", &server.base)
+        .send()
+        .await
+        .unwrap();
+    let status = replayed.status().as_u16();
+    let body: Value = replayed.json().await.unwrap();
     assert_eq!((status, &body["outboxId"]), (200, &serde_json::json!(1)));
     assert_eq!(server.outbox.pending(10).unwrap()[0].1, record);
-    let (status, _, _) = post(&server, "/admin/dead-letters/1/replay", Vec::new(), None).await;
-    assert_eq!(status, 404);
+    let again = client()
+        .post(format!("{}/admin/dead-letters/1/replay", server.base))
+        .header("X-Fhirgate-Admin", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 404);
     let ready: Value = get_json(&server, "/readyz").await;
     assert_eq!(ready["outboxDepth"], 1);
 }

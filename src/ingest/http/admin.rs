@@ -27,24 +27,43 @@ pub fn router() -> Router<HttpState> {
         .route_layer(axum::middleware::from_fn(admin_guard))
 }
 
+/// The header a state-changing admin request without a JSON body carries (`fhirgate deadletter
+/// replay` sends it): a browser sends no custom header cross-site without a CORS preflight, which the
+/// bridge never grants.
+pub const ADMIN_HEADER: &str = "x-fhirgate-admin";
+
 /// Dead letters hold patient data: the admin endpoints answer loopback clients only.
 ///
 /// A loopback peer is not enough on its own: a web page in a browser on the same machine can reach
-/// loopback too (DNS rebinding, cross-site posts). So the Host must name loopback, and a request with a
-/// body must say it is JSON, which a cross-site form cannot without a CORS preflight the bridge never
-/// grants.
+/// loopback too (DNS rebinding, cross-site requests). So the Host must name loopback; an `Origin` (or
+/// `Sec-Fetch-Site`) from another site is refused; and a state-changing request must be one no page can
+/// send cross-site without a CORS preflight the bridge never grants: a JSON body, a `DELETE`, or the
+/// [`ADMIN_HEADER`].
 async fn admin_guard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match guard(peer, request.headers()) {
+    match guard(peer, request.method(), request.headers()) {
         Ok(()) => next.run(request).await,
         Err(problem) => problem.into_response(),
     }
 }
 
-fn guard(peer: SocketAddr, headers: &axum::http::HeaderMap) -> Result<(), Problem> {
+/// True for a host name (without port) that is loopback.
+fn is_loopback_name(name: &str) -> bool {
+    matches!(name, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// The host name of `host` (`name:port`, `[v6]:port`), without the port.
+fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    }
+}
+
+fn guard(peer: SocketAddr, method: &axum::http::Method, headers: &axum::http::HeaderMap) -> Result<(), Problem> {
     if !peer.ip().is_loopback() {
         return Err(Problem::forbidden("the admin endpoints answer loopback clients only"));
     }
@@ -52,13 +71,30 @@ fn guard(peer: SocketAddr, headers: &axum::http::HeaderMap) -> Result<(), Proble
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
-    if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+    if !is_loopback_name(host_name(host)) {
         return Err(Problem::forbidden(
             "the admin endpoints answer requests addressed to 127.0.0.1, localhost or [::1] only",
+        ));
+    }
+    // A page of another site: its Origin (`null` from a sandboxed or file page) names no loopback host.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let loopback = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|host| is_loopback_name(host_name(host)));
+        if !loopback {
+            return Err(Problem::forbidden(
+                "the admin endpoints answer no request from a web page of another origin",
+            ));
+        }
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return Err(Problem::forbidden(
+            "the admin endpoints answer no request from a web page of another site",
         ));
     }
     let has_body = headers
@@ -72,6 +108,12 @@ fn guard(peer: SocketAddr, headers: &axum::http::HeaderMap) -> Result<(), Proble
         .is_some_and(|t| t.starts_with("application/json"));
     if has_body && !json {
         return Err(Problem::forbidden("send the body as Content-Type: application/json"));
+    }
+    let changes_state = !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    if changes_state && !json && *method != axum::http::Method::DELETE && !headers.contains_key(ADMIN_HEADER) {
+        return Err(Problem::forbidden(
+            "a state-changing admin request without a JSON body must carry the header X-Fhirgate-Admin: 1",
+        ));
     }
     Ok(())
 }
