@@ -198,10 +198,16 @@ async fn bad_payloads_oversize_bodies_and_unknown_adapters_are_refused_and_count
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_gateway_tokens_configured_only_a_valid_token_is_accepted() {
     let config = HttpConfig {
-        gateways: vec![GatewayToken {
-            id: "hub-ward-7".into(),
-            token_sha256: hex::encode(Sha256::digest(b"correct horse")),
-        }],
+        gateways: vec![
+            GatewayToken {
+                id: "hub-ward-7".into(),
+                token_sha256: hex::encode(Sha256::digest(b"correct horse")),
+            },
+            GatewayToken {
+                id: "hub-ward-9".into(),
+                token_sha256: hex::encode(Sha256::digest(b"battery staple")),
+            },
+        ],
         ..HttpConfig::default()
     };
     let server = start("tokens", config).await;
@@ -212,9 +218,35 @@ async fn with_gateway_tokens_configured_only_a_valid_token_is_accepted() {
     let (status, _, _) = post(&server, "/ingest/ble", payload.clone(), Some("wrong")).await;
     assert_eq!(status, 401);
     assert_eq!(server.outbox.len().unwrap(), 0);
-    let (status, _, _) = post(&server, "/ingest/ble", payload, Some("correct horse")).await;
+    // Ward 9's token cannot post as ward 7's hub (issue #16 item 8), alone or inside a batch.
+    let (status, body, _) = post(&server, "/ingest/ble", payload.clone(), Some("battery staple")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("gateway.id"), "{body}");
+    let mut own: Value = serde_json::from_slice(&payload).unwrap();
+    own["gateway"]["id"] = "hub-ward-9".into();
+    let batch = serde_json::to_vec(&serde_json::json!([
+        own,
+        serde_json::from_slice::<Value>(&payload).unwrap()
+    ]))
+    .unwrap();
+    let (status, body, _) = post(&server, "/ingest/ble", batch, Some("battery staple")).await;
+    assert_eq!((status, &body["index"]), (403, &serde_json::json!(1)), "{body}");
+    assert_eq!(server.outbox.len().unwrap(), 0);
+    let (status, _, _) = post(&server, "/ingest/ble", payload.clone(), Some("correct horse")).await;
     assert_eq!(status, 202);
     assert_eq!(server.outbox.pending(1).unwrap()[0].1.source, "http gateway hub-ward-7");
+    // An envelope that names no gateway is the token's gateway's.
+    let mut anonymous: Value = serde_json::from_slice(&payload).unwrap();
+    anonymous.as_object_mut().unwrap().remove("gateway");
+    let (status, _, _) = post(
+        &server,
+        "/ingest/ble",
+        serde_json::to_vec(&anonymous).unwrap(),
+        Some("battery staple"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(server.outbox.pending(2).unwrap()[1].1.source, "http gateway hub-ward-9");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

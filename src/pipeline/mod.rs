@@ -64,6 +64,9 @@ pub enum RefusalKind {
     Unsupported,
     /// A payload of the kind the bridge takes that cannot be mapped.
     Invalid,
+    /// The payload claims another sender than the one that authenticated (a hub envelope's
+    /// `gateway.id` that is not the token's gateway).
+    Forbidden,
 }
 
 impl Refusal {
@@ -111,9 +114,16 @@ impl Pipeline {
     /// each element its own payload) and runs each through its adapter as delivery will. A missing
     /// patient is not a refusal: the reading waits for an association.
     pub fn check(&self, kind: AdapterKind, body: &[u8]) -> Result<Vec<Vec<u8>>, Refusal> {
+        self.check_from(kind, body, None)
+    }
+
+    /// [`Self::check`] for a sender that authenticated as gateway `gateway`: a hub envelope that
+    /// names another gateway is refused (a token speaks for its own gateway only); one that names
+    /// none is the authenticated gateway's.
+    pub fn check_from(&self, kind: AdapterKind, body: &[u8], gateway: Option<&str>) -> Result<Vec<Vec<u8>>, Refusal> {
         let is_batch = kind == AdapterKind::Ble && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         if !is_batch {
-            self.check_one(kind, body)?;
+            self.check_one(kind, body, gateway)?;
             return Ok(vec![body.to_vec()]);
         }
         let elements: Vec<serde_json::Value> = serde_json::from_slice(body)
@@ -124,7 +134,7 @@ impl Pipeline {
         let mut payloads = Vec::with_capacity(elements.len());
         for (index, element) in elements.iter().enumerate() {
             let payload = serde_json::to_vec(element).map_err(|e| Refusal::invalid(Some(index), e.to_string()))?;
-            self.check_one(kind, &payload).map_err(|refusal| Refusal {
+            self.check_one(kind, &payload, gateway).map_err(|refusal| Refusal {
                 index: Some(index),
                 detail: format!("element {index}: {}", refusal.detail),
                 ..refusal
@@ -134,13 +144,29 @@ impl Pipeline {
         Ok(payloads)
     }
 
-    fn check_one(&self, kind: AdapterKind, payload: &[u8]) -> Result<(), Refusal> {
+    fn check_one(&self, kind: AdapterKind, payload: &[u8], gateway: Option<&str>) -> Result<(), Refusal> {
         if kind == AdapterKind::Medtech {
             return self.settings.medtech.check(payload).map_err(|e| Refusal::of(&e));
         }
-        prepare(kind, payload, &self.settings, Utc::now(), &Context::default())
-            .map(|_| ())
-            .map_err(|e| Refusal::of(&e))
+        let prepared =
+            prepare(kind, payload, &self.settings, Utc::now(), &Context::default()).map_err(|e| Refusal::of(&e))?;
+        if let Some(authenticated) = gateway {
+            let claims_another = prepared
+                .readings
+                .iter()
+                .filter_map(|reading| reading.gateway.as_ref())
+                .any(|claimed| claimed.id != authenticated);
+            if claims_another {
+                return Err(Refusal {
+                    kind: RefusalKind::Forbidden,
+                    index: None,
+                    detail: "hub envelope field `gateway.id`: names another gateway than the one the bearer token \
+                             belongs to (http.gateways); a token speaks for its own gateway only"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// What delivery does with a stored payload, read with the time it was received (not now), so a

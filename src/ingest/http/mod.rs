@@ -27,7 +27,7 @@ use tracing::{debug, warn};
 use crate::adapters::AdapterKind;
 use crate::metrics::{Metrics, Transport};
 use crate::pipeline::association_registry::Associations;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, RefusalKind};
 use crate::store::{Outbox, OutboxRecord};
 use config::HttpConfig;
 use problem::Problem;
@@ -166,7 +166,8 @@ async fn ingest(
         ));
     };
     let pipeline = Arc::clone(&state.pipeline);
-    let checked = tokio::task::spawn_blocking(move || pipeline.check(adapter, &body))
+    let claimed_by = gateway.clone();
+    let checked = tokio::task::spawn_blocking(move || pipeline.check_from(adapter, &body, claimed_by.as_deref()))
         .await
         .map_err(|_| {
             Problem::new(
@@ -177,9 +178,13 @@ async fn ingest(
         })?;
     let payloads = checked.map_err(|refusal| {
         debug!(adapter = adapter.as_str(), "refused a payload");
-        let problem = Problem::new(StatusCode::BAD_REQUEST, "Invalid payload", refusal.detail);
+        let (status, title, reason) = match refusal.kind {
+            RefusalKind::Forbidden => (StatusCode::FORBIDDEN, "Forbidden", "forbidden"),
+            _ => (StatusCode::BAD_REQUEST, "Invalid payload", "bad_payload"),
+        };
+        let problem = Problem::new(status, title, refusal.detail);
         refused(
-            "bad_payload",
+            reason,
             match refusal.index {
                 Some(index) => problem.with("index", index),
                 None => problem,

@@ -150,6 +150,7 @@ async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
                 RefusalKind::Malformed => ("bad_payload", AckCode::Error, "102", None),
                 RefusalKind::Unsupported => ("unsupported", AckCode::Reject, "200", header.as_ref()),
                 RefusalKind::Invalid => ("bad_payload", AckCode::Error, "207", header.as_ref()),
+                RefusalKind::Forbidden => ("unauthorized", AckCode::Reject, "207", header.as_ref()),
             };
             metrics.rejected(Transport::Mllp, reason);
             return acknowledgement(header, code, Some((hl7_code, &refusal.detail)), acks);
