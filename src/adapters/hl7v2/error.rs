@@ -15,6 +15,8 @@ pub enum Hl7Error {
         "HL7 v2 message: the input is empty (no segment left after MLLP framing, byte order mark and blank lines)"
     )]
     Empty,
+    #[error("HL7 v2 message: {len} bytes, more than a message can have (4 GiB)")]
+    TooLarge { len: usize },
     #[error("HL7 v2 message: byte 0x{byte:02X} at offset {offset}: {rule}")]
     StrayByte {
         offset: usize,
@@ -87,7 +89,7 @@ impl Hl7Error {
     /// The 1-based segment number the error is about, when it is about one.
     pub fn segment(&self) -> Option<usize> {
         match self {
-            Hl7Error::Empty | Hl7Error::StrayByte { .. } => None,
+            Hl7Error::Empty | Hl7Error::TooLarge { .. } | Hl7Error::StrayByte { .. } => None,
             Hl7Error::FirstSegmentNotMsh { .. }
             | Hl7Error::MshTooShort { .. }
             | Hl7Error::InvalidEncodingCharacters { .. } => Some(1),
@@ -100,7 +102,7 @@ impl Hl7Error {
     /// The byte offset in the input the error points at, when there is one.
     pub fn offset(&self) -> Option<usize> {
         match self {
-            Hl7Error::Empty => None,
+            Hl7Error::Empty | Hl7Error::TooLarge { .. } => None,
             Hl7Error::StrayByte { offset, .. }
             | Hl7Error::FirstSegmentNotMsh { offset, .. }
             | Hl7Error::MshTooShort { offset, .. }

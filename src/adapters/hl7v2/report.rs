@@ -23,7 +23,7 @@ pub struct ReportError {
     pub rule: String,
 }
 
-fn error(segment: &Segment, field: usize, rule: impl Into<String>) -> ReportError {
+fn error(segment: Segment<'_>, field: usize, rule: impl Into<String>) -> ReportError {
     ReportError {
         segment: segment.position(),
         segment_id: segment.id().to_string(),
@@ -206,7 +206,7 @@ pub struct ForeignRow {
 }
 
 /// The coding system of an OBX's observation identifier when it is not MDC (IEEE 11073-10101).
-fn foreign_system(segment: &Segment) -> Option<String> {
+fn foreign_system(segment: Segment<'_>) -> Option<String> {
     non_empty(segment.get(3, 3)).filter(|system| !system.to_ascii_uppercase().starts_with("MDC"))
 }
 
@@ -217,10 +217,9 @@ fn non_empty(value: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn equipment_from_ei(field: &Field) -> Vec<EquipmentId> {
+fn equipment_from_ei(field: Field<'_>) -> Vec<EquipmentId> {
     field
         .repetitions()
-        .iter()
         .map(|r| EquipmentId {
             entity: non_empty(r.component(1)),
             namespace: non_empty(r.component(2)),
@@ -237,14 +236,14 @@ impl EquipmentId {
     }
 }
 
-fn optional_time(segment: &Segment, field: usize) -> Result<Option<Hl7DateTime>, ReportError> {
+fn optional_time(segment: Segment<'_>, field: usize) -> Result<Option<Hl7DateTime>, ReportError> {
     match non_empty(segment.get(field, 1)) {
         Some(text) => parse_dtm(&text).map(Some).map_err(|rule| error(segment, field, rule)),
         None => Ok(None),
     }
 }
 
-fn mdc_term(segment: &Segment, field: usize) -> Result<MdcTerm, ReportError> {
+fn mdc_term(segment: Segment<'_>, field: usize) -> Result<MdcTerm, ReportError> {
     let code_text =
         non_empty(segment.get(field, 1)).ok_or_else(|| error(segment, field, "the observation identifier is empty"))?;
     let code = code_text.parse::<u32>().map_err(|_| {
@@ -261,7 +260,7 @@ fn mdc_term(segment: &Segment, field: usize) -> Result<MdcTerm, ReportError> {
     })
 }
 
-fn containment_path(segment: &Segment) -> Result<ContainmentPath, ReportError> {
+fn containment_path(segment: Segment<'_>) -> Result<ContainmentPath, ReportError> {
     let text = non_empty(segment.get(4, 1)).ok_or_else(|| {
         error(
             segment,
@@ -284,7 +283,7 @@ fn containment_path(segment: &Segment) -> Result<ContainmentPath, ReportError> {
 
 /// OBX-6 → UCUM: `ucum^ucum^UCUM`, or `mdc^refid^MDC^ucum^ucum^UCUM`, or an MDC unit code alone,
 /// looked up in the code table.
-fn unit(segment: &Segment) -> Result<Option<String>, ReportError> {
+fn unit(segment: Segment<'_>) -> Result<Option<String>, ReportError> {
     let field = segment.field(6);
     if field.is_empty() {
         return Ok(None);
@@ -309,7 +308,7 @@ fn unit(segment: &Segment) -> Result<Option<String>, ReportError> {
     }
 }
 
-fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
+fn value(segment: Segment<'_>, value_type: &str) -> Result<ObxValue, ReportError> {
     let field = segment.field(5);
     if field.is_empty() {
         return Ok(ObxValue::Empty);
@@ -352,7 +351,7 @@ fn value(segment: &Segment, value_type: &str) -> Result<ObxValue, ReportError> {
     })
 }
 
-fn obx_row(segment: &Segment) -> Result<ObxRow, ReportError> {
+fn obx_row(segment: Segment<'_>) -> Result<ObxRow, ReportError> {
     let value_type = non_empty(segment.get(2, 1)).unwrap_or_default();
     Ok(ObxRow {
         segment: segment.position(),
@@ -364,7 +363,6 @@ fn obx_row(segment: &Segment) -> Result<ObxRow, ReportError> {
         abnormal_flags: segment
             .field(8)
             .repetitions()
-            .iter()
             .filter_map(|r| non_empty(r.component(1)))
             .collect(),
         result_status: non_empty(segment.get(11, 1)),
@@ -395,12 +393,11 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
     let profiles = msh
         .field(21)
         .repetitions()
-        .iter()
         .filter_map(|r| non_empty(r.component(3)))
         .collect();
     let patient = message.first("PID").and_then(|pid| {
         let identity_unknown = non_empty(pid.get(31, 1)).is_some_and(|flag| flag.eq_ignore_ascii_case("Y"));
-        pid.field(3).repetitions().iter().find_map(|r| {
+        pid.field(3).repetitions().find_map(|r| {
             Some(PatientId {
                 id: non_empty(r.component(1))?,
                 // CX-4 is HD: namespace & universal id & type. A universal ISO id (an OID) is the

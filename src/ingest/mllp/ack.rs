@@ -75,7 +75,7 @@ pub fn acknowledgement(
     let msh = message.and_then(|m| m.first("MSH"));
     // MSH-3/4 (HD) re-encoded with the ACK's own delimiters: the sender may use others.
     let field = |n: usize| {
-        msh.and_then(|s| s.field(n).repetitions().first())
+        msh.and_then(|s| s.field(n).repetitions().next())
             .map(|r| {
                 (1..=3)
                     .map(|c| escape(r.component(c).unwrap_or_default()))

@@ -1,9 +1,157 @@
 //! Byte-level decoding of one message: MLLP framing and byte order mark, line splitting, the
-//! character set, and splitting plus unescaping with the message's own delimiters.
+//! character set, the segment ids, and every escape sequence, checked and decoded with the message's
+//! own delimiters. What it keeps is the text, where each segment is, and the decoded text of the
+//! subcomponents that hold an escape; the rest is split when read ([`super::parts`]).
 
 use super::super::error::{EscapeProblem, Hl7Error};
 use super::encoding::{Charset, EncodingCharacters, BYTE_ORDER_MARK, ESCAPE_SHOWN, MLLP_END, MLLP_START};
-use super::parts::{Field, Repetition, Segment};
+use super::parsed::{Decoded, Message, Span};
+
+impl Message {
+    /// Parses one message. Accepts CR, LF or CRLF segment terminators (mixed), skips blank lines,
+    /// accepts UTF-8, and when the bytes are not valid UTF-8 decodes them as ISO-8859-1 (MSH-18
+    /// "8859/1" is common). Also tolerates a leading MLLP start byte 0x0B and trailing 0x1C 0x0D (they
+    /// are stripped) and a UTF-8 byte order mark. Every escape sequence is checked here; see the
+    /// module documentation for the rules.
+    pub fn parse(bytes: &[u8]) -> Result<Message, Hl7Error> {
+        parse(bytes)
+    }
+}
+
+/// Parses one message (see [`Message::parse`]).
+fn parse(bytes: &[u8]) -> Result<Message, Hl7Error> {
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(Hl7Error::TooLarge { len: bytes.len() });
+    }
+    let (base, body) = strip_framing(bytes);
+    if let Some(at) = memchr::memchr2(MLLP_START, MLLP_END, body) {
+        return Err(Hl7Error::StrayByte {
+            offset: base + at,
+            byte: body.get(at).copied().unwrap_or_default(),
+            rule: "MLLP framing byte inside the message (only a leading 0x0B and a trailing 0x1C are removed)",
+        });
+    }
+    let (msh_offset, msh_line) = lines(body, base).next().ok_or(Hl7Error::Empty)?;
+    if !msh_line.starts_with(b"MSH") {
+        let id = msh_line.split(|b| b.is_ascii_punctuation()).next().unwrap_or_default();
+        return Err(Hl7Error::FirstSegmentNotMsh {
+            found: shown(&String::from_utf8_lossy(id)),
+            offset: msh_offset,
+        });
+    }
+    let (encoding, declared_len) = EncodingCharacters::from_msh(msh_line, msh_offset)?;
+    let charset = charset_of(body, msh_line, &encoding);
+    let decoder = Decoder { encoding, charset };
+
+    // Counted first, so that every buffer is allocated once at its final size: a message of tiny
+    // segments or of escapes costs a bounded multiple of its size, not a doubling vector's.
+    let mut segment_count = 0;
+    let mut escaped = Escaped::default();
+    for (position, (offset, line)) in (1..).zip(lines(body, base)) {
+        segment_count += 1;
+        decoder.check_id(position, offset, line)?;
+        decoder.escaped_subcomponents(line, position == 1, declared_len, |_, sub| {
+            escaped.add(decoder.decoded_bound(sub))
+        });
+    }
+
+    let text = decoder.text_of(body);
+    let mut segments = Vec::with_capacity(segment_count);
+    let mut decoded = Vec::with_capacity(escaped.count);
+    let mut decoded_text = Vec::with_capacity(escaped.bytes);
+    let mut text_at = TextPosition::new(decoder.charset, body);
+    for (position, (offset, line)) in (1..).zip(lines(body, base)) {
+        let line_start = offset - base;
+        segments.push(Span {
+            start: text_at.of(line_start),
+            end: text_at.of(line_start + line.len()),
+        });
+        let id = String::from_utf8_lossy(line.get(..3).unwrap_or_default()).into_owned();
+        let mut failure = None;
+        decoder.escaped_subcomponents(line, position == 1, declared_len, |within, sub| {
+            if failure.is_some() {
+                return;
+            }
+            let place = Within {
+                place: Place {
+                    segment: position,
+                    segment_id: &id,
+                    field: within.place.field,
+                },
+                ..within
+            };
+            let sub_at = sub.as_ptr() as usize - line.as_ptr() as usize;
+            let from = decoded_text.len() as u32;
+            match decoder.unescape_into(place, sub, offset + sub_at, &mut decoded_text) {
+                Ok(()) => decoded.push(Decoded {
+                    at: text_at.of(line_start + sub_at),
+                    from,
+                }),
+                Err(error) => failure = Some(error),
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+    }
+    decoded_text.shrink_to_fit();
+    // Every piece was checked as UTF-8 (or written from characters) as it was appended.
+    let decoded_text =
+        String::from_utf8(decoded_text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(Message {
+        text,
+        segments,
+        decoded,
+        decoded_text,
+        msh2_len: declared_len as u8,
+        base: base as u32,
+        encoding,
+        charset: decoder.charset,
+    })
+}
+
+/// How many subcomponents hold an escape, and an upper bound of their decoded text.
+#[derive(Default)]
+struct Escaped {
+    count: usize,
+    bytes: usize,
+}
+
+impl Escaped {
+    fn add(&mut self, bound: usize) {
+        self.count += 1;
+        self.bytes += bound;
+    }
+}
+
+/// Text positions of input positions: the same in UTF-8; in ISO-8859-1 one more for every non-ASCII
+/// byte before (it becomes two bytes of UTF-8). Asked in increasing order, it counts each byte once.
+struct TextPosition<'b> {
+    body: &'b [u8],
+    latin1: bool,
+    counted_to: usize,
+    extra: usize,
+}
+
+impl<'b> TextPosition<'b> {
+    fn new(charset: Charset, body: &'b [u8]) -> TextPosition<'b> {
+        TextPosition {
+            body,
+            latin1: charset == Charset::Latin1 && !body.is_ascii(),
+            counted_to: 0,
+            extra: 0,
+        }
+    }
+
+    fn of(&mut self, at: usize) -> u32 {
+        if self.latin1 && at > self.counted_to {
+            let between = self.body.get(self.counted_to..at).unwrap_or_default();
+            self.extra += between.iter().filter(|b| !b.is_ascii()).count();
+            self.counted_to = at;
+        }
+        (at + self.extra) as u32
+    }
+}
 
 /// Removes a leading MLLP start byte, a UTF-8 byte order mark and a trailing MLLP end byte (with the CR
 /// or LF after it). Returns the offset of what is left in the input, and what is left.
@@ -89,10 +237,24 @@ impl Decoder {
         }
     }
 
-    /// A segment other than the first.
-    pub(super) fn segment(&self, position: usize, offset: usize, line: &[u8]) -> Result<Segment, Hl7Error> {
-        let field_separator = self.encoding.field;
-        let id_bytes = line.split(|&b| b == field_separator).next().unwrap_or_default();
+    /// The whole body as text, in one allocation of its final size.
+    pub(super) fn text_of(&self, body: &[u8]) -> String {
+        match self.charset {
+            Charset::Utf8 => String::from_utf8_lossy(body).into_owned(),
+            Charset::Latin1 => {
+                let mut text = String::with_capacity(body.len() + body.iter().filter(|b| !b.is_ascii()).count());
+                text.extend(body.iter().copied().map(char::from));
+                text
+            }
+        }
+    }
+
+    /// Checks the id of segment `position`: three uppercase letters or digits, and MSH only first.
+    pub(super) fn check_id(&self, position: usize, offset: usize, line: &[u8]) -> Result<(), Hl7Error> {
+        if position == 1 {
+            return Ok(());
+        }
+        let id_bytes = line.split(|&b| b == self.encoding.field).next().unwrap_or_default();
         let valid = id_bytes.len() == 3 && id_bytes.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if !valid {
             return Err(Hl7Error::InvalidSegmentId {
@@ -107,125 +269,108 @@ impl Decoder {
                 offset,
             });
         }
-        let id = self.text(id_bytes);
-        let fields = match line.get(4..) {
-            Some(rest) => self.fields(
-                Place {
-                    segment: position,
-                    segment_id: &id,
-                    field: 0,
-                },
-                1,
-                rest,
-                offset + 4,
-            )?,
-            None => Vec::new(),
-        };
-        Ok(Segment {
-            id,
-            position,
-            offset,
-            fields,
-        })
+        Ok(())
     }
 
-    /// Splits `bytes` into fields numbered from `first_number`.
-    pub(super) fn fields(
+    /// Calls `found` with every subcomponent of `line` that holds the escape character, and where it
+    /// is (field, repetition, component and subcomponent numbers). MSH-1 and MSH-2 are not looked at.
+    /// Fields without the escape character are not split.
+    pub(super) fn escaped_subcomponents<'l>(
         &self,
-        place: Place<'_>,
-        first_number: usize,
+        line: &'l [u8],
+        is_msh: bool,
+        msh2_len: usize,
+        mut found: impl FnMut(Within<'static>, &'l [u8]),
+    ) {
+        let enc = &self.encoding;
+        let (first_number, rest) = if is_msh {
+            (3, line.get(4 + msh2_len + 1..))
+        } else {
+            (1, line.get(4..))
+        };
+        let Some(rest) = rest else { return };
+        if memchr::memchr(enc.escape, rest).is_none() {
+            return;
+        }
+        for (field, bytes) in (first_number..).zip(rest.split(|&b| b == enc.field)) {
+            if memchr::memchr(enc.escape, bytes).is_none() {
+                continue;
+            }
+            for (r, repetition) in (1..).zip(bytes.split(|&b| b == enc.repetition)) {
+                for (c, component) in (1..).zip(repetition.split(|&b| b == enc.component)) {
+                    for (s, subcomponent) in (1..).zip(component.split(|&b| b == enc.subcomponent)) {
+                        if memchr::memchr(enc.escape, subcomponent).is_some() {
+                            let within = Within {
+                                place: Place {
+                                    segment: 0,
+                                    segment_id: "",
+                                    field,
+                                },
+                                repetition: r,
+                                component: c,
+                                subcomponent: s,
+                            };
+                            found(within, subcomponent);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves the escape sequences of one subcomponent (HL7 v2.6 §2.7) and appends its text, as
+    /// UTF-8, to `out`; on an error `out` is as it was.
+    pub(super) fn unescape_into(
+        &self,
+        within: Within<'_>,
         bytes: &[u8],
         offset: usize,
-    ) -> Result<Vec<Field>, Hl7Error> {
-        let mut fields = Vec::new();
-        let mut at = offset;
-        for (number, piece) in (first_number..).zip(bytes.split(|&b| b == self.encoding.field)) {
-            fields.push(self.field(Place { field: number, ..place }, piece, at)?);
-            at += piece.len() + 1;
-        }
-        Ok(fields)
-    }
-
-    pub(super) fn field(&self, place: Place<'_>, bytes: &[u8], offset: usize) -> Result<Field, Hl7Error> {
-        let raw = self.text(bytes);
-        if bytes.is_empty() {
-            return Ok(Field {
-                raw,
-                offset,
-                repetitions: Vec::new(),
-            });
-        }
-        let enc = &self.encoding;
-        let mut repetitions = Vec::new();
-        let mut repetition_at = offset;
-        for (r, repetition) in (1..).zip(bytes.split(|&b| b == enc.repetition)) {
-            let mut components = Vec::new();
-            let mut component_at = repetition_at;
-            for (c, component) in (1..).zip(repetition.split(|&b| b == enc.component)) {
-                let mut subcomponents = Vec::new();
-                let mut subcomponent_at = component_at;
-                for (s, subcomponent) in (1..).zip(component.split(|&b| b == enc.subcomponent)) {
-                    let at = Within {
-                        place,
-                        repetition: r,
-                        component: c,
-                        subcomponent: s,
-                    };
-                    subcomponents.push(self.unescape(at, subcomponent, subcomponent_at)?);
-                    subcomponent_at += subcomponent.len() + 1;
-                }
-                components.push(subcomponents);
-                component_at += component.len() + 1;
-            }
-            repetitions.push(Repetition { components });
-            repetition_at += repetition.len() + 1;
-        }
-        Ok(Field {
-            raw,
-            offset,
-            repetitions,
-        })
-    }
-
-    /// Resolves the escape sequences of one subcomponent (HL7 v2.6 §2.7) and decodes it as text.
-    pub(super) fn unescape(&self, within: Within<'_>, bytes: &[u8], offset: usize) -> Result<String, Hl7Error> {
+        out: &mut Vec<u8>,
+    ) -> Result<(), Hl7Error> {
         let escape = self.encoding.escape;
-        if !bytes.contains(&escape) {
-            return Ok(self.text(bytes));
-        }
-        let mut out = Vec::with_capacity(bytes.len());
+        let start = out.len();
+        let mut sink = Out {
+            bytes: out,
+            latin1: self.charset == Charset::Latin1,
+        };
         let mut rest = bytes;
         let mut at = offset;
         // The first `\X..\` escape, blamed if the bytes it produced are not valid UTF-8.
         let mut first_hex: Option<(usize, &[u8])> = None;
-        loop {
+        let result = loop {
             let mut parts = rest.splitn(3, |&b| b == escape);
             let before = parts.next().unwrap_or_default();
-            out.extend_from_slice(before);
-            let Some(body) = parts.next() else { break };
+            sink.extend(before);
+            let Some(body) = parts.next() else { break Ok(()) };
             let escape_at = at + before.len();
             let Some(after) = parts.next() else {
-                return Err(self.escape_error(within, escape_at, body, false, EscapeProblem::Unterminated));
+                break Err(self.escape_error(within, escape_at, body, false, EscapeProblem::Unterminated));
             };
-            self.expand(body, &mut out)
-                .map_err(|problem| self.escape_error(within, escape_at, body, true, problem))?;
+            if let Err(problem) = self.expand(body, &mut sink) {
+                break Err(self.escape_error(within, escape_at, body, true, problem));
+            }
             if body.first() == Some(&b'X') && first_hex.is_none() {
                 first_hex = Some((escape_at, body));
             }
             at = escape_at + body.len() + 2;
             rest = after;
+        };
+        let result = result.and_then(|()| {
+            let written = sink.bytes.get(start..).unwrap_or_default();
+            if sink.latin1 || std::str::from_utf8(written).is_ok() {
+                return Ok(());
+            }
+            let (escape_at, body) = first_hex.unwrap_or((offset, bytes));
+            Err(self.escape_error(within, escape_at, body, true, EscapeProblem::NotUtf8))
+        });
+        if result.is_err() {
+            out.truncate(start);
         }
-        match self.charset {
-            Charset::Latin1 => Ok(out.into_iter().map(char::from).collect()),
-            Charset::Utf8 => String::from_utf8(out).map_err(|_| {
-                let (escape_at, body) = first_hex.unwrap_or((offset, bytes));
-                self.escape_error(within, escape_at, body, true, EscapeProblem::NotUtf8)
-            }),
-        }
+        result
     }
 
     /// Appends what the escape sequence with this body (the text between the escape characters) stands for.
-    pub(super) fn expand(&self, body: &[u8], out: &mut Vec<u8>) -> Result<(), EscapeProblem> {
+    fn expand(&self, body: &[u8], out: &mut Out<'_>) -> Result<(), EscapeProblem> {
         let enc = &self.encoding;
         match body {
             b"F" => out.push(enc.field),
@@ -255,6 +400,20 @@ impl Decoder {
         Ok(())
     }
 
+    /// An upper bound of the decoded length of a subcomponent holding escapes: an escape sequence
+    /// never stands for more bytes than its body (the two escape characters go), and ISO-8859-1 text
+    /// at most doubles in UTF-8.
+    fn decoded_bound(&self, bytes: &[u8]) -> usize {
+        let bound = bytes
+            .len()
+            .saturating_sub(memchr::memchr_iter(self.encoding.escape, bytes).count());
+        if self.charset == Charset::Latin1 {
+            2 * bound
+        } else {
+            bound
+        }
+    }
+
     pub(super) fn escape_error(
         &self,
         within: Within<'_>,
@@ -279,11 +438,37 @@ impl Decoder {
     }
 }
 
+/// Decoded bytes being appended: as they are in UTF-8; in ISO-8859-1 each byte as its character.
+struct Out<'o> {
+    bytes: &'o mut Vec<u8>,
+    latin1: bool,
+}
+
+impl Out<'_> {
+    fn push(&mut self, byte: u8) {
+        if self.latin1 && !byte.is_ascii() {
+            let mut utf8 = [0u8; 2];
+            self.bytes
+                .extend_from_slice(char::from(byte).encode_utf8(&mut utf8).as_bytes());
+        } else {
+            self.bytes.push(byte);
+        }
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.latin1 && !bytes.is_ascii() {
+            bytes.iter().for_each(|&b| self.push(b));
+        } else {
+            self.bytes.extend_from_slice(bytes);
+        }
+    }
+}
+
 /// Where a subcomponent sits, for escape errors.
 #[derive(Clone, Copy)]
 pub(super) struct Within<'a> {
-    place: Place<'a>,
-    repetition: usize,
-    component: usize,
-    subcomponent: usize,
+    pub(super) place: Place<'a>,
+    pub(super) repetition: usize,
+    pub(super) component: usize,
+    pub(super) subcomponent: usize,
 }
