@@ -55,6 +55,9 @@ pub struct Metrics {
     pub retried: Counter,
     dead_lettered: Family<ReasonLabel, Counter>,
     pub outbox_depth: Gauge,
+    /// Connections closed by a listener's limits, by transport and reason (`connections` over the
+    /// cap, `timeout` a client too slow with its headers, body or frame).
+    connections_refused: Family<RejectLabels, Counter>,
     /// Seconds from the device's acknowledgement (the payload stored) to the FHIR server's answer.
     pub delivery_latency: Histogram,
 }
@@ -75,6 +78,7 @@ impl Metrics {
         let retried = Counter::default();
         let dead_lettered = Family::<ReasonLabel, Counter>::default();
         let outbox_depth = Gauge::default();
+        let connections_refused = Family::<RejectLabels, Counter>::default();
         // 5 ms to about 10 min: a delivery waits at least a linger, at most a long outage.
         let delivery_latency = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
             0.005, 2.0, 18,
@@ -107,6 +111,11 @@ impl Metrics {
         );
         registry.register("outbox_depth", "Payloads waiting in the outbox", outbox_depth.clone());
         registry.register(
+            "connections_refused",
+            "Connections a listener closed for its limits, by transport and reason",
+            connections_refused.clone(),
+        );
+        registry.register(
             "delivery_latency_seconds",
             "Time from the device's acknowledgement to the FHIR server's answer",
             delivery_latency.clone(),
@@ -120,6 +129,7 @@ impl Metrics {
             retried,
             dead_lettered,
             outbox_depth,
+            connections_refused,
             delivery_latency,
         }
     }
@@ -138,6 +148,14 @@ impl Metrics {
             reason: reason.to_string(),
         };
         self.rejected.get_or_create(&labels).inc();
+    }
+
+    pub fn connection_refused(&self, transport: Transport, reason: &str) {
+        let labels = RejectLabels {
+            transport: transport.as_str().to_string(),
+            reason: reason.to_string(),
+        };
+        self.connections_refused.get_or_create(&labels).inc();
     }
 
     pub fn dead_lettered(&self, reason: &str) {

@@ -67,12 +67,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         if tls.is_some() {
             info!(mutual = config.http.client_ca.is_some(), "HTTP ingest uses TLS");
         }
+        let (http_config, metrics) = (config.http.clone(), Arc::clone(&metrics));
         ingest.spawn(async move {
-            let served = match tls {
-                Some(tls) => http::serve_tls(listener, tls, router, stopping).await,
-                None => http::serve(listener, router, stopping).await,
-            };
-            if let Err(error) = served {
+            if let Err(error) = http::serve(listener, router, &http_config, tls, metrics, stopping).await {
                 tracing::error!(%error, "the HTTP listener failed");
             }
         });

@@ -339,14 +339,25 @@ mod answers {
         fhirgate::tls::install_crypto_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let metrics = Arc::new(Metrics::new());
         let router = http::router(HttpState {
             outbox: outbox("http-answers"),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::clone(&metrics),
             config: Arc::new(HttpConfig::default()),
             pipeline: Arc::new(Pipeline::new(common::settings())),
             associations: None,
         });
-        tokio::spawn(http::serve(listener, router, std::future::pending()));
+        tokio::spawn(async move {
+            http::serve(
+                listener,
+                router,
+                &HttpConfig::default(),
+                None,
+                metrics,
+                std::future::pending(),
+            )
+            .await
+        });
         let mut bodies: Vec<(&str, Vec<u8>)> = hostile_messages().into_iter().map(|m| ("hl7v2", m)).collect();
         let envelope = format!(
             r#"{{"gateway":{{"id":"hub-1"}},"device":{{"address":"00:1A:7D:DA:71:13"}},"receivedAt":"2026-11-21T10:00:00Z","characteristic":"{MARKER}","value":"1E7800"}}"#

@@ -27,14 +27,15 @@ async fn start(name: &str, config: HttpConfig) -> Server {
     let outbox = Outbox::open(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
+    let metrics = Arc::new(Metrics::new());
     let router = http::router(HttpState {
         outbox: outbox.clone(),
-        metrics: Arc::new(Metrics::new()),
-        config: Arc::new(config),
+        metrics: Arc::clone(&metrics),
+        config: Arc::new(config.clone()),
         pipeline: Arc::new(Pipeline::new(common::settings())),
         associations: None,
     });
-    tokio::spawn(http::serve(listener, router, std::future::pending()));
+    tokio::spawn(async move { http::serve(listener, router, &config, None, metrics, std::future::pending()).await });
     Server {
         base: format!("http://{addr}"),
         outbox,

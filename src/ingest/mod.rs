@@ -3,5 +3,6 @@
 //! format; MLLP reads only the header its acknowledgement needs.
 
 pub mod http;
+pub mod limits;
 pub mod mllp;
 pub mod mqtt;

@@ -304,6 +304,8 @@ pub struct Bridge {
     pub mllp_port: u16,
     pub dir: PathBuf,
     env: Vec<(String, String)>,
+    /// A program that runs the bridge (`prlimit --nofile=64:64`), if any.
+    wrapper: Vec<String>,
     child: Option<Child>,
     starts: u32,
 }
@@ -317,16 +319,28 @@ impl Bridge {
     }
 
     pub fn start(name: &str, env: &[(&str, String)]) -> Bridge {
+        Bridge::start_wrapped(name, env, &[])
+    }
+
+    /// Started by `wrapper` (a program and its arguments, then the bridge's command line), such as
+    /// `prlimit --nofile=64:64 --`, which execs it: the process is the bridge's.
+    pub fn start_wrapped(name: &str, env: &[(&str, String)], wrapper: &[&str]) -> Bridge {
         let mut bridge = Bridge {
             http_port: free_port(),
             mllp_port: free_port(),
             dir: scratch_dir(&format!("{name}-bridge")),
             env: env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            wrapper: wrapper.iter().map(|w| w.to_string()).collect(),
             child: None,
             starts: 0,
         };
         bridge.resume();
         bridge
+    }
+
+    /// The bridge's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -340,7 +354,14 @@ impl Bridge {
         }
         self.starts += 1;
         let log = std::fs::File::create(self.dir.join(format!("bridge-{}.log", self.starts))).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fhirgate"));
+        let mut command = match self.wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(env!("CARGO_BIN_EXE_fhirgate"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_fhirgate")),
+        };
         command
             .arg("serve")
             .current_dir(&self.dir)

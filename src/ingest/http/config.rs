@@ -11,8 +11,22 @@ use sha2::{Digest, Sha256};
 pub struct HttpConfig {
     pub enabled: bool,
     pub listen: SocketAddr,
-    /// Largest request body accepted (413 above it).
+    /// Largest request body accepted (413 above it, before any of it is read when the request
+    /// declares its length).
     pub max_body_bytes: usize,
+    /// Most connections held at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// A request's headers (and a TLS handshake) must arrive within this; an idle keep-alive
+    /// connection is closed after it.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this (408 otherwise).
+    pub body_timeout_secs: u64,
+    /// Most bytes of request bodies read or held at once (each request reserves its declared length,
+    /// or `max_body_bytes`); a request that cannot reserve within `body_timeout_secs` is answered 503.
+    pub max_buffered_bytes: usize,
+    /// Most payload checks at once; 0 for one per core. A check of a 1 MiB HL7 v2 message holds up
+    /// to about 20 MiB.
+    pub max_concurrent_checks: usize,
     /// Gateways allowed to post, each with the SHA-256 (hex) of its bearer token. With none configured
     /// (and no `client_ca`) the listener must be on loopback and takes unauthenticated requests.
     pub gateways: Vec<GatewayToken>,
@@ -29,6 +43,11 @@ impl Default for HttpConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
+            max_connections: 256,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_buffered_bytes: 32 * 1024 * 1024,
+            max_concurrent_checks: 0,
             gateways: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -65,6 +84,12 @@ impl HttpConfig {
                  loopback only",
                 self.listen
             ));
+        }
+        if self.max_buffered_bytes < self.max_body_bytes {
+            return Err("http.max_buffered_bytes must be at least http.max_body_bytes".into());
+        }
+        if self.max_connections == 0 {
+            return Err("http.max_connections must be at least 1".into());
         }
         crate::tls::check_listener_files("http", &self.tls_cert, &self.tls_key, &self.client_ca)?;
         for gateway in &self.gateways {

@@ -9,22 +9,29 @@
 pub mod admin;
 pub mod config;
 pub mod problem;
+mod server;
+
+pub use server::serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
 
 use crate::adapters::AdapterKind;
+use crate::ingest::limits::Checks;
 use crate::metrics::{Metrics, Transport};
 use crate::pipeline::association_registry::Associations;
 use crate::pipeline::{Pipeline, RefusalKind};
@@ -44,9 +51,25 @@ pub struct HttpState {
     pub associations: Option<Arc<Associations>>,
 }
 
+/// What bounds the payloads in flight on one listener: the bytes of bodies being read or held, how
+/// many checks run at once, and how long a body may take to arrive.
+struct IngestLimits {
+    /// One permit per byte of body a request reads or holds (its `Content-Length`, or the limit
+    /// when it gives none), released when the request is answered.
+    buffered: Arc<Semaphore>,
+    checks: Checks,
+    body_timeout: Duration,
+}
+
 /// The routes of the bridge's HTTP listener.
 pub fn router(state: HttpState) -> Router {
-    let limit = state.config.max_body_bytes;
+    let config = &state.config;
+    let limits = Arc::new(IngestLimits {
+        buffered: Arc::new(Semaphore::new(config.max_buffered_bytes.max(config.max_body_bytes))),
+        checks: Checks::new(config.max_concurrent_checks),
+        body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+    });
+    let limit = config.max_body_bytes;
     Router::new()
         .route("/ingest/{adapter}", post(ingest))
         .route("/healthz", get(healthz))
@@ -54,18 +77,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .merge(admin::router())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(limits))
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in progress.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// The HTTPS settings of the listener, when configured: its certificate and key, and with
@@ -79,35 +92,17 @@ pub fn tls_config(config: &HttpConfig) -> Result<Option<Arc<rustls::ServerConfig
     )
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` completes, then finishes the requests in
-/// progress (at most 30 s).
-pub async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = listener.into_std()?;
-    listener.set_nonblocking(true)?;
-    let handle = axum_server::Handle::new();
-    let stopping = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopping.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))?
-        .handle(handle)
-        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-}
-
+/// `POST /ingest/{adapter}`. Everything that needs no body is decided before any of it is read:
+/// the token, the adapter, the declared length; then the body is read within its deadline and the
+/// listener's byte budget, checked when a check's place is free, and stored.
 async fn ingest(
     State(state): State<HttpState>,
+    Extension(limits): Extension<Arc<IngestLimits>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(adapter): Path<String>,
     axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, Problem> {
     state.metrics.received(Transport::Http, 1);
     let refused = |reason: &str, problem: Problem| {
@@ -115,28 +110,6 @@ async fn ingest(
         problem
     };
     let gateway = authenticate(&state.config, &headers).map_err(|p| refused("unauthorized", p))?;
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(refused(
-                "too_large",
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Payload too large",
-                    format!(
-                        "the body exceeds {} bytes (http.max_body_bytes)",
-                        state.config.max_body_bytes
-                    ),
-                ),
-            ));
-        }
-        Err(rejection) => {
-            return Err(refused(
-                "bad_payload",
-                Problem::new(rejection.status(), "Unreadable body", rejection.body_text()),
-            ))
-        }
-    };
     // `?patient=system|value`: whose data this is, for payloads that do not say (a vendor-cloud poller
     // posting one user's data).
     let patient = query.get("patient").cloned();
@@ -165,11 +138,16 @@ async fn ingest(
             ),
         ));
     };
+    let (_held, body) = read_body(body, &headers, &state.config, &limits)
+        .await
+        .map_err(|(reason, problem)| refused(reason, problem))?;
     let pipeline = Arc::clone(&state.pipeline);
     let claimed_by = gateway.clone();
-    let checked = tokio::task::spawn_blocking(move || pipeline.check_from(adapter, &body, claimed_by.as_deref()))
+    let checked = limits
+        .checks
+        .run(move || pipeline.check_from(adapter, &body, claimed_by.as_deref()))
         .await
-        .map_err(|_| {
+        .ok_or_else(|| {
             Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Check failed",
@@ -230,6 +208,79 @@ async fn ingest(
                 ),
             ))
         }
+    }
+}
+
+/// The body, read within the listener's limits, with the budget it holds (released when dropped).
+/// A declared length over the limit is refused before a byte is read; a body that does not arrive in
+/// time, or a budget that does not free up in time, is answered without it.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    config: &HttpConfig,
+    limits: &IngestLimits,
+) -> Result<(OwnedSemaphorePermit, Bytes), (&'static str, Problem)> {
+    let limit = config.max_body_bytes;
+    let too_large = || {
+        (
+            "too_large",
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                format!("the body exceeds {limit} bytes (http.max_body_bytes)"),
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let busy = || {
+        (
+            "busy",
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "the bridge holds as many request bodies as it takes at once (http.max_buffered_bytes); send again",
+            )
+            .retry_after(1),
+        )
+    };
+    let reserve = declared.map_or(limit, |length| length as usize).clamp(1, limit.max(1));
+    let permits = u32::try_from(reserve).unwrap_or(u32::MAX);
+    let held = tokio::time::timeout(
+        limits.body_timeout,
+        Arc::clone(&limits.buffered).acquire_many_owned(permits),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|_| busy())?;
+    let collected = tokio::time::timeout(limits.body_timeout, Limited::new(body, limit).collect()).await;
+    match collected {
+        Ok(Ok(collected)) => Ok((held, collected.to_bytes())),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) => Err((
+            "bad_payload",
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Unreadable body",
+                "the request body could not be read",
+            ),
+        )),
+        Err(_) => Err((
+            "timeout",
+            Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Body too slow",
+                format!(
+                    "the body did not arrive within {} s (http.body_timeout_secs)",
+                    limits.body_timeout.as_secs()
+                ),
+            ),
+        )),
     }
 }
 

@@ -12,8 +12,18 @@ pub struct Problem {
     detail: String,
     /// Members beside the standard ones (`index` of a refused batch element).
     extra: Map<String, Value>,
+    /// A header the answer carries beside the body.
+    header: Advice,
+}
+
+/// What a problem answer tells the client in a header.
+#[derive(Debug, Clone, Copy)]
+enum Advice {
+    None,
     /// Ask for a bearer token (`WWW-Authenticate: Bearer`), on a 401.
-    challenge: bool,
+    Challenge,
+    /// Seconds to wait before sending again (`Retry-After`), on a 503.
+    RetryAfter(u16),
 }
 
 impl Problem {
@@ -23,8 +33,14 @@ impl Problem {
             title,
             detail: detail.into(),
             extra: Map::new(),
-            challenge: false,
+            header: Advice::None,
         }
+    }
+
+    /// Says when to send again (`Retry-After`, in seconds).
+    pub fn retry_after(mut self, seconds: u16) -> Problem {
+        self.header = Advice::RetryAfter(seconds);
+        self
     }
 
     /// Adds a member to the problem body.
@@ -36,7 +52,7 @@ impl Problem {
     /// 401 with `WWW-Authenticate: Bearer`.
     pub fn unauthorized(detail: impl Into<String>) -> Problem {
         Problem {
-            challenge: true,
+            header: Advice::Challenge,
             ..Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail)
         }
     }
@@ -76,10 +92,18 @@ impl IntoResponse for Problem {
             body.to_string(),
         )
             .into_response();
-        if self.challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self.header {
+            Advice::None => {}
+            Advice::Challenge => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Advice::RetryAfter(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
         }
         response
     }

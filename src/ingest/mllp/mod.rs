@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::adapters::AdapterKind;
+use crate::ingest::limits::{AcceptBackoff, Checks, ConnectionCap};
 use crate::metrics::{Metrics, Transport};
 use crate::pipeline::{Pipeline, RefusalKind};
 use crate::store::{Outbox, OutboxRecord};
@@ -43,26 +44,46 @@ pub async fn serve(
     let acks = Arc::new(AtomicU64::new(1));
     let mut connections = JoinSet::new();
     let (stopping, stop_signal) = watch::channel(false);
+    let cap = ConnectionCap::new(config.max_connections);
+    let checks = Checks::new(config.max_concurrent_checks);
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(pair) => pair,
-                    // A failed accept (e.g. too many open files) must not end the listener.
-                    Err(_) => continue,
+                    // A failed accept (too many open files) must neither end the listener nor spin.
+                    Err(error) => {
+                        backoff.failed("mllp", &error).await;
+                        continue;
+                    }
                 };
-                let context = Context { outbox: outbox.clone(), pipeline: Arc::clone(&pipeline), metrics: Arc::clone(&metrics), acks: Arc::clone(&acks) };
+                backoff.accepted();
+                let Some(place) = cap.admit() else {
+                    metrics.connection_refused(Transport::Mllp, "connections");
+                    continue;
+                };
+                let context = Context {
+                    outbox: outbox.clone(),
+                    pipeline: Arc::clone(&pipeline),
+                    metrics: Arc::clone(&metrics),
+                    acks: Arc::clone(&acks),
+                    checks: checks.clone(),
+                };
                 let stop = stop_signal.clone();
                 let config = config.clone();
                 connections.spawn(async move {
+                    let _place = place;
                     match config.tls.clone() {
                         None => connection(stream, peer, context, config, stop).await,
                         Some(tls) => {
-                            // A client that does not finish its handshake is dropped like an idle one.
+                            // A client that does not finish its handshake is dropped like a slow frame.
                             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                            if let Ok(Ok(secured)) = tokio::time::timeout(config.idle_timeout, acceptor.accept(stream)).await {
-                                connection(secured, peer, context, config, stop).await;
+                            match tokio::time::timeout(config.frame_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(secured)) => connection(secured, peer, context, config, stop).await,
+                                Ok(Err(_)) => {}
+                                Err(_) => context.metrics.connection_refused(Transport::Mllp, "timeout"),
                             }
                         }
                     }
@@ -90,6 +111,7 @@ struct Context {
     metrics: Arc<Metrics>,
     /// The next ACK control id.
     acks: Arc<AtomicU64>,
+    checks: Checks,
 }
 
 /// One connection: reads frames, answers each, until the peer hangs up, idles or misbehaves.
@@ -102,17 +124,32 @@ async fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 ) {
     let mut framer = Framer::default();
     let mut chunk = vec![0u8; 16 * 1024];
+    // When the frame in progress began: it must end within the frame timeout, however the bytes trickle.
+    let mut frame_started: Option<tokio::time::Instant> = None;
     loop {
         // Between messages, a shutdown closes the connection; inside one, reading goes on to its end.
         let between_messages = !framer.in_message();
+        let wait = match frame_started {
+            Some(started) if !between_messages => {
+                (started + config.frame_timeout).saturating_duration_since(tokio::time::Instant::now())
+            }
+            _ => config.idle_timeout,
+        };
         let read = tokio::select! {
-            read = tokio::time::timeout(config.idle_timeout, stream.read(&mut chunk)) => match read {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return, // closed (a partial frame is discarded), failed or idle
+            read = tokio::time::timeout(wait, stream.read(&mut chunk)) => match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return, // closed (a partial frame is discarded) or failed
+                Err(_) => {
+                    if !between_messages {
+                        context.metrics.connection_refused(Transport::Mllp, "timeout");
+                    }
+                    return; // idle, or a frame too slow
+                }
                 Ok(Ok(n)) => n,
             },
             _ = stop.wait_for(|stopping| *stopping), if between_messages => return,
         };
         framer.push(chunk.get(..read).unwrap_or_default());
+        let mut completed = false;
         loop {
             match framer.next(config.max_message_bytes) {
                 Frame::Incomplete => break,
@@ -125,6 +162,7 @@ async fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                     return;
                 }
                 Frame::Message(message) => {
+                    completed = true;
                     let ack = handle(&message, peer, &context).await;
                     if stream.write_all(&ack).await.is_err() {
                         return;
@@ -132,6 +170,12 @@ async fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 }
             }
         }
+        // What is left is nothing or the start of the next frame, whose clock starts now.
+        frame_started = match frame_started {
+            _ if !framer.in_message() => None,
+            Some(started) if !completed => Some(started),
+            _ => Some(tokio::time::Instant::now()),
+        };
     }
 }
 
@@ -139,13 +183,17 @@ async fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
     let (acks, metrics) = (&*context.acks, &context.metrics);
     metrics.received(Transport::Mllp, 1);
-    // The check is CPU-bound (a message can hold thousands of rows), so it runs off the async workers.
+    // The check is CPU-bound (a message can hold thousands of rows): off the async workers, and no
+    // more at once than the listener's limit.
     let (owned, pipeline) = (bytes.to_vec(), Arc::clone(&context.pipeline));
-    let checked = tokio::task::spawn_blocking(move || pipeline.check(AdapterKind::Hl7v2, &owned)).await;
+    let checked = context
+        .checks
+        .run(move || pipeline.check(AdapterKind::Hl7v2, &owned))
+        .await;
     let header = Header::read(bytes);
     match checked {
-        Ok(Ok(_)) => {}
-        Ok(Err(refusal)) => {
+        Some(Ok(_)) => {}
+        Some(Err(refusal)) => {
             let (reason, code, hl7_code, header) = match refusal.kind {
                 RefusalKind::Malformed => ("bad_payload", AckCode::Error, "102", None),
                 RefusalKind::Unsupported => ("unsupported", AckCode::Reject, "200", header.as_ref()),
@@ -155,7 +203,7 @@ async fn handle(bytes: &[u8], peer: SocketAddr, context: &Context) -> Vec<u8> {
             metrics.rejected(Transport::Mllp, reason);
             return acknowledgement(header, code, Some((hl7_code, &refusal.detail)), acks);
         }
-        Err(_) => {
+        None => {
             metrics.rejected(Transport::Mllp, "bad_payload");
             return acknowledgement(
                 None,
