@@ -21,6 +21,10 @@ pub struct FhirConfig {
     /// First retry delay; doubled on each failure up to `max_backoff_secs`, with jitter.
     pub initial_backoff_ms: u64,
     pub max_backoff_secs: u64,
+    /// While a retry waits longer than this (and the server gave no `Retry-After`), the server is asked
+    /// every so often whether it answers again (`GET [base]/metadata?_summary=true`), and delivery
+    /// resumes as soon as it does; 0 never asks.
+    pub probe_interval_ms: u64,
     /// Look each patient up by identifier (`Patient?identifier=`) and reference the one found as
     /// `Patient/{id}`; without a unique match the reading keeps its reference by identifier.
     pub resolve_patients: bool,
@@ -36,6 +40,7 @@ impl Default for FhirConfig {
             timeout_secs: 30,
             initial_backoff_ms: 500,
             max_backoff_secs: 60,
+            probe_interval_ms: 2000,
             resolve_patients: true,
         }
     }

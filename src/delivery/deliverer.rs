@@ -30,6 +30,9 @@ pub struct Deliverer<S> {
     planner: Arc<dyn Planner>,
     config: FhirConfig,
     metrics: Arc<Metrics>,
+    /// Payloads the sink committed that the outbox could not remove yet (its disk failing): removed
+    /// before anything else is sent, so a failing store never makes the same Bundle go out again.
+    unremoved: Vec<u64>,
 }
 
 /// The outcome of one attempt at a batch.
@@ -57,6 +60,7 @@ impl<S: Sink> Deliverer<S> {
             planner,
             config,
             metrics,
+            unremoved: Vec::new(),
         }
     }
 
@@ -64,42 +68,80 @@ impl<S: Sink> Deliverer<S> {
     /// recorded) before returning; a backoff wait is cut short.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
+        // Store failures back off like the sink's: a full disk is not fixed in a second.
+        let mut store_failures: u32 = 0;
         loop {
             if *stop.borrow() {
                 break;
             }
-            let batch = match self.next_batch(&mut stop).await {
-                Ok(Some(batch)) => batch,
-                Ok(None) => continue,
-                Err(error) => {
-                    error!(%error, "cannot read the outbox");
-                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
-                        break;
-                    }
-                    continue;
-                }
+            let attempt = match self.remove_unremoved() {
+                Ok(()) => match self.next_batch(&mut stop).await {
+                    Ok(Some(batch)) => self.deliver(batch).await,
+                    Ok(None) => continue,
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
             };
-            match self.deliver(batch).await {
-                Ok(Progress::Done) => failures = 0,
+            match attempt {
+                Ok(Progress::Done) => {
+                    failures = 0;
+                    store_failures = 0;
+                }
                 Ok(Progress::Retry { reason, after }) => {
                     self.metrics.retried.inc();
+                    store_failures = 0;
                     // Never sooner than the backoff, so a `Retry-After: 0` cannot make a hot loop.
                     let wait = after.unwrap_or_default().max(backoff(&self.config, failures));
                     failures = failures.saturating_add(1);
                     warn!(%reason, wait_ms = wait.as_millis() as u64, "delivery will be retried");
-                    if sleep_or_stop(wait, &mut stop).await {
+                    // A server that said when to come back is not asked sooner.
+                    if self.wait_or_probe(wait, after.is_none(), &mut stop).await {
                         break;
                     }
                 }
                 Err(error) => {
-                    error!(%error, "the outbox failed during delivery");
-                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    let wait = backoff(&self.config, store_failures);
+                    store_failures = store_failures.saturating_add(1);
+                    error!(%error, wait_ms = wait.as_millis() as u64, "the outbox failed during delivery");
+                    if sleep_or_stop(wait, &mut stop).await {
                         break;
                     }
                 }
             }
         }
         self.update_depth();
+    }
+
+    /// Removes what the sink committed but the outbox could not remove before.
+    fn remove_unremoved(&mut self) -> Result<(), OutboxError> {
+        if !self.unremoved.is_empty() {
+            self.outbox.remove(&self.unremoved)?;
+            self.unremoved.clear();
+        }
+        Ok(())
+    }
+
+    /// Waits `wait` before a retry; when `probe` and the wait is long, asks the sink every
+    /// `probe_interval_ms` whether it answers again and ends the wait when it does. True when stopping.
+    async fn wait_or_probe(&mut self, wait: Duration, probe: bool, stop: &mut watch::Receiver<bool>) -> bool {
+        let every = Duration::from_millis(self.config.probe_interval_ms);
+        if !probe || every.is_zero() || wait <= every {
+            return sleep_or_stop(wait, stop).await;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            if sleep_or_stop(every.min(deadline - now), stop).await {
+                return true;
+            }
+            if tokio::time::Instant::now() < deadline && self.sink.probe().await {
+                info!("the destination answers again; delivery resumes");
+                return false;
+            }
+        }
     }
 
     /// The oldest stored payloads, after waiting for the first and lingering for more; `None` when
@@ -222,20 +264,24 @@ impl<S: Sink> Deliverer<S> {
         }
     }
 
-    /// Removes delivered payloads from the outbox and counts them, with their accept-to-commit latency.
+    /// Counts delivered payloads, with their accept-to-commit latency, and removes them from the
+    /// outbox; those it cannot remove now are remembered and removed before anything else is sent.
     fn remove_delivered<'a>(
-        &self,
+        &mut self,
         delivered: impl Iterator<Item = (u64, &'a OutboxRecord)>,
     ) -> Result<(), OutboxError> {
         let delivered: Vec<(u64, &OutboxRecord)> = delivered.collect();
         let ids: Vec<u64> = delivered.iter().map(|(id, _)| *id).collect();
-        self.outbox.remove(&ids)?;
         let now = Utc::now();
         for (_, record) in &delivered {
             let latency = (now - record.received_at.with_timezone(&Utc)).num_milliseconds();
             self.metrics.delivery_latency.observe(latency.max(0) as f64 / 1000.0);
         }
         self.metrics.delivered.inc_by(ids.len() as u64);
+        if let Err(error) = self.outbox.remove(&ids) {
+            self.unremoved.extend(ids);
+            return Err(error);
+        }
         Ok(())
     }
 

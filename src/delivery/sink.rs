@@ -65,4 +65,11 @@ pub trait Sink: Send {
 
     /// Reads, merges and writes the windows of one MedTech message.
     fn merge(&mut self, plan: &MergePlan) -> impl Future<Output = Outcome> + Send;
+
+    /// True when the destination answers again, asked cheaply while a retry waits out a long backoff,
+    /// so delivery resumes promptly after an outage. A sink that cannot tell says false, and the
+    /// backoff runs its course.
+    fn probe(&mut self) -> impl Future<Output = bool> + Send {
+        async { false }
+    }
 }

@@ -3,6 +3,7 @@
 //! pipeline reads associations, delivery reads and removes; the store knows none of their formats.
 
 pub mod config;
+pub mod database;
 pub mod outbox;
 
 pub use config::StoreConfig;

@@ -8,11 +8,13 @@
 //! transaction and one fsync, and only then answers each of them, so durability does not cost one
 //! fsync per reading under load.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
+
+use super::database::{Failure, Files, Opener, Store};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -135,8 +137,7 @@ struct Append {
 /// The outbox. Cheap to clone; all clones share one database and one writer.
 #[derive(Clone)]
 pub struct Outbox {
-    db: Arc<Database>,
-    path: PathBuf,
+    store: Arc<Store>,
     appends: mpsc::Sender<Append>,
     /// Woken after each commit, so delivery does not poll an empty store.
     appended: Arc<Notify>,
@@ -145,33 +146,39 @@ pub struct Outbox {
 impl Outbox {
     /// Opens (or creates) the outbox in `dir` (file `outbox.redb`) and starts its writer thread.
     pub fn open(dir: &Path) -> Result<Self, OutboxError> {
+        Outbox::open_with(dir, Box::new(Files))
+    }
+
+    /// [`Outbox::open`] with the database opened by `opener` (tests inject failing writes with it).
+    pub fn open_with(dir: &Path, opener: Box<dyn Opener>) -> Result<Self, OutboxError> {
         let path = dir.join("outbox.redb");
         let fail = |message: String| OutboxError {
             path: path.display().to_string(),
             message,
         };
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the data directory: {e}")))?;
-        let db = Database::create(&path).map_err(|e| fail(e.to_string()))?;
-        // Create the table up front so readers never meet a missing table.
-        let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
-        txn.open_table(PENDING).map_err(|e| fail(e.to_string()))?;
-        txn.open_table(DEAD).map_err(|e| fail(e.to_string()))?;
-        txn.open_table(ASSOCIATIONS).map_err(|e| fail(e.to_string()))?;
-        txn.open_table(COUNTERS).map_err(|e| fail(e.to_string()))?;
-        txn.commit().map_err(|e| fail(e.to_string()))?;
-        let db = Arc::new(db);
+        let store = Arc::new(Store::open(&path, opener).map_err(fail)?);
+        // Create the tables up front so readers never meet a missing table.
+        store
+            .write(|db| {
+                let txn = db.begin_write().map_err(|e| store.failure(e))?;
+                for table in [PENDING, DEAD, ASSOCIATIONS] {
+                    txn.open_table(table).map_err(|e| store.failure(e))?;
+                }
+                txn.open_table(COUNTERS).map_err(|e| store.failure(e))?;
+                txn.commit().map_err(|e| store.failure(e))
+            })
+            .map_err(|f| fail(f.0))?;
         let (appends, receiver) = mpsc::channel(4 * MAX_BATCH);
-        let writer_db = Arc::clone(&db);
-        let writer_path = path.display().to_string();
+        let writer_store = Arc::clone(&store);
         let appended = Arc::new(Notify::new());
         let writer_appended = Arc::clone(&appended);
         std::thread::Builder::new()
             .name("outbox-writer".into())
-            .spawn(move || write_loop(&writer_db, &writer_path, receiver, &writer_appended))
+            .spawn(move || write_loop(&writer_store, receiver, &writer_appended))
             .map_err(|e| fail(format!("cannot start the writer thread: {e}")))?;
         Ok(Outbox {
-            db,
-            path,
+            store,
             appends,
             appended,
         })
@@ -179,9 +186,23 @@ impl Outbox {
 
     fn error(&self, message: impl ToString) -> OutboxError {
         OutboxError {
-            path: self.path.display().to_string(),
+            path: self.store.path().display().to_string(),
             message: message.to_string(),
         }
+    }
+
+    /// Runs `work` on the database; its failures become [`OutboxError`]s.
+    fn read<T>(&self, work: impl FnOnce(&Database, &Store) -> Result<T, Failure>) -> Result<T, OutboxError> {
+        self.store.with(|db| work(db, &self.store)).map_err(|f| self.error(f.0))
+    }
+
+    /// False while writes fail (a full disk): the bridge is not ready to take payloads. A failing
+    /// store is tried with an empty write, so readiness comes back as soon as the disk does.
+    pub fn writable(&self) -> bool {
+        if !self.store.writes_failing() {
+            return true;
+        }
+        self.write(|_| Ok(())).is_ok()
     }
 
     /// Stores `record` durably and returns its sequence number. Returns only after the transaction
@@ -218,17 +239,18 @@ impl Outbox {
     pub fn pending(&self, limit: usize) -> Result<Vec<(u64, OutboxRecord)>, OutboxError> {
         let mut out = Vec::new();
         let mut unreadable = Vec::new();
-        {
-            let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-            let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
-            for item in table.iter().map_err(|e| self.error(e))?.take(limit) {
-                let (key, value) = item.map_err(|e| self.error(e))?;
+        self.read(|db, store| {
+            let txn = db.begin_read().map_err(|e| store.failure(e))?;
+            let table = txn.open_table(PENDING).map_err(|e| store.failure(e))?;
+            for item in table.iter().map_err(|e| store.failure(e))?.take(limit) {
+                let (key, value) = item.map_err(|e| store.failure(e))?;
                 match serde_json::from_slice(value.value()) {
                     Ok(record) => out.push((key.value(), record)),
                     Err(error) => unreadable.push((key.value(), value.value().to_vec(), error.to_string())),
                 }
             }
-        }
+            Ok(())
+        })?;
         for (id, raw, error) in unreadable {
             let record = OutboxRecord {
                 adapter: "unknown".into(),
@@ -247,9 +269,11 @@ impl Outbox {
 
     /// How many records wait for delivery.
     pub fn len(&self) -> Result<u64, OutboxError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(PENDING).map_err(|e| self.error(e))?;
-        table.len().map_err(|e| self.error(e))
+        self.read(|db, store| {
+            let txn = db.begin_read().map_err(|e| store.failure(e))?;
+            let table = txn.open_table(PENDING).map_err(|e| store.failure(e))?;
+            table.len().map_err(|e| store.failure(e))
+        })
     }
 
     pub fn is_empty(&self) -> Result<bool, OutboxError> {
@@ -291,28 +315,36 @@ impl Outbox {
 
     /// Every dead letter, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<(u64, DeadLetter)>, OutboxError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(DEAD).map_err(|e| self.error(e))?;
-        let mut out = Vec::new();
-        for item in table.iter().map_err(|e| self.error(e))? {
-            let (key, value) = item.map_err(|e| self.error(e))?;
-            match serde_json::from_slice(value.value()) {
-                Ok(letter) => out.push((key.value(), letter)),
-                // Listed by number so it is not hidden; `show` reports the error.
-                Err(error) => tracing::warn!(dead_letter_id = key.value(), %error, "a dead letter cannot be read"),
+        self.read(|db, store| {
+            let txn = db.begin_read().map_err(|e| store.failure(e))?;
+            let table = txn.open_table(DEAD).map_err(|e| store.failure(e))?;
+            let mut out = Vec::new();
+            for item in table.iter().map_err(|e| store.failure(e))? {
+                let (key, value) = item.map_err(|e| store.failure(e))?;
+                match serde_json::from_slice(value.value()) {
+                    Ok(letter) => out.push((key.value(), letter)),
+                    // Listed by number so it is not hidden; `show` reports the error.
+                    Err(error) => {
+                        tracing::warn!(dead_letter_id = key.value(), %error, "a dead letter cannot be read")
+                    }
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// One dead letter.
     pub fn dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, OutboxError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(DEAD).map_err(|e| self.error(e))?;
-        match table.get(id).map_err(|e| self.error(e))? {
-            Some(value) => Ok(Some(serde_json::from_slice(value.value()).map_err(|e| self.error(e))?)),
-            None => Ok(None),
-        }
+        self.read(|db, store| {
+            let txn = db.begin_read().map_err(|e| store.failure(e))?;
+            let table = txn.open_table(DEAD).map_err(|e| store.failure(e))?;
+            match table.get(id).map_err(|e| store.failure(e))? {
+                Some(value) => Ok(Some(
+                    serde_json::from_slice(value.value()).map_err(|e| Failure(e.to_string()))?,
+                )),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Moves dead letter `id` back into the outbox (at the end), in one transaction, so delivery tries
@@ -323,8 +355,8 @@ impl Outbox {
                 Some(value) => value.value().to_vec(),
                 None => return Ok(None),
             };
-            let letter: DeadLetter = serde_json::from_slice(&letter).map_err(|e| StoreFailure(e.to_string()))?;
-            let record = serde_json::to_vec(&letter.record).map_err(|e| StoreFailure(e.to_string()))?;
+            let letter: DeadLetter = serde_json::from_slice(&letter).map_err(|e| StoreFailure::Other(e.to_string()))?;
+            let record = serde_json::to_vec(&letter.record).map_err(|e| StoreFailure::Other(e.to_string()))?;
             Ok(Some(insert_next(txn, PENDING, &record)?))
         })?;
         if replayed.is_some() {
@@ -345,14 +377,16 @@ impl Outbox {
 
     /// The stored association entries, oldest first.
     pub fn associations(&self) -> Result<Vec<(u64, Vec<u8>)>, OutboxError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(ASSOCIATIONS).map_err(|e| self.error(e))?;
-        let mut out = Vec::new();
-        for item in table.iter().map_err(|e| self.error(e))? {
-            let (key, value) = item.map_err(|e| self.error(e))?;
-            out.push((key.value(), value.value().to_vec()));
-        }
-        Ok(out)
+        self.read(|db, store| {
+            let txn = db.begin_read().map_err(|e| store.failure(e))?;
+            let table = txn.open_table(ASSOCIATIONS).map_err(|e| store.failure(e))?;
+            let mut out = Vec::new();
+            for item in table.iter().map_err(|e| store.failure(e))? {
+                let (key, value) = item.map_err(|e| store.failure(e))?;
+                out.push((key.value(), value.value().to_vec()));
+            }
+            Ok(out)
+        })
     }
 
     /// Runs `work` in one write transaction and commits it.
@@ -360,25 +394,37 @@ impl Outbox {
         &self,
         work: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreFailure>,
     ) -> Result<T, OutboxError> {
-        let txn = self.db.begin_write().map_err(|e| self.error(e))?;
-        let value = work(&txn).map_err(|e| self.error(e))?;
-        txn.commit().map_err(|e| self.error(e))?;
-        Ok(value)
+        let store = &self.store;
+        store
+            .write(|db| write_transaction(db, store, work))
+            .map_err(|f| self.error(f.0))
     }
 }
 
-/// Any redb failure inside a write, as text (redb's own error type is large to pass around).
-struct StoreFailure(String);
+/// Runs `work` in one write transaction of `db` and commits it; an I/O error schedules a reopen.
+fn write_transaction<T>(
+    db: &Database,
+    store: &Store,
+    work: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreFailure>,
+) -> Result<T, Failure> {
+    let txn = db.begin_write().map_err(|e| store.failure(e))?;
+    let value = work(&txn).map_err(|failure| match failure {
+        StoreFailure::Redb(error) => store.failure(*error),
+        StoreFailure::Other(message) => Failure(message),
+    })?;
+    txn.commit().map_err(|e| store.failure(e))?;
+    Ok(value)
+}
+
+/// A failure inside a write: redb's (boxed: it is large to pass around), or the caller's.
+enum StoreFailure {
+    Redb(Box<redb::Error>),
+    Other(String),
+}
 
 impl<E: Into<redb::Error>> From<E> for StoreFailure {
     fn from(error: E) -> Self {
-        StoreFailure(error.into().to_string())
-    }
-}
-
-impl std::fmt::Display for StoreFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        StoreFailure::Redb(Box::new(error.into()))
     }
 }
 
@@ -408,7 +454,8 @@ fn allocate(txn: &redb::WriteTransaction, name: &str, count: u64, last: Option<u
 /// The single writer: takes whatever appends are waiting (up to `MAX_BATCH`), commits them in one
 /// transaction, then answers each. On a failed commit every waiting append gets the error, so none is
 /// acknowledged to its sender.
-fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, appended: &Notify) {
+fn write_loop(store: &Store, mut receiver: mpsc::Receiver<Append>, appended: &Notify) {
+    let path = store.path().display().to_string();
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
         while batch.iter().map(|a| a.records.len()).sum::<usize>() < MAX_BATCH {
@@ -417,7 +464,7 @@ fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, a
                 Err(_) => break,
             }
         }
-        let result = commit_batch(db, &batch);
+        let result = store.write(|db| commit_batch(db, store, &batch));
         if result.is_ok() {
             appended.notify_one();
         }
@@ -427,9 +474,9 @@ fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, a
             offset += append.records.len() as u64;
             let answer = match &result {
                 Ok(first_id) => Ok(first_id + first),
-                Err(message) => Err(OutboxError {
-                    path: path.to_string(),
-                    message: message.clone(),
+                Err(failure) => Err(OutboxError {
+                    path: path.clone(),
+                    message: failure.0.clone(),
                 }),
             };
             // A sender that gave up waiting is not an error of the store.
@@ -438,26 +485,23 @@ fn write_loop(db: &Database, path: &str, mut receiver: mpsc::Receiver<Append>, a
     }
 }
 
-fn commit_batch(db: &Database, batch: &[Append]) -> Result<u64, String> {
-    let txn = db.begin_write().map_err(|e| e.to_string())?;
-    let first_id = (|| -> Result<u64, StoreFailure> {
+fn commit_batch(db: &Database, store: &Store, batch: &[Append]) -> Result<u64, Failure> {
+    write_transaction(db, store, |txn| {
         let mut table = txn.open_table(PENDING)?;
         let last = table.last()?.map(|(key, _)| key.value());
         let count = batch.iter().map(|a| a.records.len() as u64).sum();
-        let first_id = allocate(&txn, PENDING.name(), count, last)?;
+        let first_id = allocate(txn, PENDING.name(), count, last)?;
         for (offset, record) in batch.iter().flat_map(|a| &a.records).enumerate() {
             table.insert(first_id + offset as u64, record.as_slice())?;
         }
         Ok(first_id)
-    })()
-    .map_err(|e| e.0)?;
-    txn.commit().map_err(|e| e.to_string())?;
-    Ok(first_id)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn record(n: u8) -> OutboxRecord {
         OutboxRecord {

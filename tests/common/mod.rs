@@ -143,3 +143,77 @@ pub fn real_ble_envelope(ids: &[&str], received_at: &str) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+/// A disk that fills up on cue: while `full` is set, every write to the outbox's file fails with
+/// `ENOSPC`, as a full disk fails, and opening the file (which may write) fails too.
+#[derive(Clone, Default)]
+pub struct FailingDisk {
+    pub full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FailingDisk {
+    pub fn fill(&self, full: bool) {
+        self.full.store(full, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn failing(&self) -> bool {
+        self.full.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug)]
+struct FailingFile {
+    inner: redb::backends::FileBackend,
+    full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn no_space() -> std::io::Error {
+    std::io::Error::from_raw_os_error(28)
+}
+
+impl redb::StorageBackend for FailingFile {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.inner.read(offset, len)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(no_space());
+        }
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(no_space());
+        }
+        self.inner.sync_data(eventual)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(no_space());
+        }
+        self.inner.write(offset, data)
+    }
+}
+
+impl fhirgate::store::database::Opener for FailingDisk {
+    fn open(&self, path: &Path) -> Result<redb::Database, redb::DatabaseError> {
+        if self.failing() {
+            return Err(redb::DatabaseError::Storage(redb::StorageError::Io(no_space())));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+        let backend = FailingFile {
+            inner: redb::backends::FileBackend::new(file)?,
+            full: std::sync::Arc::clone(&self.full),
+        };
+        redb::Builder::new().create_with_backend(backend)
+    }
+}

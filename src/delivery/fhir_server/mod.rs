@@ -56,6 +56,11 @@ impl FhirServerSink {
 }
 
 impl Sink for FhirServerSink {
+    /// The server's CapabilityStatement, summarised: the cheapest read every FHIR server answers.
+    async fn probe(&mut self) -> bool {
+        matches!(self.client.read("metadata?_summary=true").await, Ok(Some(_)))
+    }
+
     async fn transaction(&mut self, mut bundle: Bundle) -> Outcome {
         if self.resolve_patients {
             if let Err(reason) = self.resolve_patients(&mut bundle).await {

@@ -309,6 +309,18 @@ async fn healthz() -> Response {
 /// Ready when the store answers: what the bridge needs to accept readings. Delivery state is shown
 /// but does not make the bridge unready (readings wait in the outbox).
 async fn readyz(State(state): State<HttpState>) -> Response {
+    let outbox = state.outbox.clone();
+    // An empty write when writes have been failing: off the async workers, it waits for a disk.
+    let writable = tokio::task::spawn_blocking(move || outbox.writable())
+        .await
+        .unwrap_or(false);
+    if !writable {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "store cannot write", "detail": "the outbox cannot commit (is the disk full?)" })),
+        )
+            .into_response();
+    }
     match state.outbox.len() {
         Ok(depth) => Json(json!({ "status": "ready", "outboxDepth": depth })).into_response(),
         Err(error) => {
