@@ -65,6 +65,15 @@ impl Config {
         Self::figment(file, Env::prefixed("FHIRGATE_"))
     }
 
+    /// The configuration a TOML text gives over the defaults (no file, no environment): what a
+    /// configuration file says, checked by the same rules.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        let config: Config = figment.extract().map_err(|e| ConfigError(described(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
     fn figment(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {

@@ -10,7 +10,7 @@
 
 pub mod ack;
 pub mod config;
-mod framer;
+pub mod framer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

@@ -1,0 +1,6 @@
+#![no_main]
+//! Fuzz target `config`: see `fuzz/targets.rs` for what must hold.
+
+include!("../targets.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| config(data));
