@@ -78,6 +78,66 @@ enum Command {
         /// The configuration file (see README, "Configuration").
         #[arg(long, env = "FHIRGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// Also run a simulated ward against this bridge (`fhirgate simulate` at 2 readings a
+        /// second), so readings arrive as FHIR resources with no devices at hand.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// What was delivered into the embedded destination (the NDJSON files used when no FHIR server
+    /// is configured): one line per resource type with its count and file, or with a type, its
+    /// resources as NDJSON (the newest last).
+    Resources {
+        /// The bridge's configuration file (for the store directory and `fhir.files_dir`).
+        #[arg(long, env = "FHIRGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// A resource type (`Observation`, `Device`): print its resources.
+        resource_type: Option<String>,
+        /// With a type: only the last N resources.
+        #[arg(long)]
+        last: Option<usize>,
+    },
+    /// Drive a running bridge like a ward: Bluetooth hubs over HTTP (and MQTT with --mqtt), a
+    /// monitor gateway over MLLP (PCD-01 numerics, PCD-04 alarms), values that drift, device clocks
+    /// that are off, and with --faults what real traffic holds. Prints a progress line each second and
+    /// a summary (sent, acknowledged, refused by answer). Exit 1 when it could not run.
+    Simulate {
+        /// The bridge's HTTP address; `none` for no hubs over HTTP.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        http: String,
+        /// A gateway's bearer token (http.gateways), when the bridge requires one.
+        #[arg(long, env = "FHIRGATE_SIMULATE_TOKEN")]
+        token: Option<String>,
+        /// The bridge's MLLP address; `none` for no monitors.
+        #[arg(long, default_value = "127.0.0.1:2575")]
+        mllp: String,
+        /// An MQTT broker (host:port) the bridge subscribes to: hubs publish half their readings there,
+        /// under `<mqtt-topic>/<hub>/ble`.
+        #[arg(long)]
+        mqtt: Option<String>,
+        #[arg(long, default_value = "fhirgate-sim")]
+        mqtt_topic: String,
+        /// Readings per second, all devices together.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Devices on the ward (one in three a bedside monitor, the others Bluetooth devices).
+        #[arg(long, default_value_t = 6)]
+        devices: usize,
+        /// Seconds to run; 0 runs until Ctrl-C (or --count).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Stop after this many sends.
+        #[arg(long)]
+        count: Option<u64>,
+        /// The same seed sends the same payloads.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The share of sends with a fault (0 to 1): bad frames, duplicates, resends, dropped MLLP
+        /// connections, unknown devices.
+        #[arg(long, default_value_t = 0.0)]
+        faults: f64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Inspect and resend what could not be delivered. Talks to the running bridge (its HTTP admin
     /// endpoints) or, when none runs, opens the store directly.
@@ -129,7 +189,7 @@ enum DeadletterAction {
 }
 
 /// Runs `fhirgate serve` until Ctrl-C or SIGTERM.
-fn serve(config: Option<PathBuf>) -> ExitCode {
+fn serve(config: Option<PathBuf>, demo: bool) -> ExitCode {
     let config = match Config::load(config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -153,6 +213,9 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
                 _ = async { match terminate.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
+        if demo {
+            tokio::spawn(fhirgate::demo::drive(config.clone()));
+        }
         match fhirgate::serve::run(config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -234,6 +297,105 @@ fn deadletter(config: Option<&std::path::Path>, action: DeadletterAction) -> Exi
     }
 }
 
+/// `fhirgate simulate`: progress on stderr, the summary on stdout.
+fn simulate(options: &fhirgate::simulate::Options, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fhirgate: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let progress = |summary: &fhirgate::simulate::Summary| eprintln!("{}", summary.progress_line());
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match runtime.block_on(fhirgate::simulate::run(options, progress, stop)) {
+        Ok(summary) if json => {
+            println!("{}", summary.to_json());
+            ExitCode::SUCCESS
+        }
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fhirgate simulate: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `fhirgate resources`: reads the files directly (they are only appended to, so reading them while
+/// the bridge runs is safe; a line being written is not shown yet).
+fn resources(config: Option<&std::path::Path>, resource_type: Option<&str>, last: Option<usize>) -> ExitCode {
+    use fhirgate::delivery::ndjson::files;
+    let config = match Config::load(config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("fhirgate: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = config.fhir.files_dir(&config.store.data_dir);
+    let Some(resource_type) = resource_type else {
+        return match files::summary(&dir) {
+            Ok(found) if found.is_empty() => {
+                println!("nothing delivered into {} yet", dir.display());
+                ExitCode::SUCCESS
+            }
+            Ok(found) => {
+                for file in found {
+                    println!(
+                        "{:<24} {:>8}  {}",
+                        file.resource_type,
+                        file.resources,
+                        file.path.display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("fhirgate: {}: {error}", dir.display());
+                ExitCode::from(1)
+            }
+        };
+    };
+    let Some(name) = files::file_name(resource_type) else {
+        eprintln!("fhirgate: not a FHIR resource type name (e.g. Observation, Device)");
+        return ExitCode::from(2);
+    };
+    let mut lines: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+    let read = files::each_line(&dir.join(&name), |line| {
+        lines.push_back(line.to_vec());
+        if last.is_some_and(|last| lines.len() > last) {
+            lines.pop_front();
+        }
+    });
+    match read {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("fhirgate: no {resource_type} delivered into {} yet", dir.display());
+            return ExitCode::from(1);
+        }
+        Err(error) => {
+            eprintln!("fhirgate: {}: {error}", dir.join(&name).display());
+            return ExitCode::from(1);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if out.write_all(&line).and_then(|()| out.write_all(b"\n")).is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn parse_offset_arg(text: &str) -> Result<chrono::FixedOffset, String> {
     parse_utc_offset(text)
 }
@@ -251,7 +413,7 @@ fn read_input(file: &PathBuf) -> std::io::Result<Vec<u8>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config, demo } => serve(config, demo),
         Command::Mappings { action } => {
             let (path, report) = match action {
                 MappingsAction::Check { path } => {
@@ -272,6 +434,41 @@ fn main() -> ExitCode {
             }
         }
         Command::Deadletter { config, action } => deadletter(config.as_deref(), action),
+        Command::Simulate {
+            http,
+            token,
+            mllp,
+            mqtt,
+            mqtt_topic,
+            rate,
+            devices,
+            duration,
+            count,
+            seed,
+            faults,
+            json,
+        } => {
+            let target = |address: String| (address != "none").then_some(address);
+            let options = fhirgate::simulate::Options {
+                http: target(http),
+                token,
+                mllp: target(mllp),
+                mqtt,
+                mqtt_topic,
+                rate,
+                devices,
+                duration: (duration > 0).then(|| std::time::Duration::from_secs(duration)),
+                count,
+                seed,
+                faults,
+            };
+            simulate(&options, json)
+        }
+        Command::Resources {
+            config,
+            resource_type,
+            last,
+        } => resources(config.as_deref(), resource_type.as_deref(), last),
         Command::Map {
             adapter,
             file,

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::delivery::fhir_server::FhirClient;
-use crate::delivery::{Deliverer, FhirServerSink};
+use crate::delivery::{Deliverer, FhirServerSink, NdjsonSink};
 use crate::ingest::http::{self, HttpState};
 use crate::ingest::mllp;
 use crate::ingest::mqtt;
@@ -102,30 +102,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         });
     }
 
+    let planner = Arc::clone(&pipeline) as Arc<dyn crate::delivery::Planner>;
     let delivery = match &config.fhir.base_url {
         Some(base_url) => {
             let client = FhirClient::new(base_url, &config.fhir).map_err(|e| ServeError::Setup(e.to_string()))?;
             info!(server = %base_url, "delivering to the FHIR server");
             let sink = FhirServerSink::new(client, config.fhir.resolve_patients);
-            let deliverer = Deliverer::new(
-                outbox.clone(),
-                sink,
-                Arc::clone(&pipeline) as Arc<dyn crate::delivery::Planner>,
-                config.fhir.clone(),
-                Arc::clone(&metrics),
-            );
-            Some(tokio::spawn(deliverer.run(delivery_stopping)))
+            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics));
+            tokio::spawn(deliverer.run(delivery_stopping))
         }
         None => {
-            warn!("no FHIR server configured (fhir.base_url): readings are stored and wait in the outbox");
-            None
+            let dir = config.fhir.files_dir(&config.store.data_dir);
+            let sink = NdjsonSink::open(&dir, &outbox).map_err(ServeError::Setup)?;
+            info!(directory = %dir.display(), "no FHIR server configured (fhir.base_url): delivering into NDJSON files");
+            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics));
+            tokio::spawn(deliverer.run(delivery_stopping))
         }
     };
 
     // Every part runs until shutdown. One that ends before (a panic, a listener that died) would leave
     // the bridge half working while /healthz says ok, so the whole bridge stops and says why: a
     // service manager then restarts it, and nothing stored is lost.
-    let mut delivery = delivery;
+    let mut delivery = Some(delivery);
     let failure = tokio::select! {
         _ = shutdown => None,
         Some(ended) = ingest.join_next() => Some(format!("a transport stopped unexpectedly ({})", task_end(ended))),

@@ -35,6 +35,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "privacy",
         ],
     ),
+    // The simulator is a client of the bridge's wire protocols: none of the bridge's own code but TLS.
+    ("simulate", &["tls"]),
     // Transports never parse a device format: the adapter kinds, and the HL7 reader for an ACK.
     (
         "ingest",

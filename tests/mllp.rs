@@ -273,11 +273,16 @@ async fn fhirgate_serve_accepts_and_keeps_the_message_across_sigterm() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "serve exits cleanly on SIGTERM: {exit:?}");
+    // With no FHIR server configured the bridge delivers into its embedded destination: the
+    // acknowledged message is there, or still in the outbox if the stop came first.
     let outbox = Outbox::open(&dir).unwrap();
-    assert_eq!(
-        outbox.pending(10).unwrap().len(),
-        1,
-        "the acknowledged message survived the shutdown"
+    let pending = outbox.pending(10).unwrap().len();
+    let delivered = std::fs::read_to_string(dir.join("fhir/Observation.ndjson"))
+        .map(|text| text.lines().filter(|l| l.contains("150021")).count())
+        .unwrap_or(0);
+    assert!(
+        (pending, delivered) == (1, 0) || (pending, delivered) == (0, 1),
+        "the acknowledged message survived the shutdown once: {pending} pending, {delivered} delivered"
     );
 
     // Binding a non-loopback address is refused.

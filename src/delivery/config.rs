@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FhirConfig {
-    /// The FHIR server's base URL (e.g. `https://ehr.example.org/fhir`). Without one, readings are
-    /// accepted and stored, and wait.
+    /// The FHIR server's base URL (e.g. `https://ehr.example.org/fhir`). Without one, resources are
+    /// delivered into the embedded NDJSON destination (`files_dir`).
     pub base_url: Option<String>,
+    /// Where the embedded destination writes its NDJSON files when no `base_url` is set; default
+    /// `fhir` under `store.data_dir`.
+    pub files_dir: Option<PathBuf>,
     pub auth: FhirAuth,
     /// Most stored payloads sent in one transaction Bundle.
     pub batch_size: usize,
@@ -34,6 +37,7 @@ impl Default for FhirConfig {
     fn default() -> Self {
         FhirConfig {
             base_url: None,
+            files_dir: None,
             auth: FhirAuth::None,
             batch_size: 50,
             linger_ms: 50,
@@ -47,6 +51,11 @@ impl Default for FhirConfig {
 }
 
 impl FhirConfig {
+    /// The embedded destination's directory, for a store in `data_dir`.
+    pub fn files_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.files_dir.clone().unwrap_or_else(|| data_dir.join("fhir"))
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }

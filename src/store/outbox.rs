@@ -184,6 +184,11 @@ impl Outbox {
         })
     }
 
+    /// The database, for the other tables the store keeps beside the outbox.
+    pub(super) fn database(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
     fn error(&self, message: impl ToString) -> OutboxError {
         OutboxError {
             path: self.store.path().display().to_string(),

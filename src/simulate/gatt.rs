@@ -1,0 +1,109 @@
+//! Characteristic values as a device writes them (Bluetooth SIG service specifications): the bytes a
+//! hub forwards, built from simulated values. The layouts are the ones `adapters::ble` reads; the
+//! simulator's tests read every one back through it.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// IEEE 11073-20601 SFLOAT: a 4-bit exponent and a 12-bit mantissa, `value` to `decimals` places.
+fn sfloat(value: f64, decimals: u8) -> [u8; 2] {
+    let mantissa = (value * 10f64.powi(i32::from(decimals))).round() as i32;
+    // The reserved mantissas (NaN, NRes, ±INF) are ±2045..2047: stay inside them.
+    let mantissa = mantissa.clamp(-2000, 2000);
+    let exponent = -i32::from(decimals);
+    let raw = (((exponent & 0x0F) as u16) << 12) | ((mantissa as u16) & 0x0FFF);
+    raw.to_le_bytes()
+}
+
+/// IEEE 11073-20601 FLOAT: an 8-bit exponent and a 24-bit mantissa.
+fn float(value: f64, decimals: u8) -> [u8; 4] {
+    let mantissa = (value * 10f64.powi(i32::from(decimals))).round() as i32;
+    let exponent = -i32::from(decimals);
+    let raw = ((exponent as u32) << 24) | ((mantissa as u32) & 0x00FF_FFFF);
+    raw.to_le_bytes()
+}
+
+/// The Date Time characteristic: year (u16), month, day, hours, minutes, seconds.
+fn date_time(at: DateTime<Utc>) -> [u8; 7] {
+    let [year_low, year_high] = (at.year() as u16).to_le_bytes();
+    [
+        year_low,
+        year_high,
+        at.month() as u8,
+        at.day() as u8,
+        at.hour() as u8,
+        at.minute() as u8,
+        at.second() as u8,
+    ]
+}
+
+/// Blood Pressure Measurement (2A35), mmHg, with a timestamp and the pulse rate.
+pub fn blood_pressure(systolic: f64, diastolic: f64, pulse: f64, at: DateTime<Utc>) -> Vec<u8> {
+    let mean = diastolic + (systolic - diastolic) / 3.0;
+    let mut bytes = vec![0b0000_0110];
+    bytes.extend(sfloat(systolic, 0));
+    bytes.extend(sfloat(diastolic, 0));
+    bytes.extend(sfloat(mean, 0));
+    bytes.extend(date_time(at));
+    bytes.extend(sfloat(pulse, 0));
+    bytes
+}
+
+/// Heart Rate Measurement (2A37): 8-bit beats per minute, sensor contact detected.
+pub fn heart_rate(bpm: f64) -> Vec<u8> {
+    vec![0b0000_0110, bpm.round().clamp(0.0, 255.0) as u8]
+}
+
+/// Temperature Measurement (2A1C), °C to 0.1, with a timestamp.
+pub fn temperature(celsius: f64, at: DateTime<Utc>) -> Vec<u8> {
+    let mut bytes = vec![0b0000_0010];
+    bytes.extend(float(celsius, 1));
+    bytes.extend(date_time(at));
+    bytes
+}
+
+/// Weight Measurement (2A9D), SI (0.005 kg steps), with a timestamp.
+pub fn weight(kg: f64, at: DateTime<Utc>) -> Vec<u8> {
+    let steps = (kg / 0.005).round().clamp(0.0, 65_534.0) as u16;
+    let mut bytes = vec![0b0000_0010];
+    bytes.extend(steps.to_le_bytes());
+    bytes.extend(date_time(at));
+    bytes
+}
+
+/// Glucose Measurement (2A18): sequence number, base time, concentration in kg/L (from mg/dL),
+/// capillary whole blood from a finger.
+pub fn glucose(sequence: u16, mg_per_dl: f64, at: DateTime<Utc>) -> Vec<u8> {
+    let mut bytes = vec![0b0000_0010];
+    bytes.extend(sequence.to_le_bytes());
+    bytes.extend(date_time(at));
+    // mg/dL → kg/L is ×1e-5: the mantissa in mg/dL with exponent −5.
+    let mantissa = (mg_per_dl.round() as i32).clamp(0, 2000) as u16;
+    bytes.extend(((0xB_u16 << 12) | mantissa).to_le_bytes());
+    // Type 1 (capillary whole blood) in the low nibble, location 1 (finger) in the high nibble.
+    bytes.push(0x11);
+    bytes
+}
+
+/// PLX Spot-Check Measurement (2A5E): SpO2 % and pulse rate, with a timestamp.
+pub fn spot_check(spo2: f64, pulse: f64, at: DateTime<Utc>) -> Vec<u8> {
+    let mut bytes = vec![0b0000_0001];
+    bytes.extend(sfloat(spo2, 0));
+    bytes.extend(sfloat(pulse, 0));
+    bytes.extend(date_time(at));
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sfloat_and_float_encode_as_the_standard_says() {
+        // 120 mmHg: exponent 0, mantissa 0x078.
+        assert_eq!(sfloat(120.0, 0), [0x78, 0x00]);
+        // 36.6: mantissa 366 = 0x16E, exponent -1 = 0xF.
+        assert_eq!(sfloat(36.6, 1), [0x6E, 0xF1]);
+        // 36.6 as FLOAT: mantissa 0x00016E, exponent 0xFF.
+        assert_eq!(float(36.6, 1), [0x6E, 0x01, 0x00, 0xFF]);
+    }
+}

@@ -1,0 +1,261 @@
+//! A simulated ward: patients, their Bluetooth devices behind hubs, and bedside monitors, each with a
+//! value that drifts the way a body's does (a bounded random walk around a baseline) and a device
+//! clock that may be off. Everything is drawn from one seeded generator, so a seed gives the same
+//! ward and the same readings.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::gatt;
+
+/// A simulated patient: the hospital's identifier.
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub system: String,
+    pub value: String,
+}
+
+/// The site's patient identifier system in the simulation.
+pub const PATIENT_SYSTEM: &str = "urn:oid:2.16.840.1.113883.19.5";
+
+/// What a Bluetooth device measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BloodPressure,
+    HeartRate,
+    Thermometer,
+    Scale,
+    Glucometer,
+    Oximeter,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::BloodPressure,
+        Kind::HeartRate,
+        Kind::Thermometer,
+        Kind::Scale,
+        Kind::Glucometer,
+        Kind::Oximeter,
+    ];
+
+    /// The characteristic it notifies.
+    pub fn characteristic(self) -> &'static str {
+        match self {
+            Kind::BloodPressure => "2A35",
+            Kind::HeartRate => "2A37",
+            Kind::Thermometer => "2A1C",
+            Kind::Scale => "2A9D",
+            Kind::Glucometer => "2A18",
+            Kind::Oximeter => "2A5E",
+        }
+    }
+
+    fn model(self) -> &'static str {
+        match self {
+            Kind::BloodPressure => "SIM-BP-1",
+            Kind::HeartRate => "SIM-HR-1",
+            Kind::Thermometer => "SIM-TH-1",
+            Kind::Scale => "SIM-SC-1",
+            Kind::Glucometer => "SIM-GL-1",
+            Kind::Oximeter => "SIM-OX-1",
+        }
+    }
+}
+
+/// A value that drifts: a random walk that stays within `[low, high]`, pulled back to its baseline.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub value: f64,
+    baseline: f64,
+    step: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Drift {
+    pub fn new(rng: &mut fastrand::Rng, baseline: f64, spread: f64, step: f64, low: f64, high: f64) -> Drift {
+        let value = (baseline + (rng.f64() * 2.0 - 1.0) * spread).clamp(low, high);
+        Drift {
+            value,
+            baseline: value,
+            step,
+            low,
+            high,
+        }
+    }
+
+    /// The next value: a step at random, a tenth of the way back to the baseline.
+    pub fn next(&mut self, rng: &mut fastrand::Rng) -> f64 {
+        let pull = (self.baseline - self.value) * 0.1;
+        self.value = (self.value + pull + (rng.f64() * 2.0 - 1.0) * self.step).clamp(self.low, self.high);
+        self.value
+    }
+}
+
+/// A Bluetooth device of a patient, behind a hub.
+#[derive(Debug, Clone)]
+pub struct BleDevice {
+    pub kind: Kind,
+    pub address: String,
+    pub serial: String,
+    pub hub: String,
+    pub patient: Patient,
+    /// How far the device's clock is off (most are right; some are minutes off).
+    pub clock_offset: Duration,
+    pub sequence: u16,
+    values: Vec<Drift>,
+}
+
+impl BleDevice {
+    pub fn new(rng: &mut fastrand::Rng, n: usize, kind: Kind, hub: String, patient: Patient) -> BleDevice {
+        let values = match kind {
+            // systolic, diastolic, pulse
+            Kind::BloodPressure => vec![
+                Drift::new(rng, 122.0, 12.0, 3.0, 85.0, 190.0),
+                Drift::new(rng, 78.0, 8.0, 2.0, 45.0, 120.0),
+                Drift::new(rng, 72.0, 10.0, 2.0, 40.0, 150.0),
+            ],
+            Kind::HeartRate => vec![Drift::new(rng, 72.0, 10.0, 2.0, 40.0, 180.0)],
+            // °C
+            Kind::Thermometer => vec![Drift::new(rng, 36.8, 0.4, 0.1, 35.0, 40.5)],
+            // kg
+            Kind::Scale => vec![Drift::new(rng, 76.0, 15.0, 0.2, 40.0, 160.0)],
+            // mg/dL
+            Kind::Glucometer => vec![Drift::new(rng, 105.0, 20.0, 6.0, 55.0, 300.0)],
+            // SpO2 %, pulse
+            Kind::Oximeter => vec![
+                Drift::new(rng, 97.0, 1.5, 0.6, 85.0, 100.0),
+                Drift::new(rng, 74.0, 10.0, 2.0, 40.0, 160.0),
+            ],
+        };
+        // One device in eight has a clock minutes off, as real home devices do.
+        let clock_offset = if rng.u8(..8) == 0 {
+            Duration::minutes(rng.i64(-90..=90))
+        } else {
+            Duration::zero()
+        };
+        BleDevice {
+            kind,
+            address: format!(
+                "5A:1E:{:02X}:{:02X}:{:02X}:{:02X}",
+                kind as u8,
+                (n >> 8) as u8,
+                n as u8,
+                rng.u8(..)
+            ),
+            serial: format!("SIM{n:05}"),
+            hub,
+            patient,
+            clock_offset,
+            sequence: rng.u16(..1000),
+            values,
+        }
+    }
+
+    /// The device's current values (what the last reading said, before encoding).
+    pub fn values(&self) -> Vec<f64> {
+        self.values.iter().map(|drift| drift.value).collect()
+    }
+
+    /// The next reading: the characteristic's value bytes, taken at `now` by the device's clock.
+    pub fn next_value(&mut self, rng: &mut fastrand::Rng, now: DateTime<Utc>) -> Vec<u8> {
+        let values: Vec<f64> = self.values.iter_mut().map(|drift| drift.next(rng)).collect();
+        let at = now + self.clock_offset;
+        let value = |i: usize| values.get(i).copied().unwrap_or_default();
+        self.sequence = self.sequence.wrapping_add(1);
+        match self.kind {
+            Kind::BloodPressure => gatt::blood_pressure(value(0), value(1), value(2), at),
+            Kind::HeartRate => gatt::heart_rate(value(0)),
+            Kind::Thermometer => gatt::temperature(value(0), at),
+            Kind::Scale => gatt::weight(value(0), at),
+            Kind::Glucometer => gatt::glucose(self.sequence, value(0), at),
+            Kind::Oximeter => gatt::spot_check(value(0), value(1), at),
+        }
+    }
+
+    /// The hub envelope for `value`, received now.
+    pub fn envelope(&self, value: &[u8], now: DateTime<Utc>, with_patient: bool) -> serde_json::Value {
+        let mut envelope = serde_json::json!({
+            "gateway": {"id": self.hub},
+            "device": {
+                "address": self.address,
+                "manufacturer": "fhirgate simulator",
+                "model": self.kind.model(),
+                "serial": self.serial,
+            },
+            "characteristic": self.kind.characteristic(),
+            "value": hex::encode(value),
+            "receivedAt": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "utcOffset": "+00:00",
+        });
+        if with_patient {
+            envelope["patient"] = serde_json::json!({"system": self.patient.system, "value": self.patient.value});
+        }
+        envelope
+    }
+}
+
+/// A bedside monitor on the HL7 v2 network, with its patient.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    pub eui64: String,
+    pub bed: String,
+    pub patient: Patient,
+    pub heart_rate: Drift,
+    pub spo2: Drift,
+    pub systolic: Drift,
+    pub diastolic: Drift,
+    pub respiration: Drift,
+    /// An alarm in progress (its id), so that its end follows its start.
+    pub alarm: Option<u32>,
+}
+
+impl Monitor {
+    pub fn new(rng: &mut fastrand::Rng, n: usize, patient: Patient) -> Monitor {
+        Monitor {
+            // The OUI of the IEEE's documentation range, then a per-device part that is never zeros.
+            eui64: format!("ACDE48FFFE{:02X}{:04X}", rng.u8(..), n + 1),
+            bed: format!("{}", n + 1),
+            patient,
+            heart_rate: Drift::new(rng, 78.0, 12.0, 2.0, 35.0, 190.0),
+            spo2: Drift::new(rng, 96.0, 2.0, 0.7, 80.0, 100.0),
+            systolic: Drift::new(rng, 120.0, 12.0, 3.0, 80.0, 200.0),
+            diastolic: Drift::new(rng, 76.0, 8.0, 2.0, 40.0, 120.0),
+            respiration: Drift::new(rng, 16.0, 3.0, 1.0, 6.0, 40.0),
+            alarm: None,
+        }
+    }
+}
+
+/// The ward: patients with one or more Bluetooth devices each behind hubs (two patients a hub), and
+/// bedside monitors. `devices` counts both.
+pub struct Ward {
+    pub ble: Vec<BleDevice>,
+    pub monitors: Vec<Monitor>,
+}
+
+impl Ward {
+    pub fn new(rng: &mut fastrand::Rng, devices: usize) -> Ward {
+        let devices = devices.max(1);
+        // One monitor in three devices, at least one when there are three devices.
+        let monitors = devices / 3;
+        let ble_count = devices - monitors;
+        let patient = |n: usize| Patient {
+            system: PATIENT_SYSTEM.into(),
+            value: format!("SIM-MRN-{:04}", n + 1),
+        };
+        let ble = (0..ble_count)
+            .map(|n| {
+                let kind = Kind::ALL[n % Kind::ALL.len()];
+                // Two devices a patient, two patients a hub.
+                let owner = n / 2;
+                BleDevice::new(rng, n, kind, format!("sim-hub-{}", owner / 2 + 1), patient(owner))
+            })
+            .collect();
+        let first_monitor_patient = ble_count.div_ceil(2);
+        let monitors = (0..monitors)
+            .map(|n| Monitor::new(rng, n, patient(first_monitor_patient + n)))
+            .collect();
+        Ward { ble, monitors }
+    }
+}

@@ -1,0 +1,233 @@
+//! `fhirgate simulate` (issue #17): what it sends is what the standards say and what the bridge
+//! maps to the values simulated; a seed repeats a run; and its summary matches the bridge's counters.
+
+mod common;
+mod harness;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fhirgate::adapters::AdapterKind;
+use fhirgate::pipeline::map_payload;
+use fhirgate::simulate::messages;
+use fhirgate::simulate::ward::{Kind, Ward};
+use serde_json::Value;
+
+fn at() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-04T09:30:15Z").unwrap().to_utc()
+}
+
+fn bundle(kind: AdapterKind, payload: &[u8]) -> Value {
+    let json = map_payload(kind, payload, &common::settings(), common::now())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(payload)));
+    serde_json::from_str(&json).unwrap()
+}
+
+/// The Observations of a Bundle, by their first LOINC code.
+fn observation<'b>(bundle: &'b Value, loinc: &str) -> &'b Value {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| {
+            r["resourceType"] == "Observation"
+                && r["code"]["coding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["code"] == loinc)
+        })
+        .unwrap_or_else(|| panic!("no Observation coded {loinc} in {bundle}"))
+}
+
+fn quantity(observation: &Value) -> f64 {
+    observation["valueQuantity"]["value"].as_f64().unwrap()
+}
+
+#[test]
+fn every_simulated_device_reading_maps_to_the_values_simulated() {
+    let mut rng = fastrand::Rng::with_seed(42);
+    let mut ward = Ward::new(&mut rng, 9);
+    assert_eq!(ward.ble.len(), 6);
+    assert_eq!(ward.monitors.len(), 3);
+    let mut seen = Vec::new();
+    for device in &mut ward.ble {
+        let value = device.next_value(&mut rng, at() + device.clock_offset);
+        let envelope = device.envelope(&value, at(), true);
+        let values = device.values();
+        let bundle = bundle(AdapterKind::Ble, envelope.to_string().as_bytes());
+        let subject = &observation_any(&bundle)["subject"]["identifier"];
+        assert_eq!(subject["value"], device.patient.value);
+        assert_eq!(subject["system"], "urn:oid:2.16.840.1.113883.19.5");
+        match device.kind {
+            Kind::BloodPressure => {
+                let bp = observation(&bundle, "85354-9");
+                assert_eq!(
+                    bp["component"][0]["valueQuantity"]["value"].as_f64().unwrap(),
+                    values[0].round()
+                );
+                assert_eq!(
+                    bp["component"][1]["valueQuantity"]["value"].as_f64().unwrap(),
+                    values[1].round()
+                );
+                assert_eq!(quantity(observation(&bundle, "8867-4")), values[2].round());
+            }
+            Kind::HeartRate => assert_eq!(quantity(observation(&bundle, "8867-4")), values[0].round()),
+            Kind::Thermometer => {
+                let temperature = observation(&bundle, "8310-5");
+                assert!(
+                    (quantity(temperature) - values[0]).abs() <= 0.05 + 1e-9,
+                    "{temperature}"
+                );
+                assert_eq!(temperature["valueQuantity"]["code"], "Cel");
+            }
+            Kind::Scale => {
+                let weight = observation(&bundle, "29463-7");
+                assert!((quantity(weight) - values[0]).abs() <= 0.0025 + 1e-9, "{weight}");
+                assert_eq!(weight["valueQuantity"]["code"], "kg");
+            }
+            Kind::Glucometer => {
+                let glucose = observation(&bundle, "41653-7");
+                assert_eq!(glucose["valueQuantity"]["code"], "mg/dL", "{glucose}");
+                assert_eq!(quantity(glucose), values[0].round());
+            }
+            Kind::Oximeter => {
+                assert_eq!(quantity(observation(&bundle, "59408-5")), values[0].round());
+                assert_eq!(quantity(observation(&bundle, "8867-4")), values[1].round());
+            }
+        }
+        seen.push(device.kind);
+    }
+    assert_eq!(seen, Kind::ALL.to_vec(), "every kind of device is on a ward of nine");
+
+    // The monitors' PCD-01 reports and PCD-04 alarms map to their patient and values.
+    let monitor = &ward.monitors[0];
+    let report = bundle(AdapterKind::Hl7v2, messages::pcd01(monitor, 1, at()).as_bytes());
+    assert_eq!(quantity(observation(&report, "59408-5")), monitor.spo2.value.round());
+    assert_eq!(
+        quantity(observation(&report, "9279-1")),
+        monitor.respiration.value.round()
+    );
+    assert_eq!(
+        observation(&report, "59408-5")["subject"]["identifier"]["value"],
+        monitor.patient.value
+    );
+    assert_eq!(
+        observation(&report, "59408-5")["effectiveDateTime"],
+        "2026-12-04T09:30:15+00:00"
+    );
+    for start in [true, false] {
+        let alarm = bundle(
+            AdapterKind::Hl7v2,
+            messages::pcd04(monitor, 2, 77, start, at()).as_bytes(),
+        );
+        let text = alarm.to_string();
+        assert!(text.contains(if start { "\"start\"" } else { "\"end\"" }), "{text}");
+    }
+}
+
+fn observation_any(bundle: &Value) -> &Value {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Observation")
+        .unwrap()
+}
+
+#[test]
+fn a_seed_gives_the_same_ward_and_readings_and_another_seed_does_not() {
+    let readings = |seed: u64| {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut ward = Ward::new(&mut rng, 6);
+        (0..20)
+            .map(|n| {
+                let device = &mut ward.ble[n % 4];
+                let value = device.next_value(&mut rng, at());
+                device.envelope(&value, at(), true).to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(readings(7), readings(7));
+    assert_ne!(readings(7), readings(8));
+}
+
+/// Against the real bridge (embedded destination), with faults: every send is counted once, the
+/// acknowledged ones are what the bridge says it accepted, the refused ones what it rejected, and
+/// the readings become resources in the files.
+#[test]
+fn the_summary_matches_what_the_bridge_counted() {
+    let bridge = harness::Bridge::start("simulate", &[]);
+    let mllp = format!("127.0.0.1:{}", bridge.mllp_port);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args([
+            "simulate", "--json", "--count", "120", "--rate", "200", "--seed", "7", "--faults", "0.3",
+        ])
+        .args(["--devices", "9", "--http", &bridge.url(""), "--mllp", &mllp])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sent = summary["sent"].as_u64().unwrap();
+    let acknowledged = summary["acknowledged"].as_u64().unwrap();
+    let sum = |v: &Value| {
+        v.as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let refused = sum(&summary["refused"]);
+    let unanswered = sum(&summary["unanswered"]);
+    assert!(sent >= 120, "{summary}");
+    assert_eq!(sent, acknowledged + refused + unanswered, "{summary}");
+    // Every kind of fault was mixed in, and each shows in the answers.
+    for fault in ["BadFrame", "Duplicate", "Resend", "Disconnect", "UnknownDevice"] {
+        assert!(
+            summary["faults"][fault].as_u64().unwrap_or(0) > 0,
+            "no {fault}: {summary}"
+        );
+    }
+    assert!(refused > 0 && summary["unanswered"]["mllp dropped on purpose"].as_u64().unwrap() > 0);
+    assert_eq!(
+        summary["unanswered"].as_object().unwrap().len(),
+        1,
+        "only the drops go unanswered: {summary}"
+    );
+    assert_eq!(
+        bridge.metric("fhirgate_accepted_total") as u64,
+        acknowledged,
+        "{summary}"
+    );
+    assert_eq!(bridge.metric("fhirgate_rejected_total") as u64, refused, "{summary}");
+
+    // Accepted readings are delivered into the files, or wait for an association (the unknown
+    // devices): nothing else.
+    let files = bridge.dir.join("data/fhir");
+    harness::wait_until("the outbox emptied", Duration::from_secs(30), || {
+        bridge.outbox_depth() == 0
+    });
+    let observations = std::fs::read_to_string(files.join("Observation.ndjson")).unwrap();
+    // Readings of one device within one second are one reading (their identifier is the device,
+    // patient, code and time to the second), so at this rate fewer Observations than sends.
+    let lines: Vec<&str> = observations.lines().collect();
+    assert!(lines.len() > 30, "{}", lines.len());
+    let identifiers: std::collections::HashSet<String> = lines
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["identifier"].to_string())
+        .collect();
+    assert_eq!(identifiers.len(), lines.len(), "an Observation written twice");
+    let (code, listing) = bridge.deadletter(&["list"]);
+    assert_eq!(code, 0);
+    let unknown = summary["faults"]["UnknownDevice"].as_u64().unwrap();
+    let waiting = listing.lines().filter(|l| l.contains("association")).count() as u64;
+    // A resend or duplicate of an unknown device's reading is one more dead letter.
+    assert!(waiting >= unknown, "{listing}");
+    assert_eq!(
+        listing.lines().count() as u64,
+        waiting,
+        "only unknown devices are dead letters: {listing}"
+    );
+}
