@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod admin;
 pub mod codes;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod demo;
 pub mod fhir;

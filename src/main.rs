@@ -554,7 +554,7 @@ fn main() -> ExitCode {
                 ..MapSettings::default()
             };
             if explain {
-                return match explain_payload(&payload, &settings, chrono::Utc::now()) {
+                return match explain_payload(&payload, &settings, chrono::Utc::now(), None) {
                     Ok((explanation, bundle)) => {
                         print!("{}", fhirgate::mappings_cli::explanation_text(&explanation));
                         match bundle {

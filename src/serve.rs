@@ -11,7 +11,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::console::{self, ConsoleState};
 use crate::delivery::fhir_server::FhirClient;
+use crate::delivery::recent::Recent;
 use crate::delivery::{Deliverer, FhirServerSink, NdjsonSink};
 use crate::ingest::http::{self, HttpState};
 use crate::ingest::mllp;
@@ -45,6 +47,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     );
     // One pipeline: the transports' door and delivery's planner, reading the live associations.
     let pipeline = Arc::new(Pipeline::new(settings).with_live_associations(associations.subscribe()));
+    // What delivery finished with lately, for the console.
+    let recent = Arc::new(Recent::new());
     let (stop_ingest, ingest_stopping) = watch::channel(false);
     let (stop_delivery, delivery_stopping) = watch::channel(false);
     let mut ingest = tokio::task::JoinSet::new();
@@ -60,8 +64,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             config: Arc::new(config.http.clone()),
             pipeline: Arc::clone(&pipeline),
             associations: Some(Arc::clone(&associations)),
-        });
+        })
+        .merge(console::router(ConsoleState {
+            recent: Arc::clone(&recent),
+            settings: Arc::new(pipeline.settings().clone()),
+        }));
         info!(listen = %config.http.listen, "HTTP ingest listening");
+        info!("the console: http://{}/console", console_address(config.http.listen));
         let stopping = stopped(ingest_stopping.clone());
         let tls = http::tls_config(&config.http).map_err(ServeError::Setup)?;
         if tls.is_some() {
@@ -108,14 +117,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             let client = FhirClient::new(base_url, &config.fhir).map_err(|e| ServeError::Setup(e.to_string()))?;
             info!(server = %base_url, "delivering to the FHIR server");
             let sink = FhirServerSink::new(client, config.fhir.resolve_patients);
-            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics));
+            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics))
+                .with_recent(Arc::clone(&recent));
             tokio::spawn(deliverer.run(delivery_stopping))
         }
         None => {
             let dir = config.fhir.files_dir(&config.store.data_dir);
             let sink = NdjsonSink::open(&dir, &outbox).map_err(ServeError::Setup)?;
             info!(directory = %dir.display(), "no FHIR server configured (fhir.base_url): delivering into NDJSON files");
-            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics));
+            let deliverer = Deliverer::new(outbox.clone(), sink, planner, config.fhir.clone(), Arc::clone(&metrics))
+                .with_recent(Arc::clone(&recent));
             tokio::spawn(deliverer.run(delivery_stopping))
         }
     };
@@ -155,6 +166,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     match failure {
         None => Ok(()),
         Some(reason) => Err(ServeError::Setup(reason)),
+    }
+}
+
+/// Where a browser on this machine opens the console: the listen address, or loopback when the
+/// bridge listens on every address (the console answers loopback only).
+fn console_address(listen: std::net::SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("127.0.0.1:{}", listen.port())
+    } else {
+        listen.to_string()
     }
 }
 

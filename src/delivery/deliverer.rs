@@ -20,6 +20,7 @@ use tracing::{debug, error, info, warn};
 
 use super::config::FhirConfig;
 use super::plan::{LeftOut, Plan, Planner, Transaction};
+use super::recent::{Fate, Recent};
 use super::sink::{Outcome, Refusal, Sink};
 use crate::metrics::Metrics;
 use crate::store::{DeadLetter, Outbox, OutboxError, OutboxRecord};
@@ -33,6 +34,8 @@ pub struct Deliverer<S> {
     /// Payloads the sink committed that the outbox could not remove yet (its disk failing): removed
     /// before anything else is sent, so a failing store never makes the same Bundle go out again.
     unremoved: Vec<u64>,
+    /// What became of the latest payloads, for the console.
+    recent: Option<Arc<Recent>>,
 }
 
 /// The outcome of one attempt at a batch.
@@ -61,6 +64,19 @@ impl<S: Sink> Deliverer<S> {
             config,
             metrics,
             unremoved: Vec::new(),
+            recent: None,
+        }
+    }
+
+    /// Keeps what became of the latest payloads in `recent` (the console's flow view).
+    pub fn with_recent(mut self, recent: Arc<Recent>) -> Self {
+        self.recent = Some(recent);
+        self
+    }
+
+    fn finished(&self, id: u64, record: &OutboxRecord, fate: Fate, reason: Option<String>, bundle: Option<&Bundle>) {
+        if let Some(recent) = &self.recent {
+            recent.push(id, record, fate, reason, bundle);
         }
     }
 
@@ -191,6 +207,7 @@ impl<S: Sink> Deliverer<S> {
                 Plan::Merge(merge) => match self.sink.merge(&merge).await {
                     Outcome::Delivered { entries } => {
                         self.remove_delivered(std::iter::once((id, &record)))?;
+                        self.finished(id, &record, Fate::Delivered, None, None);
                         info!(payloads = 1, entries, "delivered");
                     }
                     Outcome::Retry { reason, after } => return Ok(Progress::Retry { reason, after }),
@@ -199,6 +216,7 @@ impl<S: Sink> Deliverer<S> {
                 // The reason names a rule, never a value.
                 Plan::Nothing(reason) => {
                     self.outbox.remove(&[id])?;
+                    self.finished(id, &record, Fate::Nothing, Some(reason.clone()), None);
                     info!(outbox_id = id, %reason, "nothing to deliver in the payload");
                 }
                 Plan::Refuse(refused) => self.bury(id, record, Refusal::because(refused.reason), refused.device)?,
@@ -245,6 +263,15 @@ impl<S: Sink> Deliverer<S> {
         match self.sink.transaction(bundle).await {
             Outcome::Delivered { entries } => {
                 self.remove_delivered(planned.iter().map(|p| (p.id, &p.record)))?;
+                for one in planned {
+                    self.finished(
+                        one.id,
+                        &one.record,
+                        Fate::Delivered,
+                        None,
+                        Some(&one.transaction.bundle),
+                    );
+                }
                 // Never silently: what an adapter left out is said, by path and rule (no values).
                 for one in planned {
                     for LeftOut { what, reason } in &one.transaction.left_out {
@@ -300,6 +327,13 @@ impl<S: Sink> Deliverer<S> {
         letter.outcome = refusal.answer;
         letter.bundle = refusal.sent;
         let dead_id = self.outbox.bury(id, &letter)?;
+        self.finished(
+            id,
+            &letter.record,
+            Fate::DeadLettered,
+            Some(letter.reason.clone()),
+            None,
+        );
         self.metrics.dead_lettered(kind);
         // The reason names rules and statuses, never patient data; the payload stays in the store.
         warn!(outbox_id = id, dead_letter_id = dead_id, reason = %letter.reason, "moved to the dead-letter store");

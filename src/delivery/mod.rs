@@ -8,6 +8,7 @@ pub mod deliverer;
 pub mod fhir_server;
 pub mod ndjson;
 pub mod plan;
+pub mod recent;
 pub mod sink;
 
 pub use deliverer::Deliverer;

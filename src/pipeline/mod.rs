@@ -444,11 +444,17 @@ pub fn explain_payload(
     payload: &[u8],
     settings: &MapSettings,
     now: DateTime<Utc>,
+    sender_patient: Option<&str>,
 ) -> Result<(Explanation, Result<String, MapError>), MapError> {
     let (_, explanation) = settings
         .declarative
         .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
-    let bundle = associated_readings(AdapterKind::Declarative, payload, settings, now)
-        .and_then(|readings| bundle_json(&readings, settings));
+    let context = Context {
+        associations: Some(&settings.associations),
+        sender_patient,
+        ..Context::default()
+    };
+    let bundle = prepare(AdapterKind::Declarative, payload, settings, now, &context)
+        .and_then(|prepared| bundle_json(&prepared.readings, settings));
     Ok((explanation, bundle))
 }

@@ -39,7 +39,7 @@ pub const ADMIN_HEADER: &str = "x-fhirgate-admin";
 /// `Sec-Fetch-Site`) from another site is refused; and a state-changing request must be one no page can
 /// send cross-site without a CORS preflight the bridge never grants: a JSON body, a `DELETE`, or the
 /// [`ADMIN_HEADER`].
-async fn admin_guard(
+pub async fn admin_guard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
