@@ -44,7 +44,7 @@ pub async fn drive(config: Config) {
         http: config.http.enabled.then_some(http),
         mllp: config.mllp.enabled.then(|| config.mllp.listen.to_string()),
         rate: 2.0,
-        devices: 6,
+        devices: 12,
         duration: None,
         faults: 0.05,
         seed: 1,

@@ -119,8 +119,9 @@ enum Command {
         /// Readings per second, all devices together.
         #[arg(long, default_value_t = 5.0)]
         rate: f64,
-        /// Devices on the ward (one in three a bedside monitor, the others Bluetooth devices).
-        #[arg(long, default_value_t = 6)]
+        /// Devices on the ward: a quarter bedside monitors, an eighth infusion pumps, an eighth
+        /// vendor-cloud accounts, the rest Bluetooth devices.
+        #[arg(long, default_value_t = 12)]
         devices: usize,
         /// Seconds to run; 0 runs until Ctrl-C (or --count).
         #[arg(long, default_value_t = 60)]
@@ -270,11 +271,19 @@ fn deadletter(config: Option<&std::path::Path>, action: DeadletterAction) -> Exi
                 } else {
                     ids
                 };
-                for id in ids {
+                let total = ids.len();
+                let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()) && total > 1;
+                for (n, id) in ids.into_iter().enumerate() {
+                    if progress {
+                        eprint!("\rreplaying {} of {total} ", n + 1);
+                    }
                     match target.replay(id).await? {
                         Some(outbox_id) => out.push_str(&format!("replayed {id} as outbox {outbox_id}\n")),
                         None => missing.push(id),
                     }
+                }
+                if progress {
+                    eprintln!();
                 }
             }
         }

@@ -221,7 +221,13 @@ pub fn test(path: &Path, update: bool) -> Report {
     } else {
         None
     };
-    for file in files {
+    let total = files.len();
+    // On a terminal, a progress line: a directory of many mappings takes a while.
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()) && total > 1;
+    for (n, file) in files.into_iter().enumerate() {
+        if progress {
+            eprint!("\rtesting {} of {total} ", n + 1);
+        }
         if !crate::adapters::declarative::is_mapping_file(&file) {
             continue;
         }
@@ -293,6 +299,9 @@ pub fn test(path: &Path, update: bool) -> Report {
                 (None, None, _) => report.error(format!("{label}: give `expected` or `error`")),
             }
         }
+    }
+    if progress {
+        eprintln!();
     }
     report
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ward::{Monitor, PATIENT_SYSTEM};
+use super::ward::{Monitor, Patient, Pump, PATIENT_SYSTEM};
 
 /// The simulated gateway's EUI-64 (the IEEE documentation OUI, a non-zero device part).
 const GATEWAY: &str = "SIM_GATEWAY^ACDE48FFFE000001^EUI-64";
@@ -13,9 +13,9 @@ fn hl7_time(at: DateTime<Utc>) -> String {
     at.format("%Y%m%d%H%M%S+0000").to_string()
 }
 
-fn pid(monitor: &Monitor) -> String {
+fn pid(patient: &Patient) -> String {
     let oid = PATIENT_SYSTEM.trim_start_matches("urn:oid:");
-    format!("PID|||{}^^^SIMHOSP&{oid}&ISO^MR", monitor.patient.value)
+    format!("PID|||{}^^^SIMHOSP&{oid}&ISO^MR", patient.value)
 }
 
 /// A PCD-01 report of the monitor's current values: heart rate, SpO2, NIBP and respiration rate.
@@ -30,7 +30,7 @@ pub fn pcd01(monitor: &Monitor, control_id: u64, at: DateTime<Utc>) -> String {
     let mean = diastolic + (systolic - diastolic) / 3.0;
     [
         format!("MSH|^~\\&|{GATEWAY}|SIMHOSP|||{time}||ORU^R01^ORU_R01|SIM{control_id:012}|P|2.6|||NE|AL||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"),
-        pid(monitor),
+        pid(&monitor.patient),
         format!("PV1||I|ICU^^{}", monitor.bed),
         format!("OBR|1|{control_id}^SIM_GATEWAY^ACDE48FFFE000001^EUI-64|{control_id}^SIM_GATEWAY^ACDE48FFFE000001^EUI-64|182777000^monitoring of patient^SCT|||{time}|{time}"),
         format!("OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||{device}"),
@@ -56,13 +56,45 @@ pub fn pcd04(monitor: &Monitor, control_id: u64, alarm: u32, start: bool, at: Da
     };
     [
         format!("MSH|^~\\&|{GATEWAY}|SIMHOSP|||{time}||ORU^R40^ORU_R40|SIM{control_id:012}|P|2.6|||NE|AL||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4.1^ISO"),
-        pid(monitor),
+        pid(&monitor.patient),
         format!("PV1||I|ICU^^{}", monitor.bed),
         format!("OBR|1|{alarm}^SIM_GATEWAY^ACDE48FFFE000001^EUI-64|{alarm}^SIM_GATEWAY^ACDE48FFFE000001^EUI-64|196616^MDC_EVT_ALARM^MDC|||{time}"),
         format!("OBX|1|ST|196670^MDC_EVT_LO^MDC|1.2.1.150456.1|Low SpO2|||L~PM~SP|||F|||{time}||||{device}"),
         format!("OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.1.150456.2|{:.0}|262688^MDC_DIM_PERCENT^MDC|90-100||||F|||{time}", monitor.spo2.value),
         format!("OBX|3|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.2.1.150456.3|{phase}||||||F"),
         format!("OBX|4|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.2.1.150456.4|{state}||||||F"),
+    ]
+    .join("\r")
+        + "\r"
+}
+
+/// A PCD-10 infusion event (`ORU^R42`): delivery started or complete, with the pump's programme and
+/// the volume delivered, as the IHE PCD-10 example lays it out.
+pub fn pcd10(pump: &Pump, control_id: u64, started: bool, at: DateTime<Utc>) -> String {
+    let time = hl7_time(at);
+    let device = format!("{}^^{}^EUI-64", pump.eui64, pump.eui64);
+    let (event, status) = if started {
+        ("197288^MDC_EVT_PUMP_DELIV_START", "pump-status-infusing")
+    } else {
+        ("197292^MDC_EVT_PUMP_DELIV_COMP", "pump-status-idle")
+    };
+    let remaining = (pump.volume - pump.delivered).max(0.0);
+    [
+        format!("MSH|^~\\&|SIM_PUMP_GATEWAY^ACDE48FFFE000002^EUI-64|SIMHOSP|||{time}||ORU^R42^ORU_R01|SIM{control_id:012}|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_010^IHE PCD^1.3.6.1.4.1.19376.1.6.4.10^ISO"),
+        pid(&pump.patient),
+        format!("PV1||I|ICU^^{}", pump.bed),
+        format!("OBR|1|{control_id}^PCD-03|{control_id}^SIM_PUMP_GATEWAY^ACDE48FFFE000002^EUI-64|2222^{}|||{time}", pump.drug),
+        format!("OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||X|||||||{device}"),
+        format!("OBX|2|CWE|68487^MDC_ATTR_EVT_COND^MDC|1.0.0.1|{event}^MDC||||||R"),
+        "OBX|3||70050^MDC_DEV_PUMP_INFUS_LVP_VMD^MDC|1.1.0.0|||||||X".to_string(),
+        "OBX|4||0^MDC_DEV_PUMP_DELIVERY_INFO^MDC|1.1.1.0|||||||X".to_string(),
+        format!("OBX|5|CWE|184519^MDC_PUMP_INFUSING_STATUS^MDC|1.1.1.1|^{status}||||||R"),
+        "OBX|6||0^MDC_DEV_PUMP_INFUSATE_SOURCE_PRIMARY^MDC|1.1.2.0|||||||X".to_string(),
+        format!("OBX|7|NM|157784^MDC_FLOW_FLUID_PUMP^MDC|1.1.2.1|{:.1}|265266^MDC_DIM_MILLI_L_PER_HR^MDC^mL/h^mL/h^UCUM|||||R|||{time}", pump.rate),
+        format!("OBX|8|NM|157884^MDC_VOL_FLUID_TBI^MDC|1.1.2.2|{:.1}|263762^MDC_DIM_MILLI_L^MDC^mL^mL^UCUM|||||R|||{time}", pump.volume),
+        format!("OBX|9|NM|157993^MDC_VOL_FLUID_DELIV_TOTAL^MDC|1.1.2.3|{:.1}|263762^MDC_DIM_MILLI_L^MDC^mL^mL^UCUM|||||R|||{time}", pump.delivered),
+        format!("OBX|10|NM|157872^MDC_VOL_FLUID_TBI_REMAIN^MDC|1.1.2.4|{remaining:.1}|263762^MDC_DIM_MILLI_L^MDC^mL^mL^UCUM|||||R|||{time}"),
+        format!("OBX|11|ST|184514^MDC_DRUG_NAME_LABEL^MDC|1.1.2.5|{}||||||R", pump.drug),
     ]
     .join("\r")
         + "\r"

@@ -1,6 +1,7 @@
 //! `fhirgate simulate`: a ward driving a running bridge. Bluetooth hubs post their devices' readings
 //! over HTTP (and MQTT, when a broker is given), a monitor gateway sends PCD-01 numerics and PCD-04
-//! alarms over MLLP; values drift, some device clocks are off, and `--faults` mixes in what real
+//! alarms over MLLP, infusion pumps PCD-10 delivery events, and a vendor-cloud connector posts
+//! Withings measure groups through the shipped mapping; values drift, some device clocks are off, and `--faults` mixes in what real
 //! traffic holds (bad frames, duplicates, resends, dropped connections, unknown devices). Seeded:
 //! the same seed sends the same payloads in the same order. It counts every send by how the bridge
 //! answered, so its summary can be checked against the bridge's own counters.
@@ -55,7 +56,7 @@ impl Default for Options {
             mqtt: None,
             mqtt_topic: "fhirgate-sim".into(),
             rate: 5.0,
-            devices: 6,
+            devices: 12,
             duration: Some(Duration::from_secs(60)),
             count: None,
             seed: 1,
@@ -81,6 +82,7 @@ enum Fault {
 
 const HUB_FAULTS: [Fault; 4] = [Fault::BadFrame, Fault::Duplicate, Fault::Resend, Fault::UnknownDevice];
 const MONITOR_FAULTS: [Fault; 4] = [Fault::BadFrame, Fault::Duplicate, Fault::Resend, Fault::Disconnect];
+const CLOUD_FAULTS: [Fault; 3] = [Fault::BadFrame, Fault::Duplicate, Fault::Resend];
 
 /// How the sends went, by how the bridge answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,6 +174,8 @@ pub enum SimulateError {
 enum Send {
     /// A hub envelope, over HTTP or MQTT.
     Hub { hub: String, body: Vec<u8>, mqtt: bool },
+    /// A vendor cloud's answer, posted by its connector for one patient.
+    Vendor { patient: String, body: Vec<u8> },
     /// An HL7 v2 message over MLLP; `cut` drops the connection after half the frame.
     Hl7 { message: Vec<u8>, cut: bool },
 }
@@ -197,8 +201,17 @@ pub async fn run(
     if options.mllp.is_none() {
         ward.monitors.clear();
     }
+    if options.mllp.is_none() {
+        ward.pumps.clear();
+    }
     if options.http.is_none() && options.mqtt.is_none() {
         ward.ble.clear();
+    }
+    if options.http.is_none() {
+        ward.clouds.clear();
+    }
+    if ward.ble.len() + ward.monitors.len() + ward.pumps.len() + ward.clouds.len() == 0 {
+        return Err(SimulateError::NoTarget);
     }
     crate::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
@@ -232,12 +245,15 @@ pub async fn run(
         }
         let now = Utc::now();
         let mut sends: Vec<Send> = resend.take().into_iter().collect();
-        let pick = rng.usize(..ward.ble.len() + ward.monitors.len());
+        let (ble, monitors, pumps) = (ward.ble.len(), ward.monitors.len(), ward.pumps.len());
+        let pick = rng.usize(..ble + monitors + pumps + ward.clouds.len());
         // Each fault where it can happen: a hub has no connection to drop, a monitor is always known.
-        let applicable: &[Fault] = if pick < ward.ble.len() {
+        let applicable: &[Fault] = if pick < ble {
             &HUB_FAULTS
-        } else {
+        } else if pick < ble + monitors + pumps {
             &MONITOR_FAULTS
+        } else {
+            &CLOUD_FAULTS
         };
         let fault = (rng.f64() < options.faults).then(|| applicable[rng.usize(..applicable.len())]);
         let send = if let Some(device) = ward.ble.get_mut(pick) {
@@ -265,8 +281,38 @@ pub async fn run(
                 body: envelope.to_string().into_bytes(),
                 mqtt: mqtt.is_some() && (options.http.is_none() || rng.bool()),
             }
+        } else if pick >= ble + monitors {
+            if let Some(pump) = ward.pumps.get_mut(pick - ble - monitors) {
+                // Start, then complete: the bag is in; the next start is the next bag.
+                control_id += 1;
+                let started = !pump.infusing;
+                pump.delivered = if started { 0.0 } else { pump.volume };
+                pump.infusing = started;
+                let message = messages::pcd10(pump, control_id, started, now);
+                let message = match fault {
+                    Some(Fault::BadFrame) => message.replacen("MSH|", "MSX|", 1),
+                    _ => message,
+                };
+                Send::Hl7 {
+                    message: message.into_bytes(),
+                    cut: fault == Some(Fault::Disconnect),
+                }
+            } else {
+                let Some(account) = ward.clouds.get_mut(pick - ble - monitors - pumps) else {
+                    continue;
+                };
+                let mut poll = account.next_poll(&mut rng, now);
+                if fault == Some(Fault::BadFrame) {
+                    // A vendor changed its format: no measure groups where the mapping looks.
+                    poll = serde_json::json!({"status": 0, "body": {"groups": poll["body"]["measuregrps"].clone()}});
+                }
+                Send::Vendor {
+                    patient: format!("{}|{}", account.patient.system, account.patient.value),
+                    body: poll.to_string().into_bytes(),
+                }
+            }
         } else {
-            let index = pick - ward.ble.len();
+            let index = pick - ble;
             let Some(monitor) = ward.monitors.get_mut(index) else {
                 continue;
             };
@@ -327,6 +373,25 @@ pub async fn run(
                         .post(format!("{}/ingest/ble", base.trim_end_matches('/')))
                         .header("content-type", "application/json")
                         .body(body);
+                    if let Some(token) = &options.token {
+                        request = request.bearer_auth(token);
+                    }
+                    match request.send().await {
+                        Ok(response) if response.status().as_u16() == 202 => summary.acknowledged += 1,
+                        Ok(response) => summary.refused(format!("http {}", response.status().as_u16())),
+                        Err(error) if error.is_timeout() => summary.unanswered("http timeout"),
+                        Err(_) => summary.unanswered("http connection failed"),
+                    }
+                }
+                Send::Vendor { patient, body } => {
+                    *summary.by_transport.entry("http").or_default() += 1;
+                    let Some(base) = &options.http else { continue };
+                    let url = format!("{}/ingest/declarative", base.trim_end_matches('/'));
+                    let Ok(url) = reqwest::Url::parse_with_params(&url, [("patient", patient.as_str())]) else {
+                        summary.unanswered("http address invalid");
+                        continue;
+                    };
+                    let mut request = http.post(url).header("content-type", "application/json").body(body);
                     if let Some(token) = &options.token {
                         request = request.bearer_auth(token);
                     }

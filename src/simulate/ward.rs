@@ -227,19 +227,114 @@ impl Monitor {
     }
 }
 
-/// The ward: patients with one or more Bluetooth devices each behind hubs (two patients a hub), and
-/// bedside monitors. `devices` counts both.
+/// An infusion pump on the HL7 v2 network, delivering one drug to its patient.
+#[derive(Debug, Clone)]
+pub struct Pump {
+    pub eui64: String,
+    pub bed: String,
+    pub patient: Patient,
+    pub drug: &'static str,
+    /// mL/h
+    pub rate: f64,
+    /// mL to be infused, and delivered so far.
+    pub volume: f64,
+    pub delivered: f64,
+    pub infusing: bool,
+}
+
+impl Pump {
+    pub fn new(rng: &mut fastrand::Rng, n: usize, patient: Patient) -> Pump {
+        let drugs = ["Dopamine", "Heparin", "Normal Saline", "Insulin"];
+        Pump {
+            eui64: format!("ACDE48FFFE{:02X}{:04X}", rng.u8(..), 0x8000 + n),
+            bed: format!("{}", n + 1),
+            patient,
+            drug: drugs[n % drugs.len()],
+            rate: (5.0 + rng.f64() * 95.0).round() / 10.0 * 10.0,
+            volume: 250.0,
+            delivered: 0.0,
+            infusing: false,
+        }
+    }
+}
+
+/// A patient's account at a vendor cloud (Withings), polled by a connector that posts what it gets
+/// with `?patient=`.
+#[derive(Debug, Clone)]
+pub struct CloudAccount {
+    pub device_id: String,
+    pub patient: Patient,
+    pub weight: Drift,
+    pub systolic: Drift,
+    pub diastolic: Drift,
+    pub pulse: Drift,
+    pub group: u64,
+}
+
+impl CloudAccount {
+    pub fn new(rng: &mut fastrand::Rng, n: usize, patient: Patient) -> CloudAccount {
+        CloudAccount {
+            device_id: format!("sim-withings-{:04}", n + 1),
+            patient,
+            weight: Drift::new(rng, 80.0, 15.0, 0.3, 40.0, 160.0),
+            systolic: Drift::new(rng, 125.0, 12.0, 3.0, 85.0, 190.0),
+            diastolic: Drift::new(rng, 80.0, 8.0, 2.0, 45.0, 120.0),
+            pulse: Drift::new(rng, 70.0, 10.0, 2.0, 40.0, 150.0),
+            group: 1_000_000 + n as u64 * 1000,
+        }
+    }
+
+    /// The next measure group, as Withings' `getmeas` answers it: weight (g, unit -3), blood
+    /// pressure and pulse, measured at `at`.
+    pub fn next_poll(&mut self, rng: &mut fastrand::Rng, at: DateTime<Utc>) -> serde_json::Value {
+        self.group += 1;
+        let weight = (self.weight.next(rng) * 1000.0).round() as i64;
+        let (systolic, diastolic, pulse) = (
+            self.systolic.next(rng).round() as i64,
+            self.diastolic.next(rng).round() as i64,
+            self.pulse.next(rng).round() as i64,
+        );
+        serde_json::json!({
+            "status": 0,
+            "body": {
+                "updatetime": at.timestamp(),
+                "timezone": "Europe/Paris",
+                "measuregrps": [{
+                    "grpid": self.group,
+                    "attrib": 0,
+                    "date": at.timestamp(),
+                    "created": at.timestamp(),
+                    "category": 1,
+                    "deviceid": self.device_id,
+                    "measures": [
+                        {"value": weight, "type": 1, "unit": -3},
+                        {"value": diastolic, "type": 9, "unit": 0},
+                        {"value": systolic, "type": 10, "unit": 0},
+                        {"value": pulse, "type": 11, "unit": 0}
+                    ]
+                }]
+            }
+        })
+    }
+}
+
+/// The ward: patients with Bluetooth devices behind hubs (two devices a patient, two patients a
+/// hub), bedside monitors, infusion pumps, and vendor-cloud accounts. `devices` counts them all: a
+/// quarter monitors, an eighth pumps, an eighth cloud accounts, the rest Bluetooth devices.
 pub struct Ward {
     pub ble: Vec<BleDevice>,
     pub monitors: Vec<Monitor>,
+    pub pumps: Vec<Pump>,
+    pub clouds: Vec<CloudAccount>,
 }
 
 impl Ward {
     pub fn new(rng: &mut fastrand::Rng, devices: usize) -> Ward {
         let devices = devices.max(1);
-        // One monitor in three devices, at least one when there are three devices.
-        let monitors = devices / 3;
-        let ble_count = devices - monitors;
+        let monitors = devices / 4;
+        let pumps = devices / 8;
+        let clouds = devices / 8;
+        let ble_count = devices - monitors - pumps - clouds;
         let patient = |n: usize| Patient {
             system: PATIENT_SYSTEM.into(),
             value: format!("SIM-MRN-{:04}", n + 1),
@@ -247,15 +342,30 @@ impl Ward {
         let ble = (0..ble_count)
             .map(|n| {
                 let kind = Kind::ALL[n % Kind::ALL.len()];
-                // Two devices a patient, two patients a hub.
                 let owner = n / 2;
                 BleDevice::new(rng, n, kind, format!("sim-hub-{}", owner / 2 + 1), patient(owner))
             })
             .collect();
-        let first_monitor_patient = ble_count.div_ceil(2);
-        let monitors = (0..monitors)
-            .map(|n| Monitor::new(rng, n, patient(first_monitor_patient + n)))
+        // Bedside patients after the Bluetooth devices' owners; each has a monitor, some a pump too.
+        let first = ble_count.div_ceil(2);
+        let monitors: Vec<Monitor> = (0..monitors)
+            .map(|n| Monitor::new(rng, n, patient(first + n)))
             .collect();
-        Ward { ble, monitors }
+        let pumps = (0..pumps)
+            .map(|n| {
+                let owner = monitors
+                    .get(n)
+                    .map_or_else(|| patient(first + n), |m| m.patient.clone());
+                Pump::new(rng, n, owner)
+            })
+            .collect();
+        // Cloud accounts belong to the Bluetooth devices' owners (home and clinic readings alike).
+        let clouds = (0..clouds).map(|n| CloudAccount::new(rng, n, patient(n))).collect();
+        Ward {
+            ble,
+            monitors,
+            pumps,
+            clouds,
+        }
     }
 }
