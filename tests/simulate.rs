@@ -233,3 +233,36 @@ fn the_summary_matches_what_the_bridge_counted() {
         "only unknown devices are dead letters: {listing}"
     );
 }
+
+/// Hubs over MQTT through a real broker: every publish the broker acknowledged reaches the bridge
+/// and is stored.
+#[test]
+fn over_mqtt_every_reading_the_broker_took_is_stored_by_the_bridge() {
+    let Some(broker) = harness::Broker::start("simulate-mqtt") else {
+        return;
+    };
+    let bridge = harness::Bridge::start(
+        "simulate-mqtt",
+        &[
+            ("FHIRGATE_MQTT__ENABLED", "true".into()),
+            ("FHIRGATE_MQTT__PORT", broker.port.to_string()),
+            ("FHIRGATE_MQTT__CLIENT_ID", "fhirgate-simulate-mqtt".into()),
+        ],
+    );
+    bridge.wait_for_subscription();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["simulate", "--json", "--count", "40", "--rate", "100", "--seed", "5"])
+        .args(["--http", "none", "--mllp", "none", "--mqtt-topic", "hubs"])
+        .args(["--mqtt", &format!("127.0.0.1:{}", broker.port)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sent"], 40, "{summary}");
+    assert_eq!(summary["acknowledged"], 40, "{summary}");
+    assert_eq!(summary["byTransport"]["mqtt"], 40, "{summary}");
+    harness::wait_until("every reading stored", Duration::from_secs(30), || {
+        bridge.metric("fhirgate_accepted_total") >= 40.0
+    });
+    assert_eq!(bridge.metric("fhirgate_accepted_total"), 40.0);
+}

@@ -157,7 +157,7 @@ impl fmt::Display for Summary {
 /// Why the simulation could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error("nothing to drive: give the bridge's HTTP address, its MLLP address, or both")]
+    #[error("nothing to drive: give the bridge's HTTP address, its MLLP address or an MQTT broker")]
     NoTarget,
     #[error("--rate must be a positive number of readings per second")]
     Rate,
@@ -187,7 +187,7 @@ pub async fn run(
     mut progress: impl FnMut(&Summary),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Summary, SimulateError> {
-    if options.http.is_none() && options.mllp.is_none() {
+    if options.http.is_none() && options.mllp.is_none() && options.mqtt.is_none() {
         return Err(SimulateError::NoTarget);
     }
     if !(options.rate.is_finite() && options.rate > 0.0) {
