@@ -34,8 +34,15 @@ fn parse(bytes: &[u8]) -> Result<Message, Hl7Error> {
     let (msh_offset, msh_line) = lines(body, base).next().ok_or(Hl7Error::Empty)?;
     if !msh_line.starts_with(b"MSH") {
         let id = msh_line.split(|b| b.is_ascii_punctuation()).next().unwrap_or_default();
+        // A segment id (FHS, PID) names the segment; anything else is the line's data (a patient's
+        // name after a lost MSH), never shown.
+        let is_segment_id = id.len() == 3 && id.iter().all(u8::is_ascii_alphanumeric);
         return Err(Hl7Error::FirstSegmentNotMsh {
-            found: shown(&String::from_utf8_lossy(id)),
+            found: if is_segment_id {
+                String::from_utf8_lossy(id).into_owned()
+            } else {
+                "not a segment id".into()
+            },
             offset: msh_offset,
         });
     }

@@ -396,6 +396,11 @@ fn first_segment_must_be_msh() {
         .to_string()
         .starts_with("HL7 v2 message: segment 1 (PID): a message must start with an MSH"));
     assert!(matches!(parse_err(b"msh|^~\\&|"), Hl7Error::FirstSegmentNotMsh { found, .. } if found == "msh"));
+    // A first line that is not a segment id is data (found by the fuzzer: NUL bytes, and in real life a
+    // patient's name after a lost MSH): never shown.
+    let err = parse_err(b"Doe John 1961\rMSH|^~\\&\r");
+    assert!(matches!(&err, Hl7Error::FirstSegmentNotMsh { found, .. } if found == "not a segment id"));
+    assert!(!err.to_string().contains("Doe"), "{err}");
 }
 
 #[test]
