@@ -21,31 +21,9 @@ use harness::{Bridge, Broker, FhirServer};
 const DEDUP_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";
 const HUBS: usize = 8;
 
-/// Reading `n`: a weight of its own at its own second (distinct dedup identifiers up to 57,600).
+/// Reading `n`: a weight of its own at its own second, and the time part of its dedup identifier.
 fn weight_reading(n: u32) -> (Vec<u8>, String) {
-    let raw = 10000 + n % 20000;
-    let (hour, minute, second) = (8 + n / 3600, (n / 60) % 60, n % 60);
-    let value = format!(
-        "02{:02x}{:02x}ea070810{:02x}{:02x}{:02x}",
-        raw & 0xFF,
-        (raw >> 8) & 0xFF,
-        hour,
-        minute,
-        second
-    );
-    let payload = serde_json::json!({
-        "gateway": { "id": "hub-bench" },
-        "device": { "address": "C4:7C:8D:6A:1F:20" },
-        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-BENCH" },
-        "characteristic": "2A9D",
-        "value": value,
-        "receivedAt": "2026-11-21T10:00:00Z",
-        "utcOffset": "+01:00"
-    })
-    .to_string();
-    // The dedup identifier's time part is the device's local time, to the hundredth of a second.
-    let identifier = format!("20260816{hour:02}{minute:02}{second:02}");
-    (payload.into_bytes(), identifier)
+    harness::distinct_weight_reading(n, "hub-bench", "MRN-BENCH")
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

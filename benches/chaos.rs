@@ -28,30 +28,9 @@ use harness::{Bridge, Broker, FhirServer};
 const DEDUP_SYSTEM: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation";
 const HUBS: u32 = 4;
 
-/// Reading `n`: a weight of its own at its own second of the day (distinct up to 57,600), so each
-/// has its own dedup identifier.
+/// Reading `n`: a weight of its own at its own second, so each has its own dedup identifier.
 fn weight_reading(n: u32) -> Vec<u8> {
-    let raw = 10000 + n % 20000;
-    let (hour, minute, second) = (8 + n / 3600, (n / 60) % 60, n % 60);
-    let value = format!(
-        "02{:02x}{:02x}ea070810{:02x}{:02x}{:02x}",
-        raw & 0xFF,
-        (raw >> 8) & 0xFF,
-        hour,
-        minute,
-        second
-    );
-    serde_json::json!({
-        "gateway": { "id": "hub-chaos" },
-        "device": { "address": "C4:7C:8D:6A:1F:20" },
-        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-CHAOS" },
-        "characteristic": "2A9D",
-        "value": value,
-        "receivedAt": "2026-11-21T10:00:00Z",
-        "utcOffset": "+01:00"
-    })
-    .to_string()
-    .into_bytes()
+    harness::distinct_weight_reading(n, "hub-chaos", "MRN-CHAOS").0
 }
 
 /// What a scenario ended with.

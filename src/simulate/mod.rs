@@ -369,38 +369,15 @@ pub async fn run(
                 Send::Hub { body, .. } => {
                     *summary.by_transport.entry("http").or_default() += 1;
                     let Some(base) = &options.http else { continue };
-                    let mut request = http
-                        .post(format!("{}/ingest/ble", base.trim_end_matches('/')))
-                        .header("content-type", "application/json")
-                        .body(body);
-                    if let Some(token) = &options.token {
-                        request = request.bearer_auth(token);
-                    }
-                    match request.send().await {
-                        Ok(response) if response.status().as_u16() == 202 => summary.acknowledged += 1,
-                        Ok(response) => summary.refused(format!("http {}", response.status().as_u16())),
-                        Err(error) if error.is_timeout() => summary.unanswered("http timeout"),
-                        Err(_) => summary.unanswered("http connection failed"),
-                    }
+                    let url = reqwest::Url::parse(&format!("{}/ingest/ble", base.trim_end_matches('/')));
+                    post(&http, url.ok(), options.token.as_deref(), body, &mut summary).await;
                 }
                 Send::Vendor { patient, body } => {
                     *summary.by_transport.entry("http").or_default() += 1;
                     let Some(base) = &options.http else { continue };
                     let url = format!("{}/ingest/declarative", base.trim_end_matches('/'));
-                    let Ok(url) = reqwest::Url::parse_with_params(&url, [("patient", patient.as_str())]) else {
-                        summary.unanswered("http address invalid");
-                        continue;
-                    };
-                    let mut request = http.post(url).header("content-type", "application/json").body(body);
-                    if let Some(token) = &options.token {
-                        request = request.bearer_auth(token);
-                    }
-                    match request.send().await {
-                        Ok(response) if response.status().as_u16() == 202 => summary.acknowledged += 1,
-                        Ok(response) => summary.refused(format!("http {}", response.status().as_u16())),
-                        Err(error) if error.is_timeout() => summary.unanswered("http timeout"),
-                        Err(_) => summary.unanswered("http connection failed"),
-                    }
+                    let url = reqwest::Url::parse_with_params(&url, [("patient", patient.as_str())]);
+                    post(&http, url.ok(), options.token.as_deref(), body, &mut summary).await;
                 }
                 Send::Hl7 { message, cut } => {
                     *summary.by_transport.entry("mllp").or_default() += 1;
@@ -426,6 +403,30 @@ pub async fn run(
         client.close().await;
     }
     Ok(summary)
+}
+
+/// Posts one payload to the bridge and counts how it was answered.
+async fn post(
+    http: &reqwest::Client,
+    url: Option<reqwest::Url>,
+    token: Option<&str>,
+    body: Vec<u8>,
+    summary: &mut Summary,
+) {
+    let Some(url) = url else {
+        summary.unanswered("http address invalid");
+        return;
+    };
+    let mut request = http.post(url).header("content-type", "application/json").body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
+        Ok(response) if response.status().as_u16() == 202 => summary.acknowledged += 1,
+        Ok(response) => summary.refused(format!("http {}", response.status().as_u16())),
+        Err(error) if error.is_timeout() => summary.unanswered("http timeout"),
+        Err(_) => summary.unanswered("http connection failed"),
+    }
 }
 
 /// One MLLP connection, opened when needed and opened again after a failure.

@@ -55,72 +55,51 @@ impl ResourceIndex {
         }
     }
 
-    /// The resource a conditional-create key made, if any.
-    pub fn resource_for(&self, key: &str) -> Result<Option<String>, OutboxError> {
+    /// Runs `read` on `table` in a read transaction; a table not yet made reads as `missing`.
+    fn read<K: redb::Key + 'static, V: redb::Value + 'static, T>(
+        &self,
+        table: TableDefinition<K, V>,
+        missing: T,
+        read: impl FnOnce(&redb::ReadOnlyTable<K, V>) -> Result<T, redb::StorageError>,
+    ) -> Result<T, OutboxError> {
         self.store
             .with(|db| {
                 let txn = db.begin_read().map_err(|e| self.store.failure(e))?;
-                let table = match txn.open_table(KEYS) {
-                    Ok(table) => table,
-                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(self.store.failure(e)),
-                };
-                let found = table.get(key).map_err(|e| self.store.failure(e))?;
-                Ok(found.map(|v| v.value().to_string()))
-            })
-            .map_err(|f| self.error(f.0))
-    }
-
-    /// Where a resource's latest line is, if it was delivered.
-    pub fn place_of(&self, reference: &str) -> Result<Option<Place>, OutboxError> {
-        self.store
-            .with(|db| {
-                let txn = db.begin_read().map_err(|e| self.store.failure(e))?;
-                let table = match txn.open_table(PLACES) {
-                    Ok(table) => table,
-                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(self.store.failure(e)),
-                };
-                let found = table.get(reference).map_err(|e| self.store.failure(e))?;
-                Ok(found.map(|v| {
-                    let (file, offset) = v.value();
-                    Place {
-                        file: file.to_string(),
-                        offset,
-                    }
-                }))
-            })
-            .map_err(|f| self.error(f.0))
-    }
-
-    /// How many bytes of `file` the index covers (0 for a file it has never seen).
-    pub fn indexed_length(&self, file: &str) -> Result<u64, OutboxError> {
-        self.store
-            .with(|db| {
-                let txn = db.begin_read().map_err(|e| self.store.failure(e))?;
-                let table = match txn.open_table(LENGTHS) {
-                    Ok(table) => table,
-                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
-                    Err(e) => return Err(self.store.failure(e)),
-                };
-                let found = table.get(file).map_err(|e| self.store.failure(e))?;
-                Ok(found.map_or(0, |v| v.value()))
-            })
-            .map_err(|f| self.error(f.0))
-    }
-
-    /// How many resources the index knows.
-    pub fn len(&self) -> Result<u64, OutboxError> {
-        self.store
-            .with(|db| {
-                let txn = db.begin_read().map_err(|e| self.store.failure(e))?;
-                match txn.open_table(PLACES) {
-                    Ok(table) => redb::ReadableTableMetadata::len(&table).map_err(|e| self.store.failure(e)),
-                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+                match txn.open_table(table) {
+                    Ok(table) => read(&table).map_err(|e| self.store.failure(e)),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(missing),
                     Err(e) => Err(self.store.failure(e)),
                 }
             })
             .map_err(|f| self.error(f.0))
+    }
+
+    /// The resource a conditional-create key made, if any.
+    pub fn resource_for(&self, key: &str) -> Result<Option<String>, OutboxError> {
+        self.read(KEYS, None, |table| Ok(table.get(key)?.map(|v| v.value().to_string())))
+    }
+
+    /// Where a resource's latest line is, if it was delivered.
+    pub fn place_of(&self, reference: &str) -> Result<Option<Place>, OutboxError> {
+        self.read(PLACES, None, |table| {
+            Ok(table.get(reference)?.map(|v| {
+                let (file, offset) = v.value();
+                Place {
+                    file: file.to_string(),
+                    offset,
+                }
+            }))
+        })
+    }
+
+    /// How many bytes of `file` the index covers (0 for a file it has never seen).
+    pub fn indexed_length(&self, file: &str) -> Result<u64, OutboxError> {
+        self.read(LENGTHS, 0, |table| Ok(table.get(file)?.map_or(0, |v| v.value())))
+    }
+
+    /// How many resources the index knows.
+    pub fn len(&self) -> Result<u64, OutboxError> {
+        self.read(PLACES, 0, redb::ReadableTableMetadata::len)
     }
 
     pub fn is_empty(&self) -> Result<bool, OutboxError> {

@@ -13,6 +13,33 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Weight reading `n` of hub `hub` for patient `patient`: a weight of its own at its own second of
+/// the device's day (distinct dedup identifiers up to 57,600), and the time part of its identifier
+/// (the device's local time). For the load and chaos benches, which count readings on the server.
+pub fn distinct_weight_reading(n: u32, hub: &str, patient: &str) -> (Vec<u8>, String) {
+    let raw = 10000 + n % 20000;
+    let (hour, minute, second) = (8 + n / 3600, (n / 60) % 60, n % 60);
+    let value = format!(
+        "02{:02x}{:02x}ea070810{:02x}{:02x}{:02x}",
+        raw & 0xFF,
+        (raw >> 8) & 0xFF,
+        hour,
+        minute,
+        second
+    );
+    let payload = serde_json::json!({
+        "gateway": { "id": hub },
+        "device": { "address": "C4:7C:8D:6A:1F:20" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": patient },
+        "characteristic": "2A9D",
+        "value": value,
+        "receivedAt": "2026-11-21T10:00:00Z",
+        "utcOffset": "+01:00"
+    })
+    .to_string();
+    (payload.into_bytes(), format!("20260816{hour:02}{minute:02}{second:02}"))
+}
+
 /// A port free at the moment of asking.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
