@@ -107,19 +107,42 @@ async fn show_recent(State(state): State<ConsoleState>, Path(seq): Path<u64>) ->
     Json(shown).into_response()
 }
 
+/// Every loaded mapping with what `fhirgate mappings check` says of its file now.
 async fn list_mappings(State(state): State<ConsoleState>) -> Json<Value> {
-    let list: Vec<Value> = state
-        .settings
+    let settings = Arc::clone(&state.settings);
+    let list = tokio::task::spawn_blocking(move || {
+        settings
+            .declarative
+            .mappings()
+            .map(|(path, mapping)| {
+                let report = crate::mappings_cli::check(path);
+                json!({
+                    "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "name": mapping.name(),
+                    "ok": !report.failed,
+                    "check": report.text.trim_end(),
+                })
+            })
+            .collect::<Vec<Value>>()
+    })
+    .await
+    .unwrap_or_default();
+    Json(json!({ "mappings": list }))
+}
+
+/// The settings with only the mapping of file `name` loaded, for a playground run that picks it.
+fn with_only(settings: &MapSettings, name: &str) -> Result<MapSettings, String> {
+    let path = settings
         .declarative
         .mappings()
-        .map(|(path, _)| {
-            json!({
-                "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "check": "ok: loaded and checked when the bridge started (fhirgate mappings check)",
-            })
-        })
-        .collect();
-    Json(json!({ "mappings": list }))
+        .map(|(path, _)| path)
+        .find(|path| path.file_name().is_some_and(|n| n.to_string_lossy() == name))
+        .ok_or_else(|| "no loaded mapping has that file name".to_string())?;
+    let one = crate::adapters::declarative::DeclarativeMappings::load(path).map_err(|e| e.to_string())?;
+    Ok(MapSettings {
+        declarative: Arc::new(one),
+        ..settings.clone()
+    })
 }
 
 /// Runs a pasted vendor payload through the declarative mappings: which matched, every step, what
@@ -133,8 +156,13 @@ async fn explain(
     let payload = body.to_vec();
     let settings = Arc::clone(&state.settings);
     let patient = query.get("patient").filter(|p| !p.trim().is_empty()).cloned();
+    let picked = query.get("mapping").filter(|m| !m.is_empty()).cloned();
     let run = tokio::task::spawn_blocking(move || {
-        explain_payload(&payload, &settings, chrono::Utc::now(), patient.as_deref())
+        let settings = match picked {
+            Some(name) => with_only(&settings, &name)?,
+            None => (*settings).clone(),
+        };
+        explain_payload(&payload, &settings, chrono::Utc::now(), patient.as_deref()).map_err(|e| e.to_string())
     })
     .await;
     let answer = match run {
@@ -149,7 +177,7 @@ async fn explain(
             "bundle": bundle.as_ref().ok(),
             "error": bundle.as_ref().err().map(ToString::to_string),
         }),
-        Ok(Err(error)) => json!({ "error": error.to_string() }),
+        Ok(Err(error)) => json!({ "error": error }),
         Err(_) => json!({ "error": "the mapping run stopped unexpectedly" }),
     };
     Json(answer).into_response()

@@ -121,8 +121,16 @@ try {
 
   // Mappings: listed, and the playground with a good and a bad payload.
   await page.click("#tab-mappings");
-  await page.waitForSelector("#mapping-list li");
-  check((await page.textContent("#mapping-list")).includes("withings"), "the loaded mappings are listed");
+  await page.waitForSelector("#mapping-list tbody tr");
+  const listed = await page.textContent("#mapping-list");
+  check(listed.includes("withings-getmeas.toml") && listed.includes("test"), "the loaded mappings are listed with their check");
+  // Picking a mapping that does not fit the payload explains why, with no Bundle.
+  await page.fill("#playground-payload", vendorPayload);
+  await page.selectOption("#playground-mapping", "dexcom-egvs.toml");
+  await page.click("#playground button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("playground-error").textContent.length > 0);
+  check((await page.textContent("#playground-error")).includes("dexcom"), "a picked mapping that does not fit says so");
+  await page.selectOption("#playground-mapping", "withings-getmeas.toml");
   await page.fill("#playground-payload", vendorPayload);
   await page.click("#playground button[type=submit]");
   await page.waitForSelector("#playground-result:not([hidden])");

@@ -281,19 +281,31 @@ $("assoc-form").addEventListener("submit", async (e) => {
 // ---- mappings
 async function mappings() {
   const { mappings } = await getJson("/admin/mappings");
-  $("mapping-list").replaceChildren(
-    ...mappings.map((m) => {
-      const li = document.createElement("li");
-      li.textContent = `${m.file}: ${m.check}`;
-      return li;
-    })
-  );
+  const body = $("mapping-list").tBodies[0];
+  body.replaceChildren();
+  const select = $("playground-mapping");
+  select.replaceChildren(select.options[0]);
+  for (const m of mappings) {
+    const row = body.insertRow();
+    cell(row, m.file);
+    cell(row, m.name);
+    const check = cell(row, "");
+    check.className = m.ok ? "fate-delivered" : "fate-dead-lettered";
+    const pre = document.createElement("pre");
+    pre.textContent = m.check || (m.ok ? "ok" : "failed");
+    check.appendChild(pre);
+    const option = document.createElement("option");
+    option.value = m.file;
+    option.textContent = m.name;
+    select.appendChild(option);
+  }
 }
 
 $("playground").addEventListener("submit", async (e) => {
   e.preventDefault();
   const patient = encodeURIComponent($("playground-patient").value.trim());
-  const response = await fetch(`/admin/mappings/explain?patient=${patient}`, {
+  const mapping = encodeURIComponent($("playground-mapping").value);
+  const response = await fetch(`/admin/mappings/explain?patient=${patient}&mapping=${mapping}`, {
     method: "POST",
     headers: { ...ADMIN, "Content-Type": "application/json" },
     body: $("playground-payload").value,
@@ -318,7 +330,7 @@ async function refresh() {
     if (view === "flow") await flow();
     if (view === "dead") await deadLetters();
     if (view === "assoc") await associations();
-    if (view === "mappings" && !$("mapping-list").children.length) await mappings();
+    if (view === "mappings" && !$("mapping-list").tBodies[0].rows.length) await mappings();
     status(`updated ${new Date().toLocaleTimeString()}`);
   } catch (error) {
     status(`cannot reach the bridge: ${error.message}`);
