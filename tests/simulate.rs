@@ -98,10 +98,26 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
                 assert_eq!(quantity(observation(&bundle, "59408-5")), values[0].round());
                 assert_eq!(quantity(observation(&bundle, "8867-4")), values[1].round());
             }
+            Kind::BodyComposition => {
+                let fat = observation(&bundle, "41982-0");
+                assert!((quantity(fat) - values[0]).abs() <= 0.05 + 1e-9, "{fat}");
+                assert_eq!(fat["valueQuantity"]["code"], "%");
+                // Fat-free mass as the device computes it, to the characteristic's 5 g steps.
+                let fat_free = bundle["entry"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| &e["resource"])
+                    .find(|r| r["code"]["coding"][0]["code"] == "188756")
+                    .unwrap_or_else(|| panic!("no fat-free mass: {bundle}"));
+                let expected = ((values[1] * (1.0 - values[0] / 100.0)) / 0.005).round() * 0.005;
+                assert!((quantity(fat_free) - expected).abs() < 1e-6, "{fat_free}");
+                assert_eq!(fat_free["valueQuantity"]["code"], "kg");
+            }
         }
         seen.push(device.kind);
     }
-    assert_eq!(seen[..6], Kind::ALL, "every kind of device is on a ward of sixteen");
+    assert_eq!(seen[..7], Kind::ALL, "every kind of device is on a ward of sixteen");
 
     // The monitors' PCD-01 reports and PCD-04 alarms map to their patient and values.
     let monitor = &ward.monitors[0];

@@ -70,6 +70,19 @@ pub fn weight(kg: f64, at: DateTime<Utc>) -> Vec<u8> {
     bytes
 }
 
+/// Body Composition Measurement (2A9C), SI: body fat % (0.1 % steps) with a timestamp and the
+/// fat-free mass (0.005 kg steps) of a body of `weight_kg`.
+pub fn body_composition(fat_percent: f64, weight_kg: f64, at: DateTime<Utc>) -> Vec<u8> {
+    // Flags (u16): timestamp (bit 1), fat-free mass (bit 6).
+    let flags: u16 = (1 << 1) | (1 << 6);
+    let fat_free = weight_kg * (1.0 - fat_percent / 100.0);
+    let mut bytes = flags.to_le_bytes().to_vec();
+    bytes.extend(((fat_percent * 10.0).round().clamp(0.0, 1000.0) as u16).to_le_bytes());
+    bytes.extend(date_time(at));
+    bytes.extend(((fat_free / 0.005).round().clamp(0.0, 65_534.0) as u16).to_le_bytes());
+    bytes
+}
+
 /// Glucose Measurement (2A18): sequence number, base time, concentration in kg/L (from mg/dL),
 /// capillary whole blood from a finger.
 pub fn glucose(sequence: u16, mg_per_dl: f64, at: DateTime<Utc>) -> Vec<u8> {

@@ -26,16 +26,18 @@ pub enum Kind {
     Scale,
     Glucometer,
     Oximeter,
+    BodyComposition,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::BloodPressure,
         Kind::HeartRate,
         Kind::Thermometer,
         Kind::Scale,
         Kind::Glucometer,
         Kind::Oximeter,
+        Kind::BodyComposition,
     ];
 
     /// The characteristic it notifies.
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Scale => "2A9D",
             Kind::Glucometer => "2A18",
             Kind::Oximeter => "2A5E",
+            Kind::BodyComposition => "2A9C",
         }
     }
 
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Scale => "SIM-SC-1",
             Kind::Glucometer => "SIM-GL-1",
             Kind::Oximeter => "SIM-OX-1",
+            Kind::BodyComposition => "SIM-BC-1",
         }
     }
 }
@@ -122,6 +126,11 @@ impl BleDevice {
             Kind::Scale => vec![Drift::new(rng, 76.0, 15.0, 0.2, 40.0, 160.0)],
             // mg/dL
             Kind::Glucometer => vec![Drift::new(rng, 105.0, 20.0, 6.0, 55.0, 300.0)],
+            // body fat %, weight kg
+            Kind::BodyComposition => vec![
+                Drift::new(rng, 24.0, 6.0, 0.3, 5.0, 60.0),
+                Drift::new(rng, 76.0, 15.0, 0.2, 40.0, 160.0),
+            ],
             // SpO2 %, pulse
             Kind::Oximeter => vec![
                 Drift::new(rng, 97.0, 1.5, 0.6, 85.0, 100.0),
@@ -170,6 +179,7 @@ impl BleDevice {
             Kind::Scale => gatt::weight(value(0), at),
             Kind::Glucometer => gatt::glucose(self.sequence, value(0), at),
             Kind::Oximeter => gatt::spot_check(value(0), value(1), at),
+            Kind::BodyComposition => gatt::body_composition(value(0), value(1), at),
         }
     }
 
