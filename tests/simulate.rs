@@ -143,6 +143,69 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
         let text = alarm.to_string();
         assert!(text.contains(if start { "\"start\"" } else { "\"end\"" }), "{text}");
     }
+
+    // A pump's PCD-10 delivery start and completion: its rate and volumes, under its own Device.
+    let resource = |bundle: &Value, mdc: &str| -> Value {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"].clone())
+            .find(|r| r["code"]["coding"][0]["code"] == mdc)
+            .unwrap_or_else(|| panic!("no {mdc} in {bundle}"))
+    };
+    let mut pump = ward.pumps[0].clone();
+    for started in [true, false] {
+        pump.infusing = started;
+        pump.delivered = if started { 0.0 } else { pump.volume };
+        let event = bundle(AdapterKind::Hl7v2, messages::pcd10(&pump, 3, started, at()).as_bytes());
+        let text = event.to_string();
+        assert!(text.contains(if started { "197288" } else { "197292" }), "{text}");
+        assert_eq!(quantity(&resource(&event, "157993")), pump.delivered);
+        assert_eq!(quantity(&resource(&event, "157784")), (pump.rate * 10.0).round() / 10.0);
+        assert_eq!(quantity(&resource(&event, "157884")), pump.volume);
+        assert!(text.contains(&pump.patient.value), "{text}");
+        assert!(text.contains(&pump.eui64), "the pump's own EUI-64: {text}");
+    }
+
+    // Its PCD-15 status: power source and battery, facts about the pump.
+    pump.on_battery = true;
+    pump.battery = 37.4;
+    let status = bundle(AdapterKind::Hl7v2, messages::pcd15(&pump, 4, at()).as_bytes());
+    assert!(status.to_string().contains("onBattery"), "{status}");
+    let charge = resource(&status, "67996");
+    assert_eq!(quantity(&charge), 37.0);
+    assert_eq!(charge["valueQuantity"]["code"], "%");
+    assert_eq!(quantity(&resource(&status, "67976")), (37.4f64 * 2.4).round());
+
+    // A vendor cloud's measure group through the shipped Withings mapping, for the patient the
+    // connector names.
+    let account = &mut ward.clouds[0];
+    let poll = account.next_poll(&mut rng, at());
+    let settings = fhirgate::pipeline::MapSettings {
+        declarative: std::sync::Arc::new(
+            fhirgate::adapters::declarative::DeclarativeMappings::load(&common::repo_path("mappings")).unwrap(),
+        ),
+        ..common::settings()
+    };
+    let patient = format!("{}|{}", account.patient.system, account.patient.value);
+    let (explanation, vendor) =
+        fhirgate::pipeline::explain_payload(poll.to_string().as_bytes(), &settings, common::now(), Some(&patient))
+            .unwrap();
+    assert_eq!(explanation.mapping, "withings-getmeas");
+    let vendor: Value = serde_json::from_str(&vendor.unwrap()).unwrap();
+    assert!((quantity(observation(&vendor, "29463-7")) - account.weight.value).abs() < 0.0006);
+    let bp = observation(&vendor, "85354-9");
+    assert_eq!(
+        bp["component"][0]["valueQuantity"]["value"].as_f64().unwrap(),
+        account.systolic.value.round()
+    );
+    assert_eq!(
+        bp["component"][1]["valueQuantity"]["value"].as_f64().unwrap(),
+        account.diastolic.value.round()
+    );
+    assert_eq!(bp["subject"]["identifier"]["value"], account.patient.value);
+    assert_eq!(bp["effectiveDateTime"], "2026-12-04T09:30:15+00:00");
 }
 
 fn observation_any(bundle: &Value) -> &Value {

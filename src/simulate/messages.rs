@@ -99,3 +99,26 @@ pub fn pcd10(pump: &Pump, control_id: u64, started: bool, at: DateTime<Utc>) -> 
     .join("\r")
         + "\r"
 }
+
+/// A PCD-15 device status report (`ORU^R01`, IHE PCD-15 profile): the pump's model, power source,
+/// battery charge and time left on battery, firmware.
+pub fn pcd15(pump: &Pump, control_id: u64, at: DateTime<Utc>) -> String {
+    let time = hl7_time(at);
+    let device = format!("{}^^{}^EUI-64", pump.eui64, pump.eui64);
+    let power = if pump.on_battery { "onBattery" } else { "onMains" };
+    // A pump like this runs about 4 hours on a full battery.
+    let minutes_left = (pump.battery * 2.4).round();
+    [
+        format!("MSH|^~\\&|SIM_PUMP_GATEWAY^ACDE48FFFE000002^EUI-64|SIMHOSP|||{time}||ORU^R01^ORU_R01|SIM{control_id:012}|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_015^IHE PCD^1.3.6.1.4.1.19376.1.6.4.15^ISO"),
+        pid(&pump.patient),
+        format!("OBR|1|||69135^MDC_OBS_MEM^MDC|||{time}"),
+        format!("OBX|1||70049^MDC_DEV_PUMP_INFUS_LVP_MDS^MDC|1.0.0.0|||||||X|||||||{device}"),
+        "OBX|2|ST|67880^MDC_ATTR_ID_MODEL^MDC|1.0.0.1|SIM-PUMP-1||||||R".to_string(),
+        format!("OBX|3|CWE|67925^MDC_ATTR_POWER_STAT^MDC|1.0.0.2|^{power}||||||R"),
+        format!("OBX|4|NM|67996^MDC_ATTR_VAL_BATT_CHARGE^MDC|1.0.0.3|{:.0}|262688^MDC_DIM_PERCENT^MDC|||||R", pump.battery),
+        format!("OBX|5|NM|67976^MDC_ATTR_TIME_BATT_REMAIN^MDC|1.0.0.4|{minutes_left:.0}|264352^MDC_DIM_MIN^MDC|||||R"),
+        "OBX|6|ST|531976^MDC_ID_PROD_SPEC_FW^MDC|1.0.0.5|1.0.0||||||R".to_string(),
+    ]
+    .join("\r")
+        + "\r"
+}

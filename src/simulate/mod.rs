@@ -283,12 +283,25 @@ pub async fn run(
             }
         } else if pick >= ble + monitors {
             if let Some(pump) = ward.pumps.get_mut(pick - ble - monitors) {
-                // Start, then complete: the bag is in; the next start is the next bag.
+                // Start, status, complete, status: the bag is in; the next start is the next bag. The
+                // pump is unplugged now and then, and its battery runs down and charges again.
                 control_id += 1;
-                let started = !pump.infusing;
-                pump.delivered = if started { 0.0 } else { pump.volume };
-                pump.infusing = started;
-                let message = messages::pcd10(pump, control_id, started, now);
+                let message = if pump.status_next {
+                    pump.on_battery = rng.u8(..4) == 0;
+                    let change = if pump.on_battery {
+                        -rng.f64() * 5.0
+                    } else {
+                        rng.f64() * 3.0
+                    };
+                    pump.battery = (pump.battery + change).clamp(5.0, 100.0);
+                    messages::pcd15(pump, control_id, now)
+                } else {
+                    let started = !pump.infusing;
+                    pump.delivered = if started { 0.0 } else { pump.volume };
+                    pump.infusing = started;
+                    messages::pcd10(pump, control_id, started, now)
+                };
+                pump.status_next = !pump.status_next;
                 let message = match fault {
                     Some(Fault::BadFrame) => message.replacen("MSH|", "MSX|", 1),
                     _ => message,

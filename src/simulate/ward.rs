@@ -250,6 +250,11 @@ pub struct Pump {
     pub volume: f64,
     pub delivered: f64,
     pub infusing: bool,
+    /// Battery charge (%), and whether the pump runs on it (unplugged to move the patient).
+    pub battery: f64,
+    pub on_battery: bool,
+    /// What the pump sends next: a delivery event or its status.
+    pub status_next: bool,
 }
 
 impl Pump {
@@ -264,6 +269,9 @@ impl Pump {
             volume: 250.0,
             delivered: 0.0,
             infusing: false,
+            battery: 60.0 + rng.f64() * 40.0,
+            on_battery: false,
+            status_next: false,
         }
     }
 }
