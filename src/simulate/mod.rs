@@ -180,6 +180,21 @@ enum Send {
     Hl7 { message: Vec<u8>, cut: bool },
 }
 
+impl Send {
+    /// An HL7 v2 message over MLLP, with its fault: a bad frame loses its MSH, a disconnect drops the
+    /// connection mid-frame.
+    fn hl7(message: String, fault: Option<Fault>) -> Send {
+        let message = match fault {
+            Some(Fault::BadFrame) => message.replacen("MSH|", "MSX|", 1),
+            _ => message,
+        };
+        Send::Hl7 {
+            message: message.into_bytes(),
+            cut: fault == Some(Fault::Disconnect),
+        }
+    }
+}
+
 /// Runs the simulation until `options` say stop, or `stop` completes; calls `progress` about once a
 /// second.
 pub async fn run(
@@ -302,14 +317,7 @@ pub async fn run(
                     messages::pcd10(pump, control_id, started, now)
                 };
                 pump.status_next = !pump.status_next;
-                let message = match fault {
-                    Some(Fault::BadFrame) => message.replacen("MSH|", "MSX|", 1),
-                    _ => message,
-                };
-                Send::Hl7 {
-                    message: message.into_bytes(),
-                    cut: fault == Some(Fault::Disconnect),
-                }
+                Send::hl7(message, fault)
             } else {
                 let Some(account) = ward.clouds.get_mut(pick - ble - monitors - pumps) else {
                     continue;
@@ -345,14 +353,7 @@ pub async fn run(
                 }
                 None => messages::pcd01(monitor, control_id, now),
             };
-            let message = match fault {
-                Some(Fault::BadFrame) => message.replacen("MSH|", "MSX|", 1),
-                _ => message,
-            };
-            Send::Hl7 {
-                message: message.into_bytes(),
-                cut: fault == Some(Fault::Disconnect),
-            }
+            Send::hl7(message, fault)
         };
         if let Some(fault) = fault {
             *summary.faults.entry(format!("{fault:?}")).or_default() += 1;
