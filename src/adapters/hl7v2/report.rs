@@ -255,9 +255,16 @@ fn mdc_term(segment: Segment<'_>, field: usize) -> Result<MdcTerm, ReportError> 
     })?;
     Ok(MdcTerm {
         code,
-        reference_id: non_empty(segment.get(field, 2)),
+        reference_id: non_empty(segment.get(field, 2)).filter(|text| is_reference_id(text)),
         system: non_empty(segment.get(field, 3)),
     })
+}
+
+/// An IEEE 11073-10101 reference id (`MDC_ATTR_SYS_ID`): letters, digits and `_`, at most 64. Other
+/// text in OBX-3.2 is not a name the bridge can use or show (it reaches reasons and logs): it is read
+/// as absent, and the row goes by its number.
+fn is_reference_id(text: &str) -> bool {
+    text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn containment_path(segment: Segment<'_>) -> Result<ContainmentPath, ReportError> {
