@@ -86,7 +86,7 @@ fn summary(finished: &Finished) -> Value {
 }
 
 async fn list_recent(State(state): State<ConsoleState>) -> Json<Value> {
-    let list: Vec<Value> = state.recent.list().iter().map(summary).collect();
+    let list: Vec<Value> = state.recent.list(summary);
     Json(json!({ "recent": list }))
 }
 

@@ -95,10 +95,10 @@ impl Recent {
         });
     }
 
-    /// The latest first.
-    pub fn list(&self) -> Vec<Finished> {
+    /// `view` of each, the latest first (a view, so that listing never copies payloads and Bundles).
+    pub fn list<T>(&self, view: impl Fn(&Finished) -> T) -> Vec<T> {
         let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        guard.1.iter().rev().cloned().collect()
+        guard.1.iter().rev().map(view).collect()
     }
 
     pub fn get(&self, seq: u64) -> Option<Finished> {
