@@ -169,15 +169,6 @@ fn dedup_patient<'a>(
     patient.filter(|_| !about_device(measurement))
 }
 
-/// Text that reads as a name: short, ASCII letters, digits, `_`, `-`, `.` and spaces.
-fn is_name_like(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b' '))
-}
-
 /// What an Observation entry was made from, for a conflict's reason: its code and where it was read.
 #[derive(Debug, Clone)]
 struct Source {
@@ -288,12 +279,9 @@ fn reading_entries(
             }
         }
         let source = Source {
-            // The label only when it reads as a name (an MDC reference id, a mapping's measurement
-            // name): a device's label is its text, and a reason never quotes payload text.
             code: measurement
                 .label
                 .clone()
-                .filter(|label| is_name_like(label))
                 .unwrap_or_else(|| measurement.code.to_string()),
             place: measurement
                 .source
