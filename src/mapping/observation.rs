@@ -4,7 +4,7 @@ use fhirbolt::model::r4::resources::{
     Location, Observation, ObservationComponent, ObservationComponentValue, ObservationEffective, ObservationValue,
 };
 use fhirbolt::model::r4::types::{
-    Annotation, CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference,
+    Annotation, CodeableConcept, Coding, DateTime, Extension, ExtensionValue, Meta, Period, Reference, SampledData,
 };
 use fhirbolt::model::r4::Resource;
 
@@ -12,8 +12,8 @@ use super::fhir_types::{coding, concept, identifier, mdc_coding, reference, ucum
 use super::terminology::*;
 use crate::codes::{loinc_for_unit, lookup, mdc};
 use crate::model::{
-    AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Term,
-    Timestamp, Value,
+    AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Sample,
+    SampledSeries, Term, Timestamp, Value,
 };
 
 /// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
@@ -75,7 +75,8 @@ fn contained_location(location: &CareLocation) -> Resource {
 /// Builds the Observation for `measurement`.
 pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &ObservationLinks<'_>) -> Observation {
     let entry = lookup(measurement.code);
-    let vital_sign = entry.is_some_and(|e| e.vital_sign);
+    // A waveform is no vital sign, whatever its code (a sender may code an SpO2 curve as SpO2).
+    let vital_sign = entry.is_some_and(|e| e.vital_sign) && !is_waveform(measurement);
     let quality = &measurement.quality;
     let invalid = quality.contains(&QualityFlag::Invalid);
     let not_available = quality.contains(&QualityFlag::NotAvailable);
@@ -172,11 +173,10 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     };
 
     Observation {
-        meta: (personal_health || !security.is_empty()).then(|| {
-            let profile = if personal_health {
-                vec![profile(measurement).into()]
-            } else {
-                Vec::new()
+        meta: ((personal_health && profile(measurement).is_some()) || !security.is_empty()).then(|| {
+            let profile = match profile(measurement) {
+                Some(profile) if personal_health => vec![profile.into()],
+                _ => Vec::new(),
             };
             Box::new(Meta {
                 profile,
@@ -236,6 +236,15 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     }
 }
 
+/// True for a waveform, or a measurement of waveforms (the leads of an ECG).
+fn is_waveform(measurement: &Measurement) -> bool {
+    matches!(measurement.value, Some(Value::Samples(_)))
+        || measurement
+            .components
+            .iter()
+            .any(|c| matches!(c.value, Value::Samples(_)))
+}
+
 /// True for a measurement about the device (its battery, network, configuration) rather than the
 /// patient: the adapter says so, or the code table does.
 pub fn about_device(measurement: &crate::model::Measurement) -> bool {
@@ -271,14 +280,24 @@ pub fn observation_identifier_system(origin: Origin) -> &'static str {
     }
 }
 
-fn profile(measurement: &Measurement) -> &'static str {
-    match &measurement.value {
+/// The PHD IG profile the Observation conforms to; none for a measurement of several waveforms
+/// (the leads of an ECG as components), which the PHD IG does not model.
+fn profile(measurement: &Measurement) -> Option<&'static str> {
+    Some(match &measurement.value {
+        None if measurement
+            .components
+            .iter()
+            .any(|c| matches!(c.value, Value::Samples(_))) =>
+        {
+            return None
+        }
         None => PROFILE_PHD_COMPOUND_NUMERIC,
         Some(Value::Flags(_)) => PROFILE_PHD_BITS,
         Some(Value::Coded(_) | Value::Concept { .. }) => PROFILE_PHD_CODED,
         Some(Value::Text(_)) => PROFILE_PHD_STRING,
         Some(Value::Quantity(_) | Value::Absent(_)) => PROFILE_PHD_NUMERIC,
-    }
+        Some(Value::Samples(_)) => PROFILE_PHD_RTSA,
+    })
 }
 
 /// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require. A sender's label for the
@@ -293,7 +312,9 @@ pub fn labelled_code(code: MdcCode, label: Option<&str>, value: Option<&Value>) 
         let display = entry.map(|e| e.reference_id).or(label);
         codings.push(coding(MDC_SYSTEM, &code.to_string(), display));
     }
-    if let Some(entry) = entry {
+    // LOINC names scalar results; a waveform under the same MDC code is not one.
+    let waveform = matches!(value, Some(Value::Samples(_)));
+    if let Some(entry) = entry.filter(|_| !waveform) {
         codings.extend(
             entry
                 .loinc
@@ -348,6 +369,7 @@ fn observation_value(value: &Value) -> Option<ObservationValue> {
         Value::Coded(code) => Some(ObservationValue::CodeableConcept(Box::new(coded_value(*code)))),
         Value::Concept { code, text } => Some(ObservationValue::CodeableConcept(Box::new(concept_value(*code, text)))),
         Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
+        Value::Samples(series) => Some(ObservationValue::SampledData(Box::new(sampled_data(series)))),
         Value::Flags(_) | Value::Absent(_) => None,
     }
 }
@@ -360,7 +382,39 @@ fn component_value(value: &Value) -> Option<ObservationComponentValue> {
             *code, text,
         )))),
         Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
+        Value::Samples(series) => Some(ObservationComponentValue::SampledData(Box::new(sampled_data(series)))),
         Value::Flags(_) | Value::Absent(_) => None,
+    }
+}
+
+/// A waveform as R4 `SampledData`: the origin carries the unit, the period is in ms (exact, or to the
+/// nanosecond when it does not terminate: `model::SampleRate::period_ms`), and the samples are written
+/// as sent, separated by single spaces, with `E`, `L` and `U` for the device's markers.
+fn sampled_data(series: &SampledSeries) -> SampledData {
+    let mut data = String::with_capacity(series.samples.len() * 6);
+    for (index, sample) in series.samples.iter().enumerate() {
+        if index > 0 {
+            data.push(' ');
+        }
+        match sample {
+            Sample::Value(value) => {
+                use std::fmt::Write;
+                let _ = write!(data, "{value}");
+            }
+            Sample::Error => data.push('E'),
+            Sample::BelowRange => data.push('L'),
+            Sample::AboveRange => data.push('U'),
+        }
+    }
+    SampledData {
+        origin: Box::new(ucum_quantity(series.origin.to_string(), &series.unit)),
+        period: series.rate.period_ms().0.to_string().into(),
+        factor: series.factor.map(|f| f.to_string().into()),
+        lower_limit: series.lower_limit.map(|l| l.to_string().into()),
+        upper_limit: series.upper_limit.map(|u| u.to_string().into()),
+        dimensions: 1u32.into(),
+        data: (!data.is_empty()).then(|| data.into()),
+        ..Default::default()
     }
 }
 

@@ -49,6 +49,7 @@ pub const PROFILE_PHD_COMPOUND_NUMERIC: &str =
     "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCompoundNumericObservation";
 pub const PROFILE_PHD_CODED: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCodedEnumerationObservation";
 pub const PROFILE_PHD_BITS: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBitsEnumerationObservation";
+pub const PROFILE_PHD_RTSA: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdRtsaObservation";
 pub const PROFILE_PHD_STRING: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdStringObservation";
 pub const PROFILE_PHD_DEVICE: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdDevice";
 pub const PROFILE_PHG_DEVICE: &str = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhgDevice";

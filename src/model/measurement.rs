@@ -84,6 +84,8 @@ pub enum Value {
     Text(String),
     /// Status bits, each named.
     Flags(Vec<Flag>),
+    /// A waveform: samples at a fixed rate (an ECG lead, a pleth wave).
+    Samples(super::waveform::SampledSeries),
     Absent(AbsentReason),
 }
 

@@ -9,7 +9,9 @@ mod namespace;
 mod normalized;
 mod patient;
 mod reading;
+mod recording;
 mod time;
+mod waveform;
 
 pub use circumstances::{Circumstances, Term, TermCode};
 pub use decimal::{Decimal, DecimalParseError};
@@ -22,4 +24,8 @@ pub use namespace::namespace_system;
 pub use normalized::NormalizedMeasurement;
 pub use patient::PatientRef;
 pub use reading::{CareLocation, Origin, Reading};
+pub use recording::split_long_recordings;
 pub use time::{parse_utc_offset, ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};
+pub use waveform::{
+    Sample, SampleRate, SampleRateError, SampledSeries, MAX_PIECE_SAMPLES, MAX_PIECE_SECONDS, PERIOD_DECIMALS,
+};

@@ -24,6 +24,9 @@ pub enum NoDeviceTimeReason {
     Incomplete,
     /// The device said its own clock is not set (PLX spot-check flags bit 4).
     ClockNotSet,
+    /// The device's clock counts from an epoch the bridge cannot place (a Polar sensor's nanosecond
+    /// counter).
+    NoEpoch,
 }
 
 /// How a measurement's time was obtained: the clock quality a reviewer needs to judge it.
@@ -78,6 +81,15 @@ impl EffectiveTime {
             EffectiveTime::Instant(t) => t,
             EffectiveTime::Period { start, .. } => start,
         }
+    }
+
+    /// The instant `delta` after the anchor, on the same clock (a later piece of a recording).
+    pub fn shifted(&self, delta: chrono::TimeDelta) -> EffectiveTime {
+        let anchor = self.anchor();
+        EffectiveTime::Instant(Timestamp {
+            local: anchor.local.checked_add_signed(delta).unwrap_or(anchor.local),
+            ..*anchor
+        })
     }
 }
 
