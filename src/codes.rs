@@ -106,6 +106,45 @@ code_table! {
     EVT_PUMP_DELIV_COMP = 197292, "MDC_EVT_PUMP_DELIV_COMP", "Infusion delivery complete", None, [], false, None;
     EVT_VOL_INFUS_NEAR_COMP = 197334, "MDC_EVT_VOL_INFUS_NEAR_COMP", "Infusion near completion", None, [], false, None;
     ATTR_VAL_BATT_CHARGE = 67996, "MDC_ATTR_VAL_BATT_CHARGE", "Battery level", None, [], false, Some("%");
+    // Waveforms. ECG potentials (11073-10101 partition 2, 131328 + the lead number of the MDC_ECG_LEAD_*
+    // identifiers: I 1, II 2, V1-V6 3-8, III 61, aVR 62, aVL 63, aVF 64), as in the R4 core example
+    // Observation/ekg and the PHD IG rtsa-example-2; pleth from rtsa-example; thoracic impedance from a
+    // Mindray D-series PCD-01 capture. Waveforms are no vital signs: no LOINC, no vital-signs category.
+    ECG_ELEC_POTL = 131328, "MDC_ECG_ELEC_POTL", "ECG", None, [], false, Some("mV");
+    ECG_ELEC_POTL_I = 131329, "MDC_ECG_ELEC_POTL_I", "ECG lead I", None, [], false, Some("mV");
+    ECG_ELEC_POTL_II = 131330, "MDC_ECG_ELEC_POTL_II", "ECG lead II", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V1 = 131331, "MDC_ECG_ELEC_POTL_V1", "ECG lead V1", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V2 = 131332, "MDC_ECG_ELEC_POTL_V2", "ECG lead V2", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V3 = 131333, "MDC_ECG_ELEC_POTL_V3", "ECG lead V3", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V4 = 131334, "MDC_ECG_ELEC_POTL_V4", "ECG lead V4", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V5 = 131335, "MDC_ECG_ELEC_POTL_V5", "ECG lead V5", None, [], false, Some("mV");
+    ECG_ELEC_POTL_V6 = 131336, "MDC_ECG_ELEC_POTL_V6", "ECG lead V6", None, [], false, Some("mV");
+    ECG_ELEC_POTL_III = 131389, "MDC_ECG_ELEC_POTL_III", "ECG lead III", None, [], false, Some("mV");
+    ECG_ELEC_POTL_AVR = 131390, "MDC_ECG_ELEC_POTL_AVR", "ECG lead aVR", None, [], false, Some("mV");
+    ECG_ELEC_POTL_AVL = 131391, "MDC_ECG_ELEC_POTL_AVL", "ECG lead aVL", None, [], false, Some("mV");
+    ECG_ELEC_POTL_AVF = 131392, "MDC_ECG_ELEC_POTL_AVF", "ECG lead aVF", None, [], false, Some("mV");
+    PULS_OXIM_PLETH = 150452, "MDC_PULS_OXIM_PLETH", "Plethysmogram", None, [], false, None;
+    IMPED_TTHOR = 151780, "MDC_IMPED_TTHOR", "Thoracic impedance (respiration wave)", None, [], false, None;
+    // Ventilation (IHE PCD-01 from ventilators and monitors). Codes checked against the NIST RTMMS
+    // export and Philips' IntelliVue nomenclature; LOINC only where the MII ICU profiles (FHIR 4.0.1)
+    // pair it with that very MDC code. Both PEEP codes are in circulation (151804 from monitors,
+    // 151976 from ventilators): both are kept, neither "corrected" into the other. FiO2 has no LOINC
+    // (the MII profile forbids one). These are no R4 vital signs.
+    VENT_RESP_RATE = 151586, "MDC_VENT_RESP_RATE", "Ventilator respiratory rate", Some("33438-3"), [], false, Some("/min");
+    VOL_AWAY_TIDAL = 151868, "MDC_VOL_AWAY_TIDAL", "Tidal volume", None, [], false, Some("mL");
+    VENT_VOL_TIDAL = 151980, "MDC_VENT_VOL_TIDAL", "Tidal volume during ventilation", Some("76222-9"), [], false, Some("mL");
+    PRESS_AWAY_END_EXP_POS = 151804, "MDC_PRESS_AWAY_END_EXP_POS", "Positive end-expiratory pressure", None, [], false, Some("cm[H2O]");
+    VENT_PRESS_AWAY_END_EXP_POS = 151976, "MDC_VENT_PRESS_AWAY_END_EXP_POS", "Positive end-expiratory pressure (ventilator)", Some("76248-4"), [], false, Some("cm[H2O]");
+    CONC_AWAY_O2_INSP = 152196, "MDC_CONC_AWAY_O2_INSP", "Inspired oxygen fraction (FiO2)", None, [], false, Some("%");
+    PRESS_AWAY_INSP_MAX = 151817, "MDC_PRESS_AWAY_INSP_MAX", "Peak inspiratory pressure", None, [], false, Some("cm[H2O]");
+    VENT_PRESS_AWAY_MEAN = 151975, "MDC_VENT_PRESS_AWAY_MEAN", "Mean airway pressure (ventilator)", Some("60952-9"), [], false, Some("cm[H2O]");
+    PRESS_RESP_PLAT = 151784, "MDC_PRESS_RESP_PLAT", "Plateau pressure", None, [], false, Some("cm[H2O]");
+    VENT_PRESS_RESP_PLAT = 152424, "MDC_VENT_PRESS_RESP_PLAT", "Plateau pressure (ventilator)", Some("76259-1"), [], false, Some("cm[H2O]");
+    VOL_MINUTE_AWAY = 151880, "MDC_VOL_MINUTE_AWAY", "Minute volume", None, [], false, Some("L/min");
+    VENT_VOL_MINUTE_INSP = 152004, "MDC_VENT_VOL_MINUTE_INSP", "Inspired minute volume (ventilator)", Some("76009-0"), [], false, Some("L/min");
+    RATIO_IE = 151832, "MDC_RATIO_IE", "Inspiratory to expiratory time ratio", Some("75931-6"), [], false, None;
+    CONC_AWAY_CO2_ET = 151708, "MDC_CONC_AWAY_CO2_ET", "End-tidal CO2", Some("19891-1"), [], false, Some("mm[Hg]");
+    AWAY_CO2_ET = 151728, "MDC_AWAY_CO2_ET", "End-tidal CO2", None, [], false, Some("mm[Hg]");
     // -- glucose & CGM block (11073-10417 / -10425): owned by the glucose/CGM decoders --
     CONC_GLU_CAPILLARY_WHOLEBLOOD = 160184, "MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD", "Glucose in capillary whole blood", None, [], false, Some("mg/dL");
     CONC_GLU_CAPILLARY_PLASMA = 160188, "MDC_CONC_GLU_CAPILLARY_PLASMA", "Glucose in capillary plasma", None, [], false, Some("mg/dL");
@@ -179,6 +218,7 @@ pub static MDC_UNITS: &[(u32, &str, &str)] = &[
     (262656, "MDC_DIM_DIMLESS", "1"),
     (262688, "MDC_DIM_PERCENT", "%"),
     (263441, "MDC_DIM_CENTI_M", "cm"),
+    (263744, "MDC_DIM_X_L", "L"),
     (263762, "MDC_DIM_MILLI_L", "mL"),
     (263875, "MDC_DIM_KILO_G", "kg"),
     (263890, "MDC_DIM_MILLI_G", "mg"),
@@ -190,16 +230,55 @@ pub static MDC_UNITS: &[(u32, &str, &str)] = &[
     (264320, "MDC_DIM_SEC", "s"),
     (264338, "MDC_DIM_MILLI_SEC", "ms"),
     (264352, "MDC_DIM_MIN", "min"),
+    (264608, "MDC_DIM_PER_X_SEC", "/s"),
     (264864, "MDC_DIM_BEAT_PER_MIN", "/min"),
     (264928, "MDC_DIM_RESP_PER_MIN", "/min"),
     (265266, "MDC_DIM_MILLI_L_PER_HR", "mL/h"),
     (265619, "MDC_DIM_MICRO_G_PER_KG_PER_MIN", "ug/kg/min"),
+    (265216, "MDC_DIM_X_L_PER_MIN", "L/min"),
+    (265986, "MDC_DIM_HECTO_PASCAL", "hPa"),
     (265987, "MDC_DIM_KILO_PASCAL", "kPa"),
     (266016, "MDC_DIM_MMHG", "mm[Hg]"),
+    (266048, "MDC_DIM_CM_H2O", "cm[H2O]"),
+    (266098, "MDC_DIM_MILLI_BAR", "mbar"),
+    (266112, "MDC_DIM_X_JOULES", "J"),
+    (266400, "MDC_DIM_X_VOLT", "V"),
+    (266418, "MDC_DIM_MILLI_VOLT", "mV"),
+    (266419, "MDC_DIM_MICRO_VOLT", "uV"),
+    (266432, "MDC_DIM_X_OHM", "Ohm"),
     (266560, "MDC_DIM_FAHR", "[degF]"),
     (266866, "MDC_DIM_MILLI_MOLE_PER_L", "mmol/L"),
     (268192, "MDC_DIM_DEGC", "Cel"),
 ];
+
+/// The ECG leads: each lead's potential code and the lead's name.
+pub static ECG_LEADS: &[(MdcCode, &str)] = &[
+    (mdc::ECG_ELEC_POTL_I, "I"),
+    (mdc::ECG_ELEC_POTL_II, "II"),
+    (mdc::ECG_ELEC_POTL_III, "III"),
+    (mdc::ECG_ELEC_POTL_AVR, "aVR"),
+    (mdc::ECG_ELEC_POTL_AVL, "aVL"),
+    (mdc::ECG_ELEC_POTL_AVF, "aVF"),
+    (mdc::ECG_ELEC_POTL_V1, "V1"),
+    (mdc::ECG_ELEC_POTL_V2, "V2"),
+    (mdc::ECG_ELEC_POTL_V3, "V3"),
+    (mdc::ECG_ELEC_POTL_V4, "V4"),
+    (mdc::ECG_ELEC_POTL_V5, "V5"),
+    (mdc::ECG_ELEC_POTL_V6, "V6"),
+];
+
+/// The name of the ECG lead a code is the potential of (`I`, `aVR`, `V1`).
+pub fn ecg_lead(code: MdcCode) -> Option<&'static str> {
+    ECG_LEADS.iter().find(|(c, _)| *c == code).map(|(_, name)| *name)
+}
+
+/// The potential code of a lead by its name as reference ids spell it (`III`, `AVR`, `V1`; any case).
+pub fn ecg_lead_by_name(name: &str) -> Option<MdcCode> {
+    ECG_LEADS
+        .iter()
+        .find(|(_, lead)| lead.eq_ignore_ascii_case(name))
+        .map(|(code, _)| *code)
+}
 
 /// The UCUM unit of an MDC unit code, if the table knows it.
 pub fn ucum_for_mdc_unit(code: u32) -> Option<&'static str> {

@@ -351,6 +351,20 @@ pub fn read_payload_explained(
     settings: &MapSettings,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Reading>, Vec<LeftOut>), MapError> {
+    let (mut readings, left_out) = read_adapter(kind, payload, settings, now)?;
+    // A long recording becomes pieces an EHR can store, whichever adapter read it.
+    for reading in &mut readings {
+        crate::model::split_long_recordings(&mut reading.measurements);
+    }
+    Ok((readings, left_out))
+}
+
+fn read_adapter(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Reading>, Vec<LeftOut>), MapError> {
     match kind {
         AdapterKind::Ble => {
             let defaults = EnvelopeDefaults {
@@ -368,7 +382,7 @@ pub fn read_payload_explained(
                 received_at: now.fixed_offset(),
                 unqualified_patient_system: settings.unqualified_patient_system.as_deref(),
             };
-            let left_out = report
+            let mut left_out: Vec<LeftOut> = report
                 .foreign_rows
                 .iter()
                 .map(|row| LeftOut {
@@ -379,7 +393,12 @@ pub fn read_payload_explained(
                     ),
                 })
                 .collect();
-            Ok((pcd::readings(&report, &pcd_settings)?, left_out))
+            let (readings, rows) = pcd::readings_explained(&report, &pcd_settings)?;
+            left_out.extend(rows.into_iter().map(|row| LeftOut {
+                what: format!("OBX segment {}", row.segment),
+                reason: row.reason,
+            }));
+            Ok((readings, left_out))
         }
         AdapterKind::Declarative => {
             let (readings, explanation) =

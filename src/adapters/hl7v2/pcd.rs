@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use super::report::{significant, DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
+use super::waveform::{self, LeftOutRow};
 use crate::codes::mdc;
 use crate::model::{
     CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, Eui64, GatewayIdentity,
@@ -142,13 +143,22 @@ pub fn accept_message_type(message_type: Option<&str>, trigger_event: Option<&st
         _ => "outside HL7 table 0076 (MSH-9)".to_string(),
     };
     match (message_type, trigger_event) {
-        (Some("ORU"), Some("R01" | "R40" | "R42")) => Ok(()),
+        (Some("ORU"), Some("R01" | "W01" | "R40" | "R42")) => Ok(()),
         _ => Err(PcdError::NotDeviceObservation(kind)),
     }
 }
 
 /// The readings of a PCD-01 report, one per MDS, in path order.
 pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Result<Vec<Reading>, PcdError> {
+    readings_explained(report, settings).map(|(readings, _)| readings)
+}
+
+/// [`readings`], with the rows left out and why (a waveform that cannot be timed, a lead whose code
+/// and name disagree).
+pub fn readings_explained(
+    report: &DeviceObservationReport,
+    settings: &PcdSettings,
+) -> Result<(Vec<Reading>, Vec<LeftOutRow>), PcdError> {
     accept_message_type(Some(&report.message_type), Some(&report.trigger_event))?;
     let gateway = GatewayIdentity {
         id: report
@@ -174,6 +184,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
 
     let shared = shared_euis(&rows, &mds_numbers);
     let mut readings = Vec::new();
+    let mut left_out = Vec::new();
     for mds in mds_numbers {
         let in_mds: Vec<&(&ObxRow, Option<Hl7DateTime>)> =
             rows.iter().filter(|(r, _)| r.path.0.first() == Some(&mds)).collect();
@@ -183,7 +194,27 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
         let mut measurements = match report.trigger_event.as_str() {
             "R40" => alerts(&in_mds, &time_of),
             "R42" => events_and_metrics(&in_mds, &time_of),
-            _ => metrics(&in_mds, &time_of, |_| true),
+            // PCD-01 (`R01`, and `W01` for waveforms): the waveforms, then every other valued row.
+            _ => {
+                let waves = waveform::waveforms(&in_mds, &time_of, &part_of);
+                left_out.extend(waves.left_out);
+                // A range outside a waveform (an alarm limit pair) has no measurement of its own yet.
+                left_out.extend(
+                    in_mds
+                        .iter()
+                        .filter(|(r, _)| matches!(r.value, ObxValue::Range(..)) && !waves.consumed.contains(&r.segment))
+                        .map(|(r, _)| LeftOutRow {
+                            segment: r.segment,
+                            reason: format!(
+                                "OBX segment {} ({}): a numeric range (NR) that is no waveform's attribute is not mapped",
+                                r.segment, r.path
+                            ),
+                        }),
+                );
+                let mut measurements = metrics(&in_mds, &time_of, |r| !waves.consumed.contains(&r.segment));
+                measurements.extend(waves.measurements);
+                measurements
+            }
         };
         // MSH-11 `T` (training) or `D` (debugging): the whole message is not a patient's data
         // (Philips central stations send their demo beds so).
@@ -216,7 +247,7 @@ pub fn readings(report: &DeviceObservationReport, settings: &PcdSettings) -> Res
     if readings.is_empty() {
         return Err(PcdError::NoMetrics);
     }
-    Ok(readings)
+    Ok((readings, left_out))
 }
 
 type Rows<'a> = [&'a (&'a ObxRow, Option<Hl7DateTime>)];
@@ -231,7 +262,13 @@ fn metrics(
 ) -> Vec<Measurement> {
     let objects = fact_objects(rows);
     rows.iter()
-        .filter(|(r, _)| !is_device_row(r) && r.value != ObxValue::Empty && !is_system_id(r) && keep(r))
+        .filter(|(r, _)| {
+            !is_device_row(r)
+                && r.value != ObxValue::Empty
+                && !matches!(r.value, ObxValue::Range(..) | ObxValue::Samples(_))
+                && !is_system_id(r)
+                && keep(r)
+        })
         .map(|(row, obr_time)| {
             Measurement::simple(MdcCode(row.code.code), value(row), time_of(row, *obr_time))
                 .with_label(row.code.reference_id.clone())
@@ -475,6 +512,8 @@ fn value(row: &ObxRow) -> Value {
             text: text.clone(),
         },
         ObxValue::Text(text) => Value::Text(text.clone()),
+        // Waveforms are read by [`waveform`]; a range or array anywhere else is said as written.
+        ObxValue::Samples(_) | ObxValue::Range(..) => Value::Text(String::new()),
         ObxValue::Empty => Value::Text(String::new()),
     }
 }

@@ -112,6 +112,11 @@ pub enum ObxValue {
     },
     /// `ST`, `TX`, `FT`.
     Text(String),
+    /// `NA`: a numeric array, the samples of a waveform (`-0.53714565^-0.54203324`), each exactly as
+    /// sent.
+    Samples(Vec<Decimal>),
+    /// `NR`: a numeric range `low^high` (a waveform's `MDC_ATTR_DATA_RANGE`); either end may be open.
+    Range(Option<Decimal>, Option<Decimal>),
 }
 
 /// One OBX row.
@@ -345,12 +350,46 @@ fn value(segment: Segment<'_>, value_type: &str) -> Result<ObxValue, ReportError
             }
         }
         "ST" | "TX" | "FT" | "" => ObxValue::Text(field.component(1).unwrap_or_default().to_string()),
+        "NA" => {
+            let texts = field.repetitions().next().into_iter().flat_map(|r| r.component_texts());
+            let samples = texts
+                .enumerate()
+                .map(|(index, text)| {
+                    text.trim().parse::<Decimal>().map_err(|_| {
+                        error(
+                            segment,
+                            5,
+                            format!("sample {} of the numeric array (NA) is not a decimal number", index + 1),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            ObxValue::Samples(samples)
+        }
+        "NR" => {
+            let end = |c: usize| -> Result<Option<Decimal>, ReportError> {
+                match non_empty(field.component(c)) {
+                    Some(text) => text.parse().map(Some).map_err(|_| {
+                        error(
+                            segment,
+                            5,
+                            format!(
+                                "the {} end of the numeric range (NR) is not a decimal number",
+                                if c == 1 { "low" } else { "high" }
+                            ),
+                        )
+                    }),
+                    None => Ok(None),
+                }
+            };
+            ObxValue::Range(end(1)?, end(2)?)
+        }
         other => {
             return Err(error(
                 segment,
                 2,
                 format!(
-                    "value type ({} characters) is not supported (NM, CWE, CE, CNE, ST, TX, FT)",
+                    "value type ({} characters) is not supported (NM, NA, NR, CWE, CE, CNE, ST, TX, FT)",
                     other.chars().count()
                 ),
             ))
@@ -360,12 +399,21 @@ fn value(segment: Segment<'_>, value_type: &str) -> Result<ObxValue, ReportError
 
 fn obx_row(segment: Segment<'_>) -> Result<ObxRow, ReportError> {
     let value_type = non_empty(segment.get(2, 1)).unwrap_or_default();
+    let code = mdc_term(segment, 3)?;
+    let path = containment_path(segment)?;
+    let value = value(segment, &value_type)?;
+    // A row without a value (an MDS, VMD or channel) has no use for a unit: a placeholder there
+    // (`x^x^x`) says nothing about any measurement.
+    let unit = match value {
+        ObxValue::Empty => unit(segment).ok().flatten(),
+        _ => unit(segment)?,
+    };
     Ok(ObxRow {
         segment: segment.position(),
-        code: mdc_term(segment, 3)?,
-        path: containment_path(segment)?,
-        value: value(segment, &value_type)?,
-        unit: unit(segment)?,
+        code,
+        path,
+        value,
+        unit,
         reference_range: non_empty(segment.get(7, 1)),
         abnormal_flags: segment
             .field(8)

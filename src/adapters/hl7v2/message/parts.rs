@@ -263,6 +263,20 @@ impl<'m> Repetition<'m> {
         self.subcomponent(c, 1)
     }
 
+    /// Every component's first subcomponent, unescaped, in order (empty ones as `""`): one pass over
+    /// the repetition, for values made of many components (a waveform's samples).
+    pub fn component_texts(&self) -> impl Iterator<Item = &'m str> + 'm {
+        let this = *self;
+        self.components().map(move |component| {
+            let first = this.subcomponents(component).next().unwrap_or(component);
+            if this.literal {
+                this.message.slice(first)
+            } else {
+                this.message.value(first)
+            }
+        })
+    }
+
     /// Subcomponent `s` of component `c` (both 1-based), unescaped; `None` if empty or absent.
     pub fn subcomponent(&self, c: usize, s: usize) -> Option<&'m str> {
         let component = self.components().nth(c.checked_sub(1)?)?;
