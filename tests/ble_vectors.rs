@@ -209,7 +209,9 @@ fn facts(decoded: &Decoded) -> Value {
                 Value::Array(facts)
             };
         }
-        Decoded::GlucoseContext(_) | Decoded::CgmSessionStart(_) => panic!("no public vector for 2A34/2AAA"),
+        Decoded::GlucoseContext(_) | Decoded::CgmSessionStart(_) | Decoded::PolarEcg(_) => {
+            panic!("no vector file for 2A34/2AAA/Polar PMD (Polar's are in polar_ecg.rs and tests/waveforms.rs)")
+        }
     }
     Value::Object(f)
 }
@@ -300,7 +302,7 @@ fn every_public_vector_decodes_to_its_expected_values_or_is_rejected() {
             let error = result
                 .expect_err(&format!("{} must be rejected", file.display()))
                 .to_string();
-            let uuid = format!("{:04X}", characteristic.uuid());
+            let uuid = characteristic.uuid_text();
             assert!(
                 error.contains(&uuid),
                 "{}: error does not name the characteristic: {error}",

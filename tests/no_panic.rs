@@ -32,8 +32,8 @@ proptest! {
         let envelope = format!(
             r#"{{"gateway": {{"id": "hub"}}, "device": {{"address": "C4:7C:8D:6A:1F:20"}},
                 "patient": {{"system": "urn:oid:1.2.3", "value": "P1"}},
-                "characteristic": "{:04X}", "value": "{}", "receivedAt": "2026-11-21T10:00:00Z"}}"#,
-            characteristic.uuid(),
+                "characteristic": "{}", "value": "{}", "receivedAt": "2026-11-21T10:00:00Z"}}"#,
+            characteristic.uuid_text(),
             hex::encode(&bytes)
         );
         match fhirgate::pipeline::map_payload(fhirgate::adapters::AdapterKind::Ble, envelope.as_bytes(), &common::settings(), common::now()) {

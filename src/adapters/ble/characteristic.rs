@@ -17,27 +17,41 @@ pub enum CharacteristicIdError {
     Unsupported(u16),
 }
 
+/// Polar's PMD (Polar Measurement Data) data characteristic, lower case.
+pub const POLAR_PMD_DATA_UUID: &str = "fb005c82-02e7-f387-1cad-8acd2d8df0c8";
+
 /// The Bluetooth SIG base UUID's fixed tail: a 16-bit UUID `xxxx` is `0000xxxx-` followed by this.
 const BLUETOOTH_BASE_UUID_TAIL: &str = "-0000-1000-8000-00805f9b34fb";
 
 macro_rules! characteristics {
     ($($variant:ident = $uuid:literal, $name:literal;)*) => {
-        /// A supported health characteristic.
+        /// A supported health characteristic: the Bluetooth SIG's, by their 16-bit UUIDs, and a
+        /// vendor's stream by its 128-bit UUID.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Characteristic { $($variant,)* }
+        pub enum Characteristic {
+            $($variant,)*
+            /// Polar's PMD data characteristic (ECG from the H10): [`POLAR_PMD_DATA_UUID`].
+            PolarPmdData,
+        }
 
         impl Characteristic {
-            /// Every supported characteristic, in UUID order.
-            pub const ALL: &'static [Characteristic] = &[$(Characteristic::$variant,)*];
+            /// Every supported characteristic: the SIG's in UUID order, then the vendors'.
+            pub const ALL: &'static [Characteristic] = &[$(Characteristic::$variant,)* Characteristic::PolarPmdData];
 
-            /// The assigned 16-bit UUID.
-            pub const fn uuid(self) -> u16 {
-                match self { $(Characteristic::$variant => $uuid,)* }
+            /// The assigned 16-bit UUID of a SIG characteristic; `None` for a vendor's.
+            pub const fn short_uuid(self) -> Option<u16> {
+                match self {
+                    $(Characteristic::$variant => Some($uuid),)*
+                    Characteristic::PolarPmdData => None,
+                }
             }
 
-            /// The characteristic's name in the Bluetooth assigned numbers.
+            /// The characteristic's name in the Bluetooth assigned numbers (or the vendor's).
             pub const fn name(self) -> &'static str {
-                match self { $(Characteristic::$variant => $name,)* }
+                match self {
+                    $(Characteristic::$variant => $name,)*
+                    Characteristic::PolarPmdData => "Polar PMD Data (ECG)",
+                }
             }
 
             fn from_uuid(uuid: u16) -> Option<Self> {
@@ -71,6 +85,9 @@ impl Characteristic {
         if !lower.is_ascii() {
             return Err(malformed());
         }
+        if lower == POLAR_PMD_DATA_UUID {
+            return Ok(Characteristic::PolarPmdData);
+        }
         let short = if lower.len() == 36 {
             let (head, tail) = lower.split_at(8);
             if tail != BLUETOOTH_BASE_UUID_TAIL || !head.starts_with("0000") {
@@ -90,15 +107,26 @@ impl Characteristic {
     fn supported_list() -> String {
         Characteristic::ALL
             .iter()
-            .map(|c| format!("{:04X}", c.uuid()))
+            .map(|c| c.uuid_text())
             .collect::<Vec<_>>()
             .join(", ")
     }
 }
 
+impl Characteristic {
+    /// The UUID as hubs send it: `2A35` for a SIG characteristic, the full 128-bit form (upper case)
+    /// for a vendor's.
+    pub fn uuid_text(self) -> String {
+        match self.short_uuid() {
+            Some(short) => format!("{short:04X}"),
+            None => POLAR_PMD_DATA_UUID.to_ascii_uppercase(),
+        }
+    }
+}
+
 impl fmt::Display for Characteristic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04X} ({})", self.uuid(), self.name())
+        write!(f, "{} ({})", self.uuid_text(), self.name())
     }
 }
 

@@ -16,6 +16,7 @@ pub mod glucose;
 pub mod glucose_context;
 pub mod heart_rate;
 mod pairing;
+pub mod polar_ecg;
 pub mod pulse_oximetry;
 pub mod reader;
 pub mod temperature;
@@ -44,6 +45,8 @@ pub enum Decoded {
     /// The records of one CGM notification.
     Cgm(Vec<cgm::CgmRecord>),
     CgmSessionStart(cgm::CgmSessionStart),
+    /// A Polar H10 ECG frame.
+    PolarEcg(polar_ecg::EcgFrame),
 }
 
 /// Decodes one characteristic value.
@@ -64,6 +67,7 @@ pub fn decode(characteristic: Characteristic, bytes: &[u8]) -> Result<Decoded, F
         C::GlucoseMeasurementContext => Decoded::GlucoseContext(glucose_context::decode(bytes)?),
         C::CgmMeasurement => Decoded::Cgm(cgm::decode(bytes)?),
         C::CgmSessionStartTime => Decoded::CgmSessionStart(cgm::decode_session_start(bytes)?),
+        C::PolarPmdData => Decoded::PolarEcg(polar_ecg::decode(bytes)?),
     })
 }
 
@@ -80,6 +84,7 @@ impl Decoded {
             Decoded::BodyComposition(value) => value.measurements(time),
             Decoded::PulseOximetry(value) => value.measurements(time),
             Decoded::Glucose(value) => value.measurements(time, None),
+            Decoded::PolarEcg(value) => value.measurements(time),
             Decoded::GlucoseContext(_) | Decoded::Cgm(_) | Decoded::CgmSessionStart(_) => return None,
         })
     }
@@ -95,6 +100,8 @@ impl Decoded {
             Decoded::PulseOximetry(_) => DeviceKind::PulseOximeter,
             Decoded::Glucose(_) | Decoded::GlucoseContext(_) => DeviceKind::GlucoseMeter,
             Decoded::Cgm(_) | Decoded::CgmSessionStart(_) => DeviceKind::ContinuousGlucoseMonitor,
+            // The H10 is a heart-rate chest strap that also streams its ECG.
+            Decoded::PolarEcg(_) => DeviceKind::HeartRateSensor,
         })
     }
 }
