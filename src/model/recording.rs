@@ -2,8 +2,7 @@
 //! to the measurements of a reading.
 
 use super::measurement::{Measurement, Value};
-use super::time::EffectiveTime;
-use super::waveform::{SampleRate, SampledSeries};
+use super::waveform::{Sample, SampledSeries};
 
 /// The waveforms a measurement carries: its value, or its components' (the leads of an ECG).
 fn series_of(measurement: &Measurement) -> Vec<&SampledSeries> {
@@ -25,7 +24,8 @@ fn series_of(measurement: &Measurement) -> Vec<&SampledSeries> {
 ///
 /// The channels of one measurement (the leads of an ECG) are split together, so they must share a
 /// rate and a length; a measurement whose channels do not is left whole (its adapter makes such
-/// channels their own measurements).
+/// channels their own measurements). The samples are moved into their pieces, never copied whole: a
+/// recording costs its own size once, however many pieces it becomes.
 pub fn split_long_recordings(measurements: &mut Vec<Measurement>) {
     let mut appended = Vec::new();
     for measurement in measurements.iter_mut() {
@@ -41,13 +41,26 @@ pub fn split_long_recordings(measurements: &mut Vec<Measurement>) {
         if len <= piece {
             continue;
         }
-        let whole = measurement.clone();
-        let start = whole.time;
+        // The channels' samples, taken out; what is left is the template of every piece.
+        let mut channels: Vec<std::vec::IntoIter<Sample>> = samples_of(measurement)
+            .into_iter()
+            .map(|samples| std::mem::take(samples).into_iter())
+            .collect();
+        let template = measurement.clone();
+        let start = template.time;
+        let mut pieces = Vec::with_capacity(len.div_ceil(piece));
         let mut index = 0;
-        let mut pieces = Vec::new();
         while index < len {
             let end = (index + piece).min(len);
-            pieces.push(piece_of(&whole, &start, rate, index..end));
+            let mut next = template.clone();
+            for (slot, channel) in samples_of(&mut next).into_iter().zip(channels.iter_mut()) {
+                *slot = channel.by_ref().take(end - index).collect();
+            }
+            next.time = start.shifted(rate.offset_of(index));
+            if let Some(source) = &template.source {
+                next.source = Some(format!("{source}, samples {}–{}", index + 1, end));
+            }
+            pieces.push(next);
             index = end;
         }
         let mut pieces = pieces.into_iter();
@@ -59,35 +72,24 @@ pub fn split_long_recordings(measurements: &mut Vec<Measurement>) {
     measurements.extend(appended);
 }
 
-fn piece_of(
-    whole: &Measurement,
-    start: &EffectiveTime,
-    rate: SampleRate,
-    range: std::ops::Range<usize>,
-) -> Measurement {
-    let mut piece = whole.clone();
-    let cut = |value: &mut Value| {
-        if let Value::Samples(series) = value {
-            *series = series.piece(range.clone());
+/// The sample vectors of a measurement's waveforms, in the order of [`series_of`].
+fn samples_of(measurement: &mut Measurement) -> Vec<&mut Vec<Sample>> {
+    let mut all = Vec::new();
+    if let Some(Value::Samples(series)) = measurement.value.as_mut() {
+        all.push(&mut series.samples);
+    }
+    for component in &mut measurement.components {
+        if let Value::Samples(series) = &mut component.value {
+            all.push(&mut series.samples);
         }
-    };
-    if let Some(value) = piece.value.as_mut() {
-        cut(value);
     }
-    for component in &mut piece.components {
-        cut(&mut component.value);
-    }
-    piece.time = start.shifted(rate.offset_of(range.start));
-    if let Some(source) = &whole.source {
-        piece.source = Some(format!("{source}, samples {}–{}", range.start + 1, range.end));
-    }
-    piece
+    all
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClockQuality, Decimal, MdcCode, OffsetSource, Sample, Timestamp};
+    use crate::model::{ClockQuality, Decimal, EffectiveTime, MdcCode, OffsetSource, SampleRate, Timestamp};
     use chrono::{FixedOffset, NaiveDate};
 
     fn rate(text: &str) -> SampleRate {

@@ -147,26 +147,6 @@ impl SampledSeries {
             samples,
         }
     }
-
-    /// The samples in `range`, with everything else of the series.
-    pub(super) fn piece(&self, range: std::ops::Range<usize>) -> SampledSeries {
-        SampledSeries {
-            samples: self.samples.get(range).unwrap_or_default().to_vec(),
-            ..self.clone_without_samples()
-        }
-    }
-
-    fn clone_without_samples(&self) -> SampledSeries {
-        SampledSeries {
-            unit: self.unit.clone(),
-            origin: self.origin,
-            factor: self.factor,
-            rate: self.rate,
-            lower_limit: self.lower_limit,
-            upper_limit: self.upper_limit,
-            samples: Vec::new(),
-        }
-    }
 }
 
 #[cfg(test)]

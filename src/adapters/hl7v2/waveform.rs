@@ -13,7 +13,7 @@
 //! * A waveform without a sampling rate, or with one not in samples per second, cannot be timed: it
 //!   is left out with the reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::report::{ObxRow, ObxValue};
 use super::time::Hl7DateTime;
@@ -33,7 +33,7 @@ pub struct Waveforms {
     pub measurements: Vec<Measurement>,
     pub left_out: Vec<LeftOutRow>,
     /// The segments read here (waveform rows and their attributes), which are no metrics of their own.
-    pub consumed: Vec<usize>,
+    pub consumed: HashSet<usize>,
 }
 
 const MDC_ATTR_SAMP_RATE: &str = "MDC_ATTR_SAMP_RATE";
@@ -63,17 +63,30 @@ pub fn waveforms(
 ) -> Waveforms {
     let mut out = Waveforms::default();
     let mut channels: Vec<Channel<'_>> = Vec::new();
+    // Rows by the path of the row they are one level below, looked up once per waveform (a message
+    // of many waveforms must not cost rows × waveforms).
+    let is_waveform = |r: &ObxRow| matches!(r.value, ObxValue::Samples(_));
+    let waveform_paths: HashSet<&[u32]> = rows
+        .iter()
+        .map(|x| x.0)
+        .filter(|r| is_waveform(r))
+        .map(|r| r.path.0.as_slice())
+        .collect();
+    let mut below: HashMap<&[u32], Vec<&ObxRow>> = HashMap::new();
+    for row in rows.iter().map(|x| x.0) {
+        if let Some((_, parent)) = row.path.0.split_last() {
+            if waveform_paths.contains(parent) {
+                below.entry(parent).or_default().push(row);
+            }
+        }
+    }
     for (row, obr_time) in rows.iter().map(|x| **x) {
         let ObxValue::Samples(samples) = &row.value else {
             continue;
         };
-        out.consumed.push(row.segment);
+        out.consumed.insert(row.segment);
         // Its attributes: the rows one level below it.
-        let attributes: Vec<&ObxRow> = rows
-            .iter()
-            .map(|x| x.0)
-            .filter(|r| r.path.0.len() == row.path.0.len() + 1 && r.path.0.starts_with(&row.path.0))
-            .collect();
+        let attributes: &[&ObxRow] = below.get(row.path.0.as_slice()).map_or(&[], Vec::as_slice);
         out.consumed.extend(attributes.iter().map(|r| r.segment));
         let place = format!("OBX segment {} ({})", row.segment, row.path);
         let mut leave_out = |reason: String| {
