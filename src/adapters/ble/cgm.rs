@@ -27,16 +27,11 @@ use crate::codes::mdc;
 use crate::model::{EffectiveTime, Measurement, OffsetSource, QualityFlag, Value};
 
 /// CRC-16/MCRF4XX (reflected polynomial 0x8408, initial value 0xFFFF, no final XOR): the CGMS E2E-CRC.
+const E2E_CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_MCRF4XX);
+
+/// The CGMS E2E-CRC of `bytes`.
 pub fn crc16_mcrf4xx(bytes: &[u8]) -> u16 {
-    bytes.iter().fold(0xFFFF, |crc, &byte| {
-        (0..8).fold(crc ^ u16::from(byte), |crc, _| {
-            if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            }
-        })
-    })
+    E2E_CRC.checksum(bytes)
 }
 
 /// The 24-bit Sensor Status Annunciation: Status octet = bits 0–7, Cal/Temp = 8–15, Warning = 16–23.
