@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use fhirgate::adapters::AdapterKind;
 use fhirgate::pipeline::map_payload;
 use fhirgate::simulate::messages;
-use fhirgate::simulate::ward::{Kind, Ward};
+use fhirgate::simulate::ward::{BleDevice, Kind, Ward};
 use serde_json::Value;
 
 fn at() -> DateTime<Utc> {
@@ -48,14 +48,15 @@ fn quantity(observation: &Value) -> f64 {
 #[test]
 fn every_simulated_device_reading_maps_to_the_values_simulated() {
     let mut rng = fastrand::Rng::with_seed(42);
-    let mut ward = Ward::new(&mut rng, 16);
+    let mut ward = Ward::new(&mut rng, 24);
     assert_eq!(
         (ward.ble.len(), ward.monitors.len(), ward.pumps.len(), ward.clouds.len()),
-        (8, 4, 2, 2)
+        (12, 6, 3, 3)
     );
     let mut seen = Vec::new();
     for device in &mut ward.ble {
-        let value = device.next_value(&mut rng, at() + device.clock_offset);
+        let now = at() + device.clock_offset;
+        let value = device.next_value(&mut rng, now);
         let envelope = device.envelope(&value, at(), true);
         let values = device.values();
         let bundle = bundle(AdapterKind::Ble, envelope.to_string().as_bytes());
@@ -74,6 +75,10 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
                     values[1].round()
                 );
                 assert_eq!(quantity(observation(&bundle, "8867-4")), values[2].round());
+                // The intermediate cuff pressure before it: preliminary, as the cuff deflates.
+                let cuff = resource_coded(&bundle, "150300");
+                assert_eq!(quantity(cuff), BleDevice::cuff_pressure(values[0]));
+                assert_eq!(cuff["status"], "preliminary");
             }
             Kind::HeartRate => assert_eq!(quantity(observation(&bundle, "8867-4")), values[0].round()),
             Kind::Thermometer => {
@@ -93,6 +98,40 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
                 let glucose = observation(&bundle, "41653-7");
                 assert_eq!(glucose["valueQuantity"]["code"], "mg/dL", "{glucose}");
                 assert_eq!(quantity(glucose), values[0].round());
+                // Its context, paired by sequence number: the meal (8417868 preprandial,
+                // 8417872 postprandial, 8417876 fasting).
+                let meal = resource_coded(&bundle, "8417864");
+                let expected = 8417864 + 4 * u32::from(device.meal());
+                assert_eq!(
+                    meal["valueCodeableConcept"]["coding"][0]["code"],
+                    expected.to_string(),
+                    "{meal}"
+                );
+            }
+            Kind::Cgm => {
+                // Interstitial glucose at the session start plus the record's whole minutes.
+                let glucose = observation(&bundle, "99504-3");
+                assert_eq!(quantity(glucose), values[0].round());
+                let device_now = now + device.clock_offset;
+                let minutes = (device_now - device.session_start).num_minutes();
+                let expected = device.session_start + chrono::Duration::minutes(minutes);
+                assert_eq!(
+                    glucose["effectiveDateTime"],
+                    expected.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+                    "{glucose}"
+                );
+            }
+            Kind::ContinuousOximeter => {
+                assert_eq!(quantity(observation(&bundle, "59408-5")), values[0].round());
+                assert_eq!(quantity(observation(&bundle, "8867-4")), values[1].round());
+            }
+            Kind::EcgStrap => {
+                let ecg = &resource_coded(&bundle, "131328")["valueSampledData"];
+                let expected: Vec<String> = device.ecg.iter().map(i32::to_string).collect();
+                assert_eq!(ecg["data"], expected.join(" "));
+                assert_eq!(device.ecg.len(), 73);
+                assert_eq!(ecg["origin"]["code"], "uV");
+                assert_eq!(ecg["period"].to_string(), "7.692308");
             }
             Kind::Oximeter => {
                 assert_eq!(quantity(observation(&bundle, "59408-5")), values[0].round());
@@ -117,7 +156,11 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
         }
         seen.push(device.kind);
     }
-    assert_eq!(seen[..7], Kind::ALL, "every kind of device is on a ward of sixteen");
+    assert_eq!(
+        seen[..10],
+        Kind::ALL,
+        "every kind of device is on a ward of twenty-four"
+    );
 
     // The monitors' PCD-01 reports and PCD-04 alarms map to their patient and values.
     let monitor = &ward.monitors[0];
@@ -206,6 +249,17 @@ fn every_simulated_device_reading_maps_to_the_values_simulated() {
     );
     assert_eq!(bp["subject"]["identifier"]["value"], account.patient.value);
     assert_eq!(bp["effectiveDateTime"], "2026-12-04T09:30:15+00:00");
+}
+
+/// The resource whose first coding is `mdc`.
+fn resource_coded<'b>(bundle: &'b Value, mdc: &str) -> &'b Value {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["code"]["coding"][0]["code"] == mdc)
+        .unwrap_or_else(|| panic!("no {mdc} in {bundle}"))
 }
 
 fn observation_any(bundle: &Value) -> &Value {

@@ -106,6 +106,79 @@ pub fn spot_check(spo2: f64, pulse: f64, at: DateTime<Utc>) -> Vec<u8> {
     bytes
 }
 
+/// Intermediate Cuff Pressure (2A36), mmHg: the cuff's pressure while it deflates (diastolic and MAP
+/// unused: NaN), with the measurement's timestamp.
+pub fn cuff_pressure(mm_hg: f64, at: DateTime<Utc>) -> Vec<u8> {
+    const NAN: [u8; 2] = 0x07FF_u16.to_le_bytes();
+    let mut bytes = vec![0b0000_0010];
+    bytes.extend(sfloat(mm_hg, 0));
+    bytes.extend(NAN);
+    bytes.extend(NAN);
+    bytes.extend(date_time(at));
+    bytes
+}
+
+/// Glucose Measurement (2A18) announcing its context (flags bit 4), and the Glucose Measurement
+/// Context (2A34) with the same sequence number and a meal (1 preprandial, 2 postprandial, 3 fasting).
+pub fn glucose_with_context(sequence: u16, mg_per_dl: f64, meal: u8, at: DateTime<Utc>) -> (Vec<u8>, Vec<u8>) {
+    let mut measurement = glucose(sequence, mg_per_dl, at);
+    if let Some(flags) = measurement.first_mut() {
+        *flags |= 0b0001_0000;
+    }
+    let mut context = vec![0b0000_0010];
+    context.extend(sequence.to_le_bytes());
+    context.push(meal);
+    (measurement, context)
+}
+
+/// PLX Continuous Measurement (2A5F): SpO2 % and pulse rate (normal averaging), no timestamp.
+pub fn continuous_oximetry(spo2: f64, pulse: f64) -> Vec<u8> {
+    let mut bytes = vec![0];
+    bytes.extend(sfloat(spo2, 0));
+    bytes.extend(sfloat(pulse, 0));
+    bytes
+}
+
+/// CRC-16/MCRF4XX, the CGMS E2E-CRC.
+const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_MCRF4XX);
+
+fn e2e_crc(bytes: &[u8]) -> [u8; 2] {
+    CRC.checksum(bytes).to_le_bytes()
+}
+
+/// CGM Measurement (2AA7): one record, glucose in mg/dL, `minutes` after the session start, with its
+/// E2E-CRC.
+pub fn cgm_record(mg_per_dl: f64, minutes: u16) -> Vec<u8> {
+    let mut record = vec![8, 0];
+    record.extend(sfloat(mg_per_dl, 0));
+    record.extend(minutes.to_le_bytes());
+    let crc = e2e_crc(&record);
+    record.extend(crc);
+    record
+}
+
+/// CGM Session Start Time (2AAA): the start in UTC (time zone 0, standard time), with its E2E-CRC.
+pub fn cgm_session_start(start: DateTime<Utc>) -> Vec<u8> {
+    let mut bytes = date_time(start).to_vec();
+    bytes.extend([0, 0]);
+    let crc = e2e_crc(&bytes);
+    bytes.extend(crc);
+    bytes
+}
+
+/// A Polar PMD ECG data frame (the H10's frame type 0): measurement type 0, the sensor's timestamp
+/// in ns (little-endian u64), frame type 0, then each sample as 3-byte little-endian signed µV.
+pub fn polar_ecg(sensor_ns: u64, microvolts: &[i32]) -> Vec<u8> {
+    let mut bytes = vec![0x00];
+    bytes.extend(sensor_ns.to_le_bytes());
+    bytes.push(0x00);
+    for uv in microvolts {
+        let [a, b, c, _] = (*uv).clamp(-8_388_608, 8_388_607).to_le_bytes();
+        bytes.extend([a, b, c]);
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +191,23 @@ mod tests {
         assert_eq!(sfloat(36.6, 1), [0x6E, 0xF1]);
         // 36.6 as FLOAT: mantissa 0x00016E, exponent 0xFF.
         assert_eq!(float(36.6, 1), [0x6E, 0x01, 0x00, 0xFF]);
+    }
+
+    #[test]
+    fn cgm_values_carry_the_crc_the_cgms_check_value_gives() {
+        // CRC-16/MCRF4XX of "123456789" is 0x6F91 (the catalogue's check value).
+        assert_eq!(e2e_crc(b"123456789"), 0x6F91_u16.to_le_bytes());
+        let record = cgm_record(110.0, 5);
+        assert_eq!(record.len(), 8);
+        assert_eq!(record[0], 8, "the size byte counts the whole record");
+    }
+
+    #[test]
+    fn polar_samples_are_three_byte_little_endian_signed() {
+        // Polar's vector: -32766 µV is 02 80 FF, 32770 µV is 02 80 00.
+        assert_eq!(
+            polar_ecg(2_000_000_000, &[-32766, 32770]),
+            vec![0x00, 0x00, 0x94, 0x35, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x80, 0xFF, 0x02, 0x80, 0x00]
+        );
     }
 }

@@ -272,16 +272,18 @@ pub async fn run(
         };
         let fault = (rng.f64() < options.faults).then(|| applicable[rng.usize(..applicable.len())]);
         let send = if let Some(device) = ward.ble.get_mut(pick) {
-            let mut value = device.next_value(&mut rng, now);
-            let mut envelope = device.envelope(&value, now, true);
+            let mut notifications = device.next_value(&mut rng, now);
+            let mut envelope = device.envelope(&notifications, now, true);
             match fault {
                 Some(Fault::BadFrame) => {
-                    value.truncate(1);
-                    envelope["value"] = serde_json::Value::String(hex::encode(&value));
+                    if let Some(first) = notifications.first_mut() {
+                        first.value.truncate(1);
+                    }
+                    envelope = device.envelope(&notifications, now, true);
                 }
                 Some(Fault::UnknownDevice) => {
                     unknown_devices += 1;
-                    envelope = device.envelope(&value, now, false);
+                    envelope = device.envelope(&notifications, now, false);
                     envelope["device"]["address"] = serde_json::Value::String(format!(
                         "5A:1E:FF:00:{:02X}:{:02X}",
                         unknown_devices >> 8,

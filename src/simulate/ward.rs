@@ -27,10 +27,34 @@ pub enum Kind {
     Glucometer,
     Oximeter,
     BodyComposition,
+    /// A continuous glucose monitor (records with the session start, each with its E2E-CRC).
+    Cgm,
+    /// A bedside-style oximeter streaming PLX continuous measurements.
+    ContinuousOximeter,
+    /// A Polar H10 chest strap streaming its ECG.
+    EcgStrap,
+}
+
+/// The characteristic UUIDs the simulator writes.
+pub const BLOOD_PRESSURE: &str = "2A35";
+pub const INTERMEDIATE_CUFF_PRESSURE: &str = "2A36";
+pub const GLUCOSE: &str = "2A18";
+pub const GLUCOSE_CONTEXT: &str = "2A34";
+pub const CGM_MEASUREMENT: &str = "2AA7";
+pub const CGM_SESSION_START: &str = "2AAA";
+pub const POLAR_PMD_DATA: &str = "FB005C82-02E7-F387-1CAD-8ACD2D8DF0C8";
+/// The H10 sends its ECG at 130 Hz; a frame holds 73 samples.
+pub const ECG_SAMPLES_PER_FRAME: usize = 73;
+
+/// One characteristic value a device notifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub characteristic: &'static str,
+    pub value: Vec<u8>,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::BloodPressure,
         Kind::HeartRate,
         Kind::Thermometer,
@@ -38,18 +62,26 @@ impl Kind {
         Kind::Glucometer,
         Kind::Oximeter,
         Kind::BodyComposition,
+        Kind::Cgm,
+        Kind::ContinuousOximeter,
+        Kind::EcgStrap,
     ];
 
-    /// The characteristic it notifies.
-    pub fn characteristic(self) -> &'static str {
+    /// The characteristics it notifies, in the order a hub forwards them: a blood pressure monitor
+    /// sends its intermediate cuff pressure before the result, a glucose meter its record and then
+    /// the record's context, a CGM its record with the session's start.
+    pub fn characteristics(self) -> &'static [&'static str] {
         match self {
-            Kind::BloodPressure => "2A35",
-            Kind::HeartRate => "2A37",
-            Kind::Thermometer => "2A1C",
-            Kind::Scale => "2A9D",
-            Kind::Glucometer => "2A18",
-            Kind::Oximeter => "2A5E",
-            Kind::BodyComposition => "2A9C",
+            Kind::BloodPressure => &[INTERMEDIATE_CUFF_PRESSURE, BLOOD_PRESSURE],
+            Kind::HeartRate => &["2A37"],
+            Kind::Thermometer => &["2A1C"],
+            Kind::Scale => &["2A9D"],
+            Kind::Glucometer => &[GLUCOSE, GLUCOSE_CONTEXT],
+            Kind::Oximeter => &["2A5E"],
+            Kind::BodyComposition => &["2A9C"],
+            Kind::Cgm => &[CGM_MEASUREMENT, CGM_SESSION_START],
+            Kind::ContinuousOximeter => &["2A5F"],
+            Kind::EcgStrap => &[POLAR_PMD_DATA],
         }
     }
 
@@ -62,6 +94,9 @@ impl Kind {
             Kind::Glucometer => "SIM-GL-1",
             Kind::Oximeter => "SIM-OX-1",
             Kind::BodyComposition => "SIM-BC-1",
+            Kind::Cgm => "SIM-CGM-1",
+            Kind::ContinuousOximeter => "SIM-OXC-1",
+            Kind::EcgStrap => "SIM-ECG-1",
         }
     }
 }
@@ -107,6 +142,10 @@ pub struct BleDevice {
     /// How far the device's clock is off (most are right; some are minutes off).
     pub clock_offset: Duration,
     pub sequence: u16,
+    /// A CGM's session start, by the device's clock.
+    pub session_start: DateTime<Utc>,
+    /// The last ECG frame's samples (µV), for the tests to compare.
+    pub ecg: Vec<i32>,
     values: Vec<Drift>,
 }
 
@@ -131,8 +170,12 @@ impl BleDevice {
                 Drift::new(rng, 24.0, 6.0, 0.3, 5.0, 60.0),
                 Drift::new(rng, 76.0, 15.0, 0.2, 40.0, 160.0),
             ],
+            // mg/dL (interstitial fluid)
+            Kind::Cgm => vec![Drift::new(rng, 115.0, 25.0, 4.0, 50.0, 350.0)],
+            // heart rate, which shapes the ECG's beats
+            Kind::EcgStrap => vec![Drift::new(rng, 70.0, 10.0, 2.0, 45.0, 150.0)],
             // SpO2 %, pulse
-            Kind::Oximeter => vec![
+            Kind::Oximeter | Kind::ContinuousOximeter => vec![
                 Drift::new(rng, 97.0, 1.5, 0.6, 85.0, 100.0),
                 Drift::new(rng, 74.0, 10.0, 2.0, 40.0, 160.0),
             ],
@@ -157,6 +200,9 @@ impl BleDevice {
             patient,
             clock_offset,
             sequence: rng.u16(..1000),
+            // A sensor worn for up to five days.
+            session_start: DateTime::<Utc>::UNIX_EPOCH,
+            ecg: Vec::new(),
             values,
         }
     }
@@ -166,25 +212,74 @@ impl BleDevice {
         self.values.iter().map(|drift| drift.value).collect()
     }
 
-    /// The next reading: the characteristic's value bytes, taken at `now` by the device's clock.
-    pub fn next_value(&mut self, rng: &mut fastrand::Rng, now: DateTime<Utc>) -> Vec<u8> {
+    /// The meal a glucose reading's context names (1 preprandial, 2 postprandial, 3 fasting), from
+    /// its sequence number.
+    pub fn meal(&self) -> u8 {
+        (self.sequence % 3) as u8 + 1
+    }
+
+    /// The intermediate cuff pressure a blood pressure monitor reports before its result: the cuff
+    /// deflating past 20 mmHg above the systolic pressure.
+    pub fn cuff_pressure(systolic: f64) -> f64 {
+        systolic.round() + 20.0
+    }
+
+    /// The next reading: the characteristics' value bytes, taken at `now` by the device's clock.
+    pub fn next_value(&mut self, rng: &mut fastrand::Rng, now: DateTime<Utc>) -> Vec<Notification> {
         let values: Vec<f64> = self.values.iter_mut().map(|drift| drift.next(rng)).collect();
         let at = now + self.clock_offset;
         let value = |i: usize| values.get(i).copied().unwrap_or_default();
         self.sequence = self.sequence.wrapping_add(1);
-        match self.kind {
-            Kind::BloodPressure => gatt::blood_pressure(value(0), value(1), value(2), at),
-            Kind::HeartRate => gatt::heart_rate(value(0)),
-            Kind::Thermometer => gatt::temperature(value(0), at),
-            Kind::Scale => gatt::weight(value(0), at),
-            Kind::Glucometer => gatt::glucose(self.sequence, value(0), at),
-            Kind::Oximeter => gatt::spot_check(value(0), value(1), at),
-            Kind::BodyComposition => gatt::body_composition(value(0), value(1), at),
-        }
+        let [first, second] = match self.kind {
+            Kind::BloodPressure => [
+                Some(gatt::cuff_pressure(Self::cuff_pressure(value(0)), at)),
+                Some(gatt::blood_pressure(value(0), value(1), value(2), at)),
+            ],
+            Kind::HeartRate => [Some(gatt::heart_rate(value(0))), None],
+            Kind::Thermometer => [Some(gatt::temperature(value(0), at)), None],
+            Kind::Scale => [Some(gatt::weight(value(0), at)), None],
+            Kind::Glucometer => {
+                let (measurement, context) = gatt::glucose_with_context(self.sequence, value(0), self.meal(), at);
+                [Some(measurement), Some(context)]
+            }
+            Kind::Oximeter => [Some(gatt::spot_check(value(0), value(1), at)), None],
+            Kind::BodyComposition => [Some(gatt::body_composition(value(0), value(1), at)), None],
+            Kind::Cgm => {
+                // The session began on the device's clock up to five days ago, on a whole minute.
+                if self.session_start == DateTime::<Utc>::UNIX_EPOCH {
+                    let minutes_ago = rng.i64(30..5 * 24 * 60);
+                    let start = at - Duration::minutes(minutes_ago);
+                    self.session_start = start - Duration::seconds(i64::from(chrono::Timelike::second(&start)));
+                }
+                let minutes = ((at - self.session_start).num_minutes()).clamp(0, i64::from(u16::MAX)) as u16;
+                [
+                    Some(gatt::cgm_record(value(0), minutes)),
+                    Some(gatt::cgm_session_start(self.session_start)),
+                ]
+            }
+            Kind::ContinuousOximeter => [Some(gatt::continuous_oximetry(value(0), value(1))), None],
+            Kind::EcgStrap => {
+                self.ecg = ecg_frame(rng, value(0), self.sequence);
+                let sensor_ns = u64::from(self.sequence) * 561_538_461;
+                [Some(gatt::polar_ecg(sensor_ns, &self.ecg)), None]
+            }
+        };
+        self.kind
+            .characteristics()
+            .iter()
+            .zip([first, second].into_iter().flatten())
+            .map(|(characteristic, value)| Notification { characteristic, value })
+            .collect()
     }
 
-    /// The hub envelope for `value`, received now.
-    pub fn envelope(&self, value: &[u8], now: DateTime<Utc>, with_patient: bool) -> serde_json::Value {
+    /// The hub envelope for `notifications`, received now: one value as `characteristic`/`value`,
+    /// several as `notifications`.
+    pub fn envelope(
+        &self,
+        notifications: &[Notification],
+        now: DateTime<Utc>,
+        with_patient: bool,
+    ) -> serde_json::Value {
         let mut envelope = serde_json::json!({
             "gateway": {"id": self.hub},
             "device": {
@@ -193,16 +288,45 @@ impl BleDevice {
                 "model": self.kind.model(),
                 "serial": self.serial,
             },
-            "characteristic": self.kind.characteristic(),
-            "value": hex::encode(value),
             "receivedAt": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "utcOffset": "+00:00",
         });
+        match notifications {
+            [one] => {
+                envelope["characteristic"] = serde_json::Value::from(one.characteristic);
+                envelope["value"] = serde_json::Value::from(hex::encode(&one.value));
+            }
+            several => {
+                envelope["notifications"] = several
+                    .iter()
+                    .map(|n| serde_json::json!({"characteristic": n.characteristic, "value": hex::encode(&n.value)}))
+                    .collect();
+            }
+        }
         if with_patient {
             envelope["patient"] = serde_json::json!({"system": self.patient.system, "value": self.patient.value});
         }
         envelope
     }
+}
+
+/// One ECG frame's samples in µV: a beat shape (a QRS spike over a small T wave) at `heart_rate`,
+/// with a little noise, continuing from the frame number.
+fn ecg_frame(rng: &mut fastrand::Rng, heart_rate: f64, frame: u16) -> Vec<i32> {
+    let per_beat = (130.0 * 60.0 / heart_rate.max(30.0)).round().max(1.0) as usize;
+    let first = usize::from(frame) * ECG_SAMPLES_PER_FRAME;
+    (first..first + ECG_SAMPLES_PER_FRAME)
+        .map(|n| {
+            let phase = n % per_beat;
+            let wave = match phase {
+                0 => 1100,
+                1 | 2 => -250,
+                p if p > per_beat / 3 && p < per_beat / 2 => 180,
+                _ => 0,
+            };
+            wave + rng.i32(-25..=25)
+        })
+        .collect()
 }
 
 /// A bedside monitor on the HL7 v2 network, with its patient.
