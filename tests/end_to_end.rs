@@ -479,6 +479,54 @@ fn a_pump_reading_without_patient_waits_and_is_delivered_once_the_device_is_asso
         .json()
         .unwrap();
     assert_eq!(listed["associations"].as_array().unwrap().len(), 2, "both stored ones");
+
+    // The pump goes to another patient at noon: end the association then, and the next one fits.
+    let end = |id: &Value, body: serde_json::Value| {
+        harness::http()
+            .post(bridge.url(&format!("/admin/associations/{id}/end")))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let ended = end(&answer["id"], serde_json::json!({ "to": "2026-11-21T12:00:00+01:00" }));
+    assert_eq!(ended.status().as_u16(), 200);
+    let ended: Value = ended.json().unwrap();
+    assert_eq!(ended["association"]["to"], "2026-11-21T12:00:00+01:00");
+    assert_eq!(ended["association"]["patient"]["value"], "MRN-4711");
+    let later = end(&answer["id"], serde_json::json!({ "to": "2026-11-22T12:00:00+01:00" }));
+    assert_eq!(later.status().as_u16(), 400, "an end is never moved later");
+    assert!(later.text().unwrap().contains("already ends"));
+    let before_start = end(&answer["id"], serde_json::json!({ "to": "2026-11-20T12:00:00+01:00" }));
+    assert_eq!(
+        before_start.status().as_u16(),
+        400,
+        "an end before its start is refused"
+    );
+    assert_eq!(
+        end(
+            &serde_json::json!(999_999),
+            serde_json::json!({ "to": "2026-11-21T12:00:00+01:00" })
+        )
+        .status()
+        .as_u16(),
+        404
+    );
+    let next = post(serde_json::json!({
+        "device": { "systemId": "00-12-21-18-39-00-00-03" },
+        "patient": { "system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-0002" },
+        "from": "2026-11-21T12:00:00+01:00"
+    }));
+    assert_eq!(
+        next.status().as_u16(),
+        201,
+        "the next patient's association no longer overlaps"
+    );
+    // What was delivered stays delivered, under the patient of its time.
+    assert_eq!(
+        fhir.resources("Observation?code=157784")[0]["subject"]["identifier"]["value"],
+        "MRN-4711"
+    );
 }
 
 #[test]

@@ -108,6 +108,36 @@ impl Associations {
         Ok((id, replayed))
     }
 
+    /// Ends a stored entry at `to` (RFC 3339): readings after it no longer go to its patient, readings
+    /// before it still do (what was delivered stays delivered). `to` must come after the entry's
+    /// `from`, and may only shorten an entry that already ends. `None` when there is no entry with
+    /// that number.
+    pub fn end(&self, id: u64, to: &str) -> Result<Option<serde_json::Value>, AssociationUpdateError> {
+        let Some((_, stored)) = self.outbox.associations()?.into_iter().find(|(n, _)| *n == id) else {
+            return Ok(None);
+        };
+        let mut entry: serde_json::Value = serde_json::from_slice(&stored)
+            .map_err(|_| AssociationUpdateError::Invalid("the stored association is not readable".into()))?;
+        let end = chrono::DateTime::parse_from_rfc3339(to)
+            .map_err(|_| AssociationUpdateError::Invalid("`to` is not an RFC 3339 date-time".into()))?;
+        let ends_later = entry["to"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|current| end > current);
+        if ends_later {
+            return Err(AssociationUpdateError::Invalid(
+                "the association already ends before that time; ending it later would give readings a patient                  they were not filed under (add a new association instead)"
+                    .into(),
+            ));
+        }
+        entry["to"] = serde_json::Value::String(end.to_rfc3339());
+        let bytes = serde_json::to_vec(&entry).map_err(|e| AssociationUpdateError::Invalid(e.to_string()))?;
+        parse_entry(&bytes).map_err(AssociationUpdateError::Invalid)?;
+        self.outbox.replace_association(id, &bytes)?;
+        self.refresh()?;
+        Ok(Some(entry))
+    }
+
     /// Removes a stored entry; false when there is none with that number.
     pub fn remove(&self, id: u64) -> Result<bool, AssociationUpdateError> {
         let removed = self.outbox.remove_association(id)?;

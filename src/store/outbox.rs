@@ -375,6 +375,19 @@ impl Outbox {
         self.write(|txn| insert_next(txn, ASSOCIATIONS, entry))
     }
 
+    /// Replaces a stored association's entry (an association ended); false when there is none with
+    /// that number.
+    pub fn replace_association(&self, id: u64, entry: &[u8]) -> Result<bool, OutboxError> {
+        self.write(|txn| {
+            let mut table = txn.open_table(ASSOCIATIONS)?;
+            if table.get(id)?.is_none() {
+                return Ok(false);
+            }
+            table.insert(id, entry)?;
+            Ok(true)
+        })
+    }
+
     /// Removes a stored association; false when there was none with that number.
     pub fn remove_association(&self, id: u64) -> Result<bool, OutboxError> {
         self.write(|txn| Ok(txn.open_table(ASSOCIATIONS)?.remove(id)?.is_some()))

@@ -117,7 +117,23 @@ try {
   await page.waitForFunction(() => /association \d+ added/.test(document.getElementById("status").textContent));
   await page.waitForSelector("#associations tbody tr");
   check((await page.textContent("#associations tbody")).includes("SIM-MRN-0099"), "the association is listed");
+  // Ending it now fills its end time, and the button goes.
+  await page.locator("#associations tbody tr").first().getByRole("button", { name: /^End \d+ now/ }).click();
+  // The status line is the overview's too (it refreshes): the row itself says the association ended.
+  await page.waitForFunction(
+    () =>
+      (document.querySelector("#associations tbody tr td:nth-child(5)")?.textContent ?? "").length > 0 ||
+      document.getElementById("assoc-result").textContent.length > 0
+  );
+  check((await page.textContent("#assoc-result")) === "", `ending is accepted: ${await page.textContent("#assoc-result")}`);
+  const until = await page.locator("#associations tbody tr").first().locator("td").nth(4).textContent();
+  check(!Number.isNaN(Date.parse(until)) && Date.parse(until) <= Date.now(), `the association ends now (until: ${until})`);
+  check((await page.locator("#associations tbody tr").first().getByRole("button", { name: /^End/ }).count()) === 0, "an ended association cannot be ended again from the console");
   await shot(page, "associations");
+  // Removing it takes the row away (the table is drawn again).
+  await page.locator("#associations tbody tr").first().getByRole("button", { name: /^Remove/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll("#associations tbody tr").length === 0);
+  check(true, "a removed association leaves the list");
 
   // Mappings: listed, and the playground with a good and a bad payload.
   await page.click("#tab-mappings");

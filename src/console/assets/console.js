@@ -244,17 +244,36 @@ async function replay(ids) {
 
 // ---- associations
 async function associations() {
-  const { associations } = await getJson("/admin/associations");
+  // Not named `associations`: the buttons below call the function of that name.
+  const { associations: list } = await getJson("/admin/associations");
   const body = $("associations").tBodies[0];
   body.replaceChildren();
-  for (const { id, association } of associations) {
+  for (const { id, association } of list) {
     const row = body.insertRow();
     cell(row, id);
     cell(row, JSON.stringify(association.device));
     cell(row, association.patient ? `${association.patient.system}|${association.patient.value}` : "");
     cell(row, association.from);
     cell(row, association.to);
-    cell(row, "").appendChild(
+    const actions = cell(row, "");
+    if (!association.to) {
+      actions.appendChild(
+        button(`End ${id} now`, async () => {
+          const response = await fetch(`/admin/associations/${id}/end`, {
+            method: "POST",
+            headers: { ...ADMIN, "Content-Type": "application/json" },
+            body: JSON.stringify({ to: new Date().toISOString() }),
+          });
+          const answer = await response.json().catch(() => ({}));
+          $("assoc-result").textContent = response.ok
+            ? ""
+            : `${answer.title || response.status}: ${answer.detail || ""}`;
+          await associations();
+          if (response.ok) status(`association ${id} ended`);
+        })
+      );
+    }
+    actions.appendChild(
       button(`Remove ${id}`, async () => {
         await fetch(`/admin/associations/${id}`, { method: "DELETE", headers: ADMIN });
         await associations();

@@ -24,6 +24,7 @@ pub fn router() -> Router<HttpState> {
         .route("/admin/dead-letters/{id}/replay", post(replay_dead_letter))
         .route("/admin/associations", get(list_associations).post(add_association))
         .route("/admin/associations/{id}", delete(remove_association))
+        .route("/admin/associations/{id}/end", post(end_association))
         .route_layer(axum::middleware::from_fn(admin_guard))
 }
 
@@ -192,6 +193,32 @@ async fn add_association(State(state): State<HttpState>, body: Bytes) -> Result<
         Json(json!({ "id": id, "replayedDeadLetters": replayed })),
     )
         .into_response())
+}
+
+/// Ends an association at the time a JSON body `{"to": "2026-12-04T10:00:00Z"}` gives.
+async fn end_association(
+    State(state): State<HttpState>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let request: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            format!("the body is not JSON: {}", crate::privacy::json_error(&e)),
+        )
+    })?;
+    let Some(to) = request["to"].as_str() else {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "the body names no `to` (an RFC 3339 date-time)",
+        ));
+    };
+    match association_registry(&state)?.end(id, to)? {
+        Some(entry) => Ok(Json(json!({ "id": id, "association": entry })).into_response()),
+        None => Err(Problem::not_found("No such association", format!("{id}"))),
+    }
 }
 
 async fn remove_association(State(state): State<HttpState>, Path(id): Path<u64>) -> Result<Response, Problem> {
