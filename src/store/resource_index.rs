@@ -92,6 +92,49 @@ impl ResourceIndex {
         })
     }
 
+    /// For each conditional-create key the resource it made, and for each reference where its line
+    /// is, read in one transaction (a Bundle's lookups, all at once).
+    #[allow(clippy::type_complexity)]
+    pub fn lookup(
+        &self,
+        keys: &[&str],
+        references: &[&str],
+    ) -> Result<(Vec<Option<String>>, Vec<Option<Place>>), OutboxError> {
+        self.store
+            .with(|db| {
+                let fail = |e: redb::Error| self.store.failure(e);
+                let txn = db.begin_read().map_err(|e| fail(e.into()))?;
+                let found = match txn.open_table(KEYS) {
+                    Ok(table) => keys
+                        .iter()
+                        .map(|key| Ok(table.get(*key)?.map(|v| v.value().to_string())))
+                        .collect::<Result<Vec<_>, redb::StorageError>>()
+                        .map_err(|e| fail(e.into()))?,
+                    Err(redb::TableError::TableDoesNotExist(_)) => vec![None; keys.len()],
+                    Err(e) => return Err(fail(e.into())),
+                };
+                let places = match txn.open_table(PLACES) {
+                    Ok(table) => references
+                        .iter()
+                        .map(|reference| {
+                            Ok(table.get(*reference)?.map(|v| {
+                                let (file, offset) = v.value();
+                                Place {
+                                    file: file.to_string(),
+                                    offset,
+                                }
+                            }))
+                        })
+                        .collect::<Result<Vec<_>, redb::StorageError>>()
+                        .map_err(|e| fail(e.into()))?,
+                    Err(redb::TableError::TableDoesNotExist(_)) => vec![None; references.len()],
+                    Err(e) => return Err(fail(e.into())),
+                };
+                Ok((found, places))
+            })
+            .map_err(|f| self.error(f.0))
+    }
+
     /// How many bytes of `file` the index covers (0 for a file it has never seen).
     pub fn indexed_length(&self, file: &str) -> Result<u64, OutboxError> {
         self.read(LENGTHS, 0, |table| Ok(table.get(file)?.map_or(0, |v| v.value())))

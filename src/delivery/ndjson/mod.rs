@@ -69,22 +69,19 @@ impl NdjsonSink {
 
 impl Sink for NdjsonSink {
     async fn transaction(&mut self, bundle: Bundle) -> Outcome {
-        let json = match crate::fhir::bundle_to_json(&bundle) {
-            Ok(json) => json,
-            Err(error) => return Outcome::refused(error.to_string()),
+        // Straight to a JSON tree: no text in between to parse again.
+        let bundle: Value = match fhirbolt::json::to_json_value(bundle, None) {
+            Ok(bundle) => bundle,
+            Err(error) => return Outcome::refused(format!("the Bundle cannot be written as JSON: {error}")),
         };
         self.blocking(move |destination| {
-            let bundle: Value = match serde_json::from_str(&json) {
-                Ok(bundle) => bundle,
-                Err(error) => return Outcome::refused(format!("the Bundle does not read back as JSON: {error}")),
-            };
             match destination.write(&bundle) {
                 Ok(Ok(entries)) => Outcome::Delivered { entries },
                 Ok(Err(Unwritable(reason))) => Outcome::Refused(Refusal {
                     reason,
                     status: None,
                     answer: None,
-                    sent: Some(json),
+                    sent: serde_json::to_string(&bundle).ok(),
                 }),
                 // The disk (full, read-only): the payloads wait in the outbox.
                 Err(reason) => Outcome::retry(reason),
@@ -121,6 +118,17 @@ fn tempfile_probe(dir: &Path) -> bool {
     written.is_ok()
 }
 
+/// One entry of a Bundle being written, before the index is read: its resource, file, reference
+/// and conditional-create key.
+struct Read {
+    reference: String,
+    id: uuid::Uuid,
+    file: String,
+    full_url: Option<String>,
+    key: Option<String>,
+    resource: Value,
+}
+
 /// A new resource of a write: its file, reference, and the resource itself.
 struct New {
     file: String,
@@ -139,6 +147,7 @@ impl Destination {
         let mut keyed: HashMap<String, String> = HashMap::new();
         let mut update = IndexUpdate::default();
         let mut new: Vec<New> = Vec::new();
+        let mut read: Vec<Read> = Vec::with_capacity(entries.len());
         for (n, entry) in entries.iter().enumerate() {
             let resource = entry.get("resource").cloned().unwrap_or(Value::Null);
             let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else {
@@ -161,14 +170,6 @@ impl Destination {
                 .and_then(|r| r.get("ifNoneExist"))
                 .and_then(Value::as_str)
                 .map(|query| format!("{resource_type}?{query}"));
-            // The same conditional identity twice in one Bundle is one resource.
-            let known = match &key {
-                Some(key) => match keyed.get(key) {
-                    Some(reference) => Some(reference.clone()),
-                    None => self.index.resource_for(key).map_err(|e| e.to_string())?,
-                },
-                None => None,
-            };
             let id = full_url
                 .as_deref()
                 .and_then(|url| url.strip_prefix("urn:uuid:"))
@@ -178,12 +179,37 @@ impl Destination {
                         .map(|key| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()))
                 })
                 .unwrap_or_else(uuid::Uuid::new_v4);
+            read.push(Read {
+                reference: format!("{resource_type}/{id}"),
+                id,
+                file,
+                full_url,
+                key,
+                resource,
+            });
+        }
+        // Every lookup of the Bundle in one read of the index.
+        let keys: Vec<&str> = read.iter().filter_map(|r| r.key.as_deref()).collect();
+        let references: Vec<&str> = read.iter().map(|r| r.reference.as_str()).collect();
+        let (found, places) = self.index.lookup(&keys, &references).map_err(|e| e.to_string())?;
+        let mut found = found.into_iter();
+        for (entry, place) in read.into_iter().zip(places) {
+            let Read {
+                reference,
+                id,
+                file,
+                full_url,
+                key,
+                resource,
+            } = entry;
+            let indexed = if key.is_some() { found.next().flatten() } else { None };
+            // The same conditional identity twice in one Bundle is one resource.
+            let known = key.as_ref().and_then(|key| keyed.get(key).cloned()).or(indexed);
             let reference = match known {
                 Some(reference) => reference,
                 None => {
-                    let reference = format!("{resource_type}/{id}");
                     // Written before a crash kept its key out of the index: found by its id.
-                    let written = self.index.place_of(&reference).map_err(|e| e.to_string())?.is_some();
+                    let written = place.is_some();
                     if !written && !new.iter().any(|n| n.reference == reference) {
                         let mut resource = resource;
                         if let Some(object) = resource.as_object_mut() {
