@@ -74,7 +74,7 @@ impl<S: Sink> Deliverer<S> {
         self
     }
 
-    fn finished(&self, id: u64, record: &OutboxRecord, fate: Fate, reason: Option<String>, bundle: Option<&Bundle>) {
+    fn finished(&self, id: u64, record: OutboxRecord, fate: Fate, reason: Option<String>, bundle: Option<Bundle>) {
         if let Some(recent) = &self.recent {
             recent.push(id, record, fate, reason, bundle);
         }
@@ -207,7 +207,7 @@ impl<S: Sink> Deliverer<S> {
                 Plan::Merge(merge) => match self.sink.merge(&merge).await {
                     Outcome::Delivered { entries } => {
                         self.remove_delivered(std::iter::once((id, &record)))?;
-                        self.finished(id, &record, Fate::Delivered, None, None);
+                        self.finished(id, record, Fate::Delivered, None, None);
                         info!(payloads = 1, entries, "delivered");
                     }
                     Outcome::Retry { reason, after } => return Ok(Progress::Retry { reason, after }),
@@ -216,7 +216,7 @@ impl<S: Sink> Deliverer<S> {
                 // The reason names a rule, never a value.
                 Plan::Nothing(reason) => {
                     self.outbox.remove(&[id])?;
-                    self.finished(id, &record, Fate::Nothing, Some(reason.clone()), None);
+                    self.finished(id, record, Fate::Nothing, Some(reason.clone()), None);
                     info!(outbox_id = id, %reason, "nothing to deliver in the payload");
                 }
                 Plan::Refuse(refused) => self.bury(id, record, Refusal::because(refused.reason), refused.device)?,
@@ -226,7 +226,10 @@ impl<S: Sink> Deliverer<S> {
             return Ok(Progress::Done);
         }
         match self.send(&planned).await? {
-            Sent::Done => Ok(Progress::Done),
+            Sent::Done => {
+                self.finished_delivered(planned);
+                Ok(Progress::Done)
+            }
             Sent::Retry(progress) => Ok(progress),
             Sent::Refused(refusal) if planned.len() == 1 => {
                 if let Some(one) = planned.pop() {
@@ -239,7 +242,7 @@ impl<S: Sink> Deliverer<S> {
                 for one in planned {
                     let single = [one];
                     match self.send(&single).await? {
-                        Sent::Done => {}
+                        Sent::Done => self.finished_delivered(single),
                         Sent::Retry(progress) => return Ok(progress),
                         Sent::Refused(refusal) => {
                             let [one] = single;
@@ -263,15 +266,6 @@ impl<S: Sink> Deliverer<S> {
         match self.sink.transaction(bundle).await {
             Outcome::Delivered { entries } => {
                 self.remove_delivered(planned.iter().map(|p| (p.id, &p.record)))?;
-                for one in planned {
-                    self.finished(
-                        one.id,
-                        &one.record,
-                        Fate::Delivered,
-                        None,
-                        Some(&one.transaction.bundle),
-                    );
-                }
                 // Never silently: what an adapter left out is said, by path and rule (no values).
                 for one in planned {
                     for LeftOut { what, reason } in &one.transaction.left_out {
@@ -312,6 +306,13 @@ impl<S: Sink> Deliverer<S> {
         Ok(())
     }
 
+    /// Hands delivered payloads, with their Bundles, to the console's list of the latest.
+    fn finished_delivered(&self, planned: impl IntoIterator<Item = Planned>) {
+        for one in planned {
+            self.finished(one.id, one.record, Fate::Delivered, None, Some(one.transaction.bundle));
+        }
+    }
+
     /// Moves a payload to the dead-letter store with the reason, and what the destination answered.
     fn bury(
         &self,
@@ -327,16 +328,11 @@ impl<S: Sink> Deliverer<S> {
         letter.outcome = refusal.answer;
         letter.bundle = refusal.sent;
         let dead_id = self.outbox.bury(id, &letter)?;
-        self.finished(
-            id,
-            &letter.record,
-            Fate::DeadLettered,
-            Some(letter.reason.clone()),
-            None,
-        );
+        let reason = letter.reason;
+        self.finished(id, letter.record, Fate::DeadLettered, Some(reason.clone()), None);
         self.metrics.dead_lettered(kind);
         // The reason names rules and statuses, never patient data; the payload stays in the store.
-        warn!(outbox_id = id, dead_letter_id = dead_id, reason = %letter.reason, "moved to the dead-letter store");
+        warn!(outbox_id = id, dead_letter_id = dead_id, reason = %reason, "moved to the dead-letter store");
         Ok(())
     }
 }

@@ -53,14 +53,15 @@ impl Recent {
         Recent::default()
     }
 
-    /// Keeps what became of `record`.
+    /// Keeps what became of `record`. The record and Bundle are moved in, never copied: delivery is
+    /// done with them.
     pub fn push(
         &self,
         outbox_id: u64,
-        record: &OutboxRecord,
+        record: OutboxRecord,
         fate: Fate,
         reason: Option<String>,
-        bundle: Option<&Bundle>,
+        bundle: Option<Bundle>,
     ) {
         let mut resources: Vec<(String, usize)> = Vec::new();
         for entry in bundle.iter().flat_map(|b| b.entry.iter()) {
@@ -83,15 +84,15 @@ impl Recent {
         ring.push_back(Finished {
             seq: *next,
             outbox_id,
-            adapter: record.adapter.clone(),
-            source: record.source.clone(),
+            adapter: record.adapter,
+            source: record.source,
             received_at: record.received_at,
             finished_at: Utc::now(),
             fate,
             reason,
             resources,
-            payload: record.payload.clone(),
-            bundle: bundle.cloned(),
+            payload: record.payload,
+            bundle,
         });
     }
 
