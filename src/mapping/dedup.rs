@@ -51,6 +51,10 @@ pub fn observation_identifier(
         value.push('-');
         value.push_str(&dotted(&measurement.device_part));
     }
+    // An implant reports one item per lead, zone or episode: the instance tells them apart.
+    if let Some(instance) = measurement.instance {
+        value.push_str(&format!("-i{instance}"));
+    }
     let by_receipt = matches!(
         measurement.time.anchor().quality,
         crate::model::ClockQuality::GatewayReceipt { .. }

@@ -297,6 +297,8 @@ fn profile(measurement: &Measurement) -> Option<&'static str> {
         Some(Value::Text(_)) => PROFILE_PHD_STRING,
         Some(Value::Quantity(_) | Value::Absent(_)) => PROFILE_PHD_NUMERIC,
         Some(Value::Samples(_)) => PROFILE_PHD_RTSA,
+        // The PHD IG has no profile for a date-time finding.
+        Some(Value::DateTime(_)) => return None,
     })
 }
 
@@ -370,6 +372,7 @@ fn observation_value(value: &Value) -> Option<ObservationValue> {
         Value::Concept { code, text } => Some(ObservationValue::CodeableConcept(Box::new(concept_value(*code, text)))),
         Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
         Value::Samples(series) => Some(ObservationValue::SampledData(Box::new(sampled_data(series)))),
+        Value::DateTime(at) => Some(ObservationValue::DateTime(DateTime::from(date_time(at)))),
         Value::Flags(_) | Value::Absent(_) => None,
     }
 }
@@ -383,6 +386,7 @@ fn component_value(value: &Value) -> Option<ObservationComponentValue> {
         )))),
         Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
         Value::Samples(series) => Some(ObservationComponentValue::SampledData(Box::new(sampled_data(series)))),
+        Value::DateTime(at) => Some(ObservationComponentValue::DateTime(DateTime::from(date_time(at)))),
         Value::Flags(_) | Value::Absent(_) => None,
     }
 }
@@ -446,6 +450,9 @@ fn absent_reason(reason: AbsentReason) -> CodeableConcept {
         AbsentReason::NotAtThisResolution | AbsentReason::ReservedValue | AbsentReason::MeasurementUnsuccessful => {
             data_absent("error", "Error")
         }
+        AbsentReason::NoInformation => data_absent("unknown", "Unknown"),
+        AbsentReason::TemporarilyUnavailable => data_absent("temp-unknown", "Temporarily Unknown"),
+        AbsentReason::SwitchedOff => data_absent("not-performed", "Not Performed"),
         // The number is not shown, so nobody can read it as real; the text says why it is absent.
         AbsentReason::Implausible => CodeableConcept {
             text: Some(

@@ -55,6 +55,12 @@ pub enum AbsentReason {
     /// The device sent a number no living person can have (body fat 0 %, SpO2 above 100 %): a
     /// placeholder or a device fault, kept out of the value (the code table's plausible ranges).
     Implausible,
+    /// The device has no information to give (IHE PCD-09 OBX-8 `NI`).
+    NoInformation,
+    /// Not available now, expected later (OBX-8 `NAV`).
+    TemporarilyUnavailable,
+    /// The function is there but was switched off (OBX-8 `OFF`).
+    SwitchedOff,
 }
 
 /// One named bit of a device status word (an 11073 BITs attribute).
@@ -86,6 +92,8 @@ pub enum Value {
     Flags(Vec<Flag>),
     /// A waveform: samples at a fixed rate (an ECG lead, a pleth wave).
     Samples(super::waveform::SampledSeries),
+    /// A point in time that is the finding itself (an implant's implant date, a battery check's time).
+    DateTime(super::time::Timestamp),
     Absent(AbsentReason),
 }
 
@@ -180,6 +188,9 @@ pub struct Measurement {
     /// A fact about the device rather than a finding about the patient (its network address, battery,
     /// rack position, drug library): its subject is the Device, never the patient's chart.
     pub about_device: bool,
+    /// Which instance of a repeated group it belongs to (IHE PCD-09 OBX-4: lead 2, zone 3, episode 7):
+    /// part of its identity, as the same code repeats once per instance.
+    pub instance: Option<u32>,
 }
 
 impl Measurement {
@@ -197,6 +208,7 @@ impl Measurement {
             device_part: Vec::new(),
             source: None,
             about_device: false,
+            instance: None,
         }
     }
 
@@ -241,6 +253,12 @@ impl Measurement {
     /// Says where in the payload it was read.
     pub fn with_source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// Says which instance of a repeated group it belongs to.
+    pub fn with_instance(mut self, instance: Option<u32>) -> Self {
+        self.instance = instance;
         self
     }
 
