@@ -145,6 +145,22 @@ code_table! {
     RATIO_IE = 151832, "MDC_RATIO_IE", "Inspiratory to expiratory time ratio", Some("75931-6"), [], false, None;
     CONC_AWAY_CO2_ET = 151708, "MDC_CONC_AWAY_CO2_ET", "End-tidal CO2", Some("19891-1"), [], false, Some("mm[Hg]");
     AWAY_CO2_ET = 151728, "MDC_AWAY_CO2_ET", "End-tidal CO2", None, [], false, Some("mm[Hg]");
+    // Cardiac implants (IEEE 11073-10103 IDC nomenclature, partition 11): the items the IDCO reader
+    // builds Devices and the session from. Codes as the IHE PCD-09 messages of the iCARDEA project
+    // and the HL7 CardX-CIED IG use them; the 2009 names (`PG_`) and the later ones (`DEV_`) share the
+    // codes. Every other IDC item is delivered under the code and reference id its message gives.
+    IDC_DEV_TYPE = 720897, "MDC_IDC_DEV_TYPE", "Implanted device type", None, [], false, None;
+    IDC_DEV_MODEL = 720898, "MDC_IDC_DEV_MODEL", "Implanted device model", None, [], false, None;
+    IDC_DEV_SERIAL = 720899, "MDC_IDC_DEV_SERIAL", "Implanted device serial number", None, [], false, None;
+    IDC_DEV_MFG = 720900, "MDC_IDC_DEV_MFG", "Implanted device manufacturer", None, [], false, None;
+    IDC_DEV_IMPLANT_DT = 720901, "MDC_IDC_DEV_IMPLANT_DT", "Implant date", None, [], false, None;
+    IDC_LEAD_MODEL = 720961, "MDC_IDC_LEAD_MODEL", "Lead model", None, [], false, None;
+    IDC_LEAD_SERIAL = 720962, "MDC_IDC_LEAD_SERIAL", "Lead serial number", None, [], false, None;
+    IDC_LEAD_MFG = 720963, "MDC_IDC_LEAD_MFG", "Lead manufacturer", None, [], false, None;
+    IDC_LEAD_IMPLANT_DT = 720964, "MDC_IDC_LEAD_IMPLANT_DT", "Lead implant date", None, [], false, None;
+    IDC_LEAD_LOCATION = 720966, "MDC_IDC_LEAD_LOCATION", "Lead location (chamber)", None, [], false, None;
+    IDC_SESS_DTM = 721025, "MDC_IDC_SESS_DTM", "Interrogation session date and time", None, [], false, None;
+    IDC_SESS_TYPE = 721026, "MDC_IDC_SESS_TYPE", "Interrogation session type", None, [], false, None;
     // -- glucose & CGM block (11073-10417 / -10425): owned by the glucose/CGM decoders --
     CONC_GLU_CAPILLARY_WHOLEBLOOD = 160184, "MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD", "Glucose in capillary whole blood", None, [], false, Some("mg/dL");
     CONC_GLU_CAPILLARY_PLASMA = 160188, "MDC_CONC_GLU_CAPILLARY_PLASMA", "Glucose in capillary plasma", None, [], false, Some("mg/dL");

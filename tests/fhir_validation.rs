@@ -72,6 +72,11 @@ fn every_fixture_bundle_passes_the_validator_and_a_broken_one_fails() {
             real += 1;
         }
     }
+    // Cardiac implant follow-ups (IHE PCD-09), with the clinic's associations of the implants.
+    for (name, json) in common::idco_bundles() {
+        std::fs::write(dir.join(format!("idco-{name}.json")), json).unwrap();
+        real += 1;
+    }
     for capture in common::real_ble_captures() {
         let id = capture["id"].as_str().unwrap();
         let envelope = common::real_ble_envelope(&[id], "2026-11-21T10:00:00Z");

@@ -6,6 +6,7 @@ use super::association::AssociationError;
 use crate::adapters::ble::envelope::EnvelopeError;
 use crate::adapters::declarative::DeclarativeError;
 use crate::adapters::hl7v2::error::Hl7Error;
+use crate::adapters::hl7v2::idco::IdcoError;
 use crate::adapters::hl7v2::pcd::PcdError;
 use crate::adapters::hl7v2::report::ReportError;
 use crate::adapters::medtech::MedtechError;
@@ -25,6 +26,8 @@ pub enum MapError {
     Report(#[from] ReportError),
     #[error(transparent)]
     Pcd(#[from] PcdError),
+    #[error(transparent)]
+    Idco(#[from] IdcoError),
     #[error(transparent)]
     Association(#[from] AssociationError),
     #[error(transparent)]
@@ -71,6 +74,7 @@ impl MapError {
             | MapError::Hl7(_)
             | MapError::Report(_)
             | MapError::Pcd(_)
+            | MapError::Idco(_)
             | MapError::Association(_)
             | MapError::Mapping(_)
             | MapError::Declarative(_)

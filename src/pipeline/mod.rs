@@ -28,6 +28,7 @@ pub use settings::{load_associations, MapSettings};
 
 use crate::adapters::ble::envelope::{self, EnvelopeDefaults};
 use crate::adapters::declarative::Explanation;
+use crate::adapters::hl7v2::idco;
 use crate::adapters::hl7v2::message::Message;
 use crate::adapters::hl7v2::pcd::{self, PcdError, PcdSettings};
 use crate::adapters::hl7v2::report::read_report;
@@ -376,12 +377,33 @@ fn read_adapter(
         AdapterKind::Hl7v2 => {
             let message = Message::parse(payload)?;
             pcd::accept_message_type(message.message_type(), message.trigger_event())?;
-            let report = read_report(&message)?;
             let pcd_settings = PcdSettings {
                 default_offset: settings.default_utc_offset,
                 received_at: now.fixed_offset(),
                 unqualified_patient_system: settings.unqualified_patient_system.as_deref(),
             };
+            // A cardiac implant's follow-up (IHE PCD-09) is coded in the IDC nomenclature, one item a
+            // row, not in the point-of-care containment tree.
+            if idco::is_idco(&message) {
+                let (readings, rows) = idco::readings_explained(&message, &pcd_settings)?;
+                let left_out = rows
+                    .into_iter()
+                    .map(|row| LeftOut {
+                        what: format!(
+                            "{} {}",
+                            if row.reason.starts_with("NTE") {
+                                "NTE segment"
+                            } else {
+                                "OBX segment"
+                            },
+                            row.segment
+                        ),
+                        reason: row.reason,
+                    })
+                    .collect();
+                return Ok((readings, left_out));
+            }
+            let report = read_report(&message)?;
             let mut left_out: Vec<LeftOut> = report
                 .foreign_rows
                 .iter()

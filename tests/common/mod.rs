@@ -113,6 +113,38 @@ pub fn real_hl7_names() -> Vec<String> {
         .collect()
 }
 
+/// An IHE PCD-09 message of `fixtures/real/idco/`.
+pub fn idco_message(name: &str) -> Vec<u8> {
+    std::fs::read(repo_path(&format!("fixtures/real/idco/{name}.hl7"))).unwrap()
+}
+
+/// The settings of a clinic that associated the corpus's implants with their patients.
+pub fn idco_settings() -> MapSettings {
+    MapSettings {
+        associations: fhirgate::pipeline::load_associations(&repo_path("fixtures/real/idco/associations.json"))
+            .unwrap(),
+        ..settings()
+    }
+}
+
+/// Every message of `fixtures/real/idco/` mapped with [`idco_settings`], by name.
+pub fn idco_bundles() -> Vec<(String, String)> {
+    fixtures("real/idco", "hl7", &[])
+        .iter()
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            let json = fhirgate::pipeline::map_payload(
+                AdapterKind::Hl7v2,
+                &std::fs::read(path).unwrap(),
+                &idco_settings(),
+                now(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, json)
+        })
+        .collect()
+}
+
 /// The Bluetooth captures of `fixtures/real/ble/captures.json`.
 pub fn real_ble_captures() -> Vec<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(repo_path("fixtures/real/ble/captures.json")).unwrap()).unwrap()

@@ -14,9 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
+use super::left_out::LeftOutRow;
 use super::report::{significant, DeviceObservationReport, EquipmentId, ObxRow, ObxValue};
 use super::time::Hl7DateTime;
-use super::waveform::{self, LeftOutRow};
+use super::waveform;
 use crate::codes::mdc;
 use crate::model::{
     CareLocation, ClockQuality, Component, DeviceIdentity, DevicePart, EffectiveTime, Eui64, GatewayIdentity,

@@ -15,17 +15,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::left_out::LeftOutRow;
 use super::report::{ObxRow, ObxValue};
 use super::time::Hl7DateTime;
 use crate::codes::{ecg_lead, mdc};
 use crate::model::{Component, EffectiveTime, MdcCode, Measurement, Sample, SampleRate, SampledSeries, Value};
-
-/// A row the waveforms leave out, and why (by path and rule, never a value).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftOutRow {
-    pub segment: usize,
-    pub reason: String,
-}
 
 /// The waveforms of one device's rows.
 #[derive(Debug, Default)]
