@@ -4,6 +4,11 @@
 //! prints accepted/s, delivered/s and the latency from the device's acknowledgement to the server's
 //! commit (the Observation's `meta.lastUpdated`).
 //!
+//! Then a simulated ward drives the same bridge: `fhirgate simulate` sends N payloads of every kind
+//! (Bluetooth hubs over HTTP and MQTT, monitors and pumps over MLLP, a vendor cloud), with faults,
+//! and the bench prints what it sent, what was acknowledged and refused, and how long the bridge
+//! took to deliver or dead-letter everything it accepted.
+//!
 //! `cargo bench --bench bridge_load` (N from `FHIRGATE_BENCH_N`, default 1000 per transport). With
 //! `FHIRGATE_BENCH_RATE` (readings per second per transport) the readings are paced instead of sent as
 //! fast as the bridge answers, which measures latency at a load the server keeps up with.
@@ -152,6 +157,79 @@ fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         latencies.len()
+    );
+
+    simulated_ward(&bridge, &broker, n, rate.unwrap_or(1000.0));
+}
+
+/// `fhirgate simulate` against the running bridge: a ward's mix of payloads and faults.
+fn simulated_ward(bridge: &Bridge, broker: &Broker, n: u32, rate: f64) {
+    let settled = |bridge: &Bridge| {
+        (
+            bridge.metric("fhirgate_accepted_total"),
+            bridge.metric("fhirgate_delivered_total") + bridge.metric("fhirgate_dead_lettered_total"),
+        )
+    };
+    let (accepted_before, finished_before) = settled(bridge);
+    let verdicts_before = bridge.metric("fhirgate_accepted_total") + bridge.metric("fhirgate_rejected_total");
+    let started = Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args([
+            "simulate",
+            "--json",
+            "--seed",
+            "7",
+            "--faults",
+            "0.1",
+            "--devices",
+            "48",
+        ])
+        .args(["--count", &n.to_string(), "--rate", &rate.to_string()])
+        .args([
+            "--http",
+            &bridge.url(""),
+            "--mqtt",
+            &format!("127.0.0.1:{}", broker.port),
+        ])
+        .args(["--mllp", &format!("127.0.0.1:{}", bridge.mllp_port)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sent_in = started.elapsed();
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let refused: u64 = summary["refused"].as_object().map_or(0, |reasons| {
+        reasons.values().filter_map(serde_json::Value::as_u64).sum()
+    });
+    let acknowledged = summary["acknowledged"].as_u64().unwrap_or(0);
+    // Every answered send gets the bridge's verdict (MQTT's PUBACK is the broker's, so the bridge's
+    // own count comes later); then everything accepted is delivered or dead-lettered.
+    let verdicts =
+        |bridge: &Bridge| bridge.metric("fhirgate_accepted_total") + bridge.metric("fhirgate_rejected_total");
+    harness::wait_until("the bridge's verdict on every send", Duration::from_secs(600), || {
+        verdicts(bridge) - verdicts_before >= (acknowledged + refused) as f64
+    });
+    harness::wait_until(
+        "the ward's payloads delivered or dead-lettered",
+        Duration::from_secs(1800),
+        || {
+            let (accepted, finished) = settled(bridge);
+            bridge.outbox_depth() == 0 && finished - finished_before >= accepted - accepted_before
+        },
+    );
+    let all_done = started.elapsed();
+    let (accepted, _) = settled(bridge);
+    let sent = summary["sent"].as_u64().unwrap_or(0);
+    println!(
+        "simulated ward ({rate}/s, 48 devices, 10% faults): sent {sent}, acknowledged {}, refused {} in {:.2} s \
+         ({:.0} sends/s); the bridge accepted {:.0} payloads and finished them (delivered or dead-lettered) \
+         after {:.2} s ({:.0} payloads/s)",
+        acknowledged,
+        refused,
+        sent_in.as_secs_f64(),
+        sent as f64 / sent_in.as_secs_f64(),
+        accepted - accepted_before,
+        all_done.as_secs_f64(),
+        (accepted - accepted_before) / all_done.as_secs_f64()
     );
 }
 

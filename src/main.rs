@@ -114,7 +114,9 @@ enum Command {
         /// under `<mqtt-topic>/<hub>/ble`.
         #[arg(long)]
         mqtt: Option<String>,
-        #[arg(long, default_value = "fhirgate-sim")]
+        /// The topic prefix: the default is the one the bridge subscribes to by default
+        /// (`hubs/+/ble`).
+        #[arg(long, default_value = "hubs")]
         mqtt_topic: String,
         /// Readings per second, all devices together.
         #[arg(long, default_value_t = 5.0)]

@@ -54,7 +54,7 @@ impl Default for Options {
             token: None,
             mllp: Some("127.0.0.1:2575".into()),
             mqtt: None,
-            mqtt_topic: "fhirgate-sim".into(),
+            mqtt_topic: "hubs".into(),
             rate: 5.0,
             devices: 12,
             duration: Some(Duration::from_secs(60)),
