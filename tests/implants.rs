@@ -4,6 +4,7 @@
 //! time, episodes by instance, and what is left out said.
 
 mod common;
+mod harness;
 
 use fhirgate::adapters::AdapterKind;
 use fhirgate::pipeline::{map_payload, read_payload_explained, MapError};
@@ -252,25 +253,67 @@ fn medtronic_maximo_notes_vendor_episodes_and_pdf_reports_are_said() {
     assert_eq!(one(&bundle, "739680")["valueString"], "3 ATP, 1x 35J");
     // OBX 17: `Null` is what the sender wrote, not a code.
     assert_eq!(one(&bundle, "722752")["valueCodeableConcept"]["text"], "Null");
+}
 
-    // The same implant's earlier follow-up carries three base64 PDF reports (ED, LOINC 18750-0).
+#[test]
+fn medtronic_episode_reports_are_pdf_documents_of_the_patient_by_the_implant() {
+    use base64::Engine;
+    // OBX 17-19: three base64 PDF reports (ED), LOINC 18750-0, one per episode (OBX-4 1-3).
+    let bundle = bundle("icardea_medtronic_maximo_vt_pdf");
+    let implant = device_url(&bundle, "model:Maximo/serial:D284DRG");
+    let mut reports = resources(&bundle, "DocumentReference");
+    assert_eq!(reports.len(), 3);
+    reports.sort_by_key(|r| r["content"][0]["attachment"]["title"].as_str().unwrap().to_string());
+    for (n, report) in reports.iter().enumerate() {
+        assert_eq!(report["status"], "current");
+        assert_eq!(report["type"]["coding"][0]["system"], "http://loinc.org");
+        assert_eq!(report["type"]["coding"][0]["code"], "18750-0");
+        assert_eq!(
+            report["type"]["coding"][0]["display"],
+            "Cardiac Electrophysiology Report"
+        );
+        assert_eq!(report["subject"]["identifier"]["value"], "MRN-CIED-0004");
+        assert_eq!(report["author"][0]["reference"], implant);
+        assert_eq!(report["date"], "2010-11-26T08:00:00+00:00", "the session's time");
+        let attachment = &report["content"][0]["attachment"];
+        assert_eq!(attachment["contentType"], "application/pdf");
+        assert_eq!(
+            attachment["title"],
+            format!("Behandelte VTVF Episode Nr. 7992_{}", n + 1)
+        );
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(attachment["data"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"),
+            "report {n} whole"
+        );
+        assert!(report["identifier"][0]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("-i{}", n + 1)));
+    }
+    // The reports are no text values anywhere.
+    assert!(resources(&bundle, "Observation")
+        .iter()
+        .all(|o| !o.to_string().contains("JVBERi0")));
+    // A broken report is left out and said, by segment, never quoted.
+    let message = String::from_utf8(common::idco_message("icardea_medtronic_maximo_vt_pdf")).unwrap();
+    let broken = message.replacen("^Base64^JVBERi0x", "^Base64^!!!JVBERi0x", 1);
     let (_, left_out) = read_payload_explained(
         AdapterKind::Hl7v2,
-        &common::idco_message("icardea_medtronic_maximo_vt_pdf"),
+        broken.as_bytes(),
         &common::idco_settings(),
         common::now(),
     )
     .unwrap();
-    let reports: Vec<&str> = left_out
+    let bad: Vec<&str> = left_out
         .iter()
-        .filter(|l| l.reason.contains("encapsulated report"))
+        .filter(|l| l.reason.contains("not valid base64"))
         .map(|l| l.what.as_str())
         .collect();
-    assert_eq!(reports.len(), 3, "{left_out:?}");
-    assert!(
-        left_out.iter().all(|l| !l.reason.contains("JVBER")),
-        "no report text in a reason"
-    );
+    assert_eq!(bad, vec!["OBX segment 21"], "{left_out:?}");
+    assert!(left_out.iter().all(|l| !l.reason.contains("JVBER")));
 }
 
 #[test]
@@ -303,4 +346,35 @@ fn an_implant_the_message_names_twice_differently_is_refused() {
     .unwrap_err()
     .to_string();
     assert!(error.contains("the implant has no identity"), "{error}");
+}
+
+/// Through the real bridge to the real FHIR server: the implant's follow-up with its three PDF
+/// reports, once, however often it is sent.
+#[test]
+fn an_implant_follow_up_reaches_the_fhir_server_with_its_reports_once() {
+    let Some(fhir) = harness::FhirServer::start("implants") else {
+        return;
+    };
+    let associations = common::repo_path("fixtures/real/idco/associations.json");
+    let bridge = harness::Bridge::start(
+        "implants",
+        &[
+            ("FHIRGATE_FHIR__BASE_URL", fhir.base_url()),
+            ("FHIRGATE_MAPPING__ASSOCIATIONS", associations.display().to_string()),
+        ],
+    );
+    let message = common::idco_message("icardea_medtronic_maximo_vt_pdf");
+    for sent in 1..=2 {
+        assert_eq!(bridge.post("hl7v2", &message), 202);
+        harness::wait_until("the follow-up delivered", std::time::Duration::from_secs(120), || {
+            bridge.metric("fhirgate_delivered_total") >= f64::from(sent) && bridge.outbox_depth() == 0
+        });
+    }
+    let reports = fhir.resources("DocumentReference");
+    assert_eq!(reports.len(), 3, "three reports, the resend adding none");
+    assert!(reports
+        .iter()
+        .all(|r| r["content"][0]["attachment"]["contentType"] == "application/pdf"));
+    assert_eq!(fhir.count("Observation"), 12, "OBX 5-16 of the follow-up, once");
+    assert_eq!(fhir.count("Device"), 1, "the Maximo");
 }

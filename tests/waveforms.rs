@@ -356,6 +356,7 @@ fn the_phd_rtsa_example_is_what_the_mapper_writes_for_the_same_samples() {
             EffectiveTime::Instant(time),
         )],
         origin: Origin::PersonalHealth,
+        documents: Vec::new(),
         location: None,
     };
     let json = fhirgate::pipeline::bundle_json(&[reading], &common::settings()).unwrap();

@@ -9,13 +9,15 @@ use fhirbolt::model::r4::resources::Bundle;
 use fhirbolt::model::r4::types::Reference;
 use fhirbolt::model::r4::Resource;
 
-/// The patients (identifier system and value) that Observations of `bundle` name by identifier only.
+/// The patients (identifier system and value) that Observations and DocumentReferences of `bundle`
+/// name by identifier only.
 pub fn patient_identifiers(bundle: &Bundle) -> BTreeSet<(String, String)> {
     bundle
         .entry
         .iter()
         .filter_map(|entry| match &entry.resource {
             Some(Resource::Observation(observation)) => observation.subject.as_deref(),
+            Some(Resource::DocumentReference(document)) => document.subject.as_deref(),
             _ => None,
         })
         .filter(|subject| subject.reference.is_none())
@@ -28,15 +30,19 @@ pub fn patient_identifiers(bundle: &Bundle) -> BTreeSet<(String, String)> {
 /// `found` maps (system, value) to the Patient's id.
 pub fn resolve_patients(bundle: &mut Bundle, found: &HashMap<(String, String), String>) {
     for entry in &mut bundle.entry {
-        let Some(Resource::Observation(observation)) = &mut entry.resource else {
-            continue;
+        let references: Vec<&mut Reference> = match &mut entry.resource {
+            Some(Resource::Observation(observation)) => {
+                let observation = &mut **observation;
+                observation
+                    .subject
+                    .as_deref_mut()
+                    .into_iter()
+                    .chain(observation.performer.iter_mut())
+                    .collect()
+            }
+            Some(Resource::DocumentReference(document)) => document.subject.as_deref_mut().into_iter().collect(),
+            _ => continue,
         };
-        let observation = &mut **observation;
-        let references = observation
-            .subject
-            .as_deref_mut()
-            .into_iter()
-            .chain(observation.performer.iter_mut());
         for reference in references {
             if let Some(id) = patient_key(reference).and_then(|key| found.get(&key)) {
                 reference.reference = Some(format!("Patient/{id}").as_str().into());

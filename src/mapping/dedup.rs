@@ -66,6 +66,27 @@ pub fn observation_identifier(
     value
 }
 
+/// The dedup identifier of a document: device, patient, `doc`, its type's code, its time and its
+/// instance, as an Observation's.
+pub fn document_identifier(
+    device_part: &str,
+    patient: Option<&PatientRef>,
+    document: &crate::model::Document,
+) -> String {
+    let time = document.time.anchor().local;
+    let mut value = format!(
+        "{device_part}-{}-doc-{}-{}.{:02}",
+        patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
+        document.kind.as_ref().map_or("unknown", |k| k.code.as_str()),
+        time.format("%Y%m%d%H%M%S"),
+        time.and_utc().timestamp_subsec_millis() / 10
+    );
+    if let Some(instance) = document.instance {
+        value.push_str(&format!("-i{instance}"));
+    }
+    value
+}
+
 /// What identifies a code in identifiers: the decimal MDC code, or, for a code the sender marks
 /// pending (0), the sender's label for it.
 pub fn code_identity(code: MdcCode, label: Option<&str>) -> String {

@@ -4,6 +4,7 @@
 
 mod dedup;
 mod device;
+mod document;
 pub mod fhir_types;
 pub mod medtech;
 mod observation;
@@ -180,12 +181,12 @@ fn reading_entries(
     reading: &Reading,
     options: &MappingOptions,
 ) -> Result<Vec<(BundleEntry, Option<Source>)>, MappingError> {
-    if reading.measurements.is_empty() {
+    if reading.measurements.is_empty() && reading.documents.is_empty() {
         return Err(MappingError::NoMeasurements);
     }
-    // Only a reading of nothing but device status may lack a patient.
+    // Only a reading of nothing but device status may lack a patient (a report is the patient's).
     let patient = reading.patient.as_ref();
-    let about_patient = reading.measurements.iter().any(|m| !about_device(m));
+    let about_patient = reading.measurements.iter().any(|m| !about_device(m)) || !reading.documents.is_empty();
     if patient.is_none() && about_patient {
         return Err(MappingError::NoPatient);
     }
@@ -300,6 +301,26 @@ fn reading_entries(
             Some(source),
         ));
     }
+    for document in &reading.documents {
+        let id = dedup::document_identifier(&device_part, patient, document);
+        let resource = document::document_reference(document, &id, subject.as_ref(), &device_url);
+        let source = Source {
+            code: document
+                .kind
+                .as_ref()
+                .map_or_else(|| "document".to_string(), |k| k.code.clone()),
+            place: document.source.clone().unwrap_or_else(|| "a document".into()),
+        };
+        entries.push((
+            conditional_entry(
+                full_url("DocumentReference", &id),
+                Resource::DocumentReference(Box::new(resource)),
+                "DocumentReference",
+                identifier_query(document::DOCUMENT_IDENTIFIER_SYSTEM, &id),
+            ),
+            Some(source),
+        ));
+    }
     Ok(entries)
 }
 
@@ -388,6 +409,7 @@ mod tests {
             }),
             received_at: received_at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
             origin: Origin::PersonalHealth,
+            documents: Vec::new(),
             patient_withheld: None,
             receipt_key: None,
             location: None,

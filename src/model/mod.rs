@@ -4,6 +4,7 @@
 mod circumstances;
 mod decimal;
 mod device;
+mod document;
 mod measurement;
 mod namespace;
 mod normalized;
@@ -19,6 +20,7 @@ pub use device::{
     BluetoothAddress, DeviceIdentity, DeviceKind, DevicePart, Eui64, GatewayIdentity, HardwareIdError, InstanceId,
     SHARED_DEVICE_NAMESPACE,
 };
+pub use document::{Document, DocumentKind};
 pub use measurement::{AbsentReason, Component, Flag, MdcCode, Measurement, QualityFlag, Quantity, Value};
 pub use namespace::namespace_system;
 pub use normalized::NormalizedMeasurement;

@@ -44,6 +44,8 @@ pub struct Reading {
     /// When the gateway received the data.
     pub received_at: DateTime<FixedOffset>,
     pub measurements: Vec<Measurement>,
+    /// Reports the device sent whole (an implant's PDF), delivered as documents.
+    pub documents: Vec<super::document::Document>,
     pub origin: Origin,
     /// Where the measurements were taken, when the payload says.
     pub location: Option<CareLocation>,

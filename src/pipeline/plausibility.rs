@@ -110,6 +110,7 @@ mod tests {
             receipt_key: None,
             received_at,
             origin: Origin::PersonalHealth,
+            documents: Vec::new(),
             location: None,
             measurements: values
                 .iter()

@@ -92,6 +92,7 @@ mod tests {
             receipt_key: None,
             received_at,
             origin: Origin::PersonalHealth,
+            documents: Vec::new(),
             location: None,
             measurements: vec![Measurement::simple(
                 crate::codes::mdc::MASS_BODY_ACTUAL,

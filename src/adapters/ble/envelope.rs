@@ -134,6 +134,7 @@ pub fn parse(json: &[u8], defaults: &EnvelopeDefaults) -> Result<Reading, Envelo
         received_at: time.received_at,
         measurements,
         origin: Origin::PersonalHealth,
+        documents: Vec::new(),
         patient_withheld: None,
         receipt_key: None,
         location: None,

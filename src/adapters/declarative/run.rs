@@ -265,6 +265,7 @@ impl Compiled {
             received_at,
             measurements,
             origin: Origin::PersonalHealth,
+            documents: Vec::new(),
             patient_withheld: None,
             receipt_key: None,
             location: None,

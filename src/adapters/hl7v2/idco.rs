@@ -19,8 +19,10 @@
 //!   `CWE`/`CNE` an enumeration (its MDC code when numeric, its text), `ST`/`TX`/`FT` text, an empty
 //!   value flagged `NI`/`NAV`/`OFF` in OBX-8 an absent one. OBX-4 is the instance (lead 2, zone 3,
 //!   episode 7) and part of each item's identity. An `NTE` after an OBX is its note.
-//! * **Left out, with the reason**: rows coded outside the IDC nomenclature, an encapsulated PDF
-//!   (`ED`), a qualified number (`SN` with a comparator), a row without a value.
+//! * **Reports**: an encapsulated report (`ED`, a base64 PDF coded LOINC 18750-0) is a document of the
+//!   patient by the implant, kept as sent (`model::Document`).
+//! * **Left out, with the reason**: rows coded outside the IDC nomenclature, a report that is not valid
+//!   base64, a qualified number (`SN` with a comparator), a row without a value.
 
 use chrono::FixedOffset;
 use thiserror::Error;
@@ -31,8 +33,8 @@ use super::pcd::{assigning_authority_system, PcdSettings};
 use super::time::{parse_dtm, Hl7DateTime};
 use crate::codes::mdc;
 use crate::model::{
-    AbsentReason, ClockQuality, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, NoDeviceTimeReason,
-    OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    AbsentReason, ClockQuality, DeviceIdentity, Document, DocumentKind, EffectiveTime, InstanceId, MdcCode,
+    Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
 };
 
 /// The IHE PCD-09 profile id some reporters put in MSH-21.
@@ -285,12 +287,6 @@ fn value(row: &Row<'_>, message_offset: Option<FixedOffset>, settings: &PcdSetti
                 }
             }
         }
-        "ED" => {
-            return Err(format!(
-                "{}: an encapsulated report (ED, such as a base64 PDF) is not delivered yet",
-                row.place()
-            ))
-        }
         _ => {
             return Err(format!(
                 "{}: value type ({} characters) is not one IDCO uses (NM, CWE, CNE, ST, TX, FT, DTM, SN, ED)",
@@ -308,6 +304,7 @@ pub fn readings_explained(
 ) -> Result<(Vec<Reading>, Vec<LeftOutRow>), IdcoError> {
     let mut left_out = Vec::new();
     let mut rows: Vec<Row<'_>> = Vec::new();
+    let mut reports: Vec<Report> = Vec::new();
     let mut last_was_obx = false;
     for segment in message.segments() {
         match segment.id() {
@@ -316,16 +313,24 @@ pub fn readings_explained(
                 let system = text(segment.get(3, 3)).unwrap_or_default().to_ascii_uppercase();
                 let idc = code.filter(|&c| is_idc_code(c) && (system.is_empty() || system.starts_with("MD")));
                 let Some(code) = idc else {
-                    let reason = if text(segment.get(2, 1)).is_some_and(|t| t.eq_ignore_ascii_case("ED")) {
-                        "an encapsulated report (ED, such as a base64 PDF) is not delivered yet"
-                    } else {
-                        "not coded in the IEEE 11073-10103 IDC nomenclature"
-                    };
+                    last_was_obx = false;
+                    if text(segment.get(2, 1)).is_some_and(|t| t.eq_ignore_ascii_case("ED")) {
+                        match encapsulated(segment) {
+                            Ok(document) => reports.push(document),
+                            Err(reason) => left_out.push(LeftOutRow {
+                                segment: segment.position(),
+                                reason: format!("OBX segment {}: {reason}", segment.position()),
+                            }),
+                        }
+                        continue;
+                    }
                     left_out.push(LeftOutRow {
                         segment: segment.position(),
-                        reason: format!("OBX segment {}: {reason}", segment.position()),
+                        reason: format!(
+                            "OBX segment {}: not coded in the IEEE 11073-10103 IDC nomenclature",
+                            segment.position()
+                        ),
                     });
-                    last_was_obx = false;
                     continue;
                 };
                 let instance = match text(segment.get(4, 1)) {
@@ -403,6 +408,7 @@ pub fn readings_explained(
         received_at: settings.received_at,
         measurements,
         origin: Origin::PointOfCare,
+        documents: Vec::new(),
         location: None,
     };
 
@@ -462,9 +468,23 @@ pub fn readings_explained(
             None => implant_measurements.push(measurement),
         }
     }
+    let documents: Vec<Document> = reports
+        .into_iter()
+        .map(|report| Document {
+            kind: report.kind,
+            content_type: report.content_type,
+            base64: report.base64,
+            title: report.title,
+            time,
+            instance: report.instance,
+            source: Some(report.place),
+        })
+        .collect();
     let mut readings = Vec::new();
-    if !implant_measurements.is_empty() {
-        readings.push(reading(implant.clone(), implant_measurements));
+    if !implant_measurements.is_empty() || !documents.is_empty() {
+        let mut implant_reading = reading(implant.clone(), implant_measurements);
+        implant_reading.documents = documents;
+        readings.push(implant_reading);
     }
     for (instance, measurements) in leads {
         if measurements.is_empty() {
@@ -476,6 +496,71 @@ pub fn readings_explained(
         return Err(IdcoError::NoObservations);
     }
     Ok((readings, left_out))
+}
+
+/// An encapsulated report (ED) before it is timed.
+struct Report {
+    kind: Option<DocumentKind>,
+    content_type: String,
+    base64: String,
+    title: Option<String>,
+    instance: Option<u32>,
+    place: String,
+}
+
+/// An `ED` row: `[source]^type^subtype^encoding^data` (the encoding `Base64`; some senders leave the
+/// source out and shift the rest, `Application^PDF^^Base64^…`), coded in OBX-3 by its report type
+/// (LOINC 18750-0). The data must decode as base64; it is kept as sent.
+fn encapsulated(segment: Segment<'_>) -> Result<Report, String> {
+    use base64::Engine;
+    let field = segment.field(5);
+    let components: Vec<&str> = field
+        .repetitions()
+        .next()
+        .map(|r| r.component_texts().collect())
+        .unwrap_or_default();
+    let encoding = components
+        .iter()
+        .position(|c| c.trim().eq_ignore_ascii_case("Base64"))
+        .ok_or("an encapsulated report (ED) not encoded in Base64 is not read")?;
+    let data = components.get(encoding + 1).map(|d| d.trim()).unwrap_or_default();
+    if data.is_empty() {
+        return Err("an encapsulated report (ED) without data".into());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| "the encapsulated report's data (ED) is not valid base64".to_string())?;
+    let named: Vec<&str> = components
+        .get(..encoding)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let content_type = match named.as_slice() {
+        [.., kind, subtype] => format!("{}/{}", kind.to_ascii_lowercase(), subtype.to_ascii_lowercase()),
+        _ => "application/octet-stream".to_string(),
+    };
+    let system = text(segment.get(3, 3)).map(|s| match s.to_ascii_uppercase().as_str() {
+        "LN" | "LOINC" => "http://loinc.org".to_string(),
+        _ => s,
+    });
+    let kind = match (text(segment.get(3, 1)), system) {
+        (Some(code), Some(system)) => Some(DocumentKind {
+            system,
+            code,
+            display: text(segment.get(3, 2)),
+        }),
+        _ => None,
+    };
+    Ok(Report {
+        kind,
+        content_type,
+        base64: data.to_string(),
+        title: text(segment.get(3, 5)).or_else(|| text(segment.get(3, 2))),
+        instance: text(segment.get(4, 1)).and_then(|i| i.parse().ok()),
+        place: format!("OBX segment {}", segment.position()),
+    })
 }
 
 /// The identity item `code` of instance `instance` (the implant's: none or 1).

@@ -240,6 +240,7 @@ pub fn readings_explained(
             received_at: settings.received_at,
             measurements,
             origin: Origin::PointOfCare,
+            documents: Vec::new(),
             patient_withheld: patient_withheld.clone(),
             receipt_key: None,
             location: care_location(report.location.as_ref(), &in_mds),
