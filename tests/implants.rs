@@ -176,6 +176,7 @@ fn biotronik_crt_d_has_three_leads_of_their_own_with_their_chambers() {
         let lead = device_url(&bundle, &id);
         let device = devices.iter().find(|d| d["serialNumber"] == serial).unwrap();
         assert_eq!(device["manufacturer"], "St.Jude Medical");
+        assert_eq!(device["parent"]["reference"], crt, "the lead is part of the CRT-D");
         assert_eq!(device["identifier"][0]["system"], "urn:fhirgate:equipment-id:SJM");
         let of_lead = |code: &str| {
             coded(&bundle, code)

@@ -148,6 +148,16 @@ pub fn measuring_device(device: &DeviceIdentity, origin: Origin) -> Option<Mappe
         serial_number: device.serial_number.as_deref().map(Into::into),
         model_number: device.model_number.as_deref().map(Into::into),
         r#type: device_type.map(Box::new),
+        // The device it is part of is an entry of the same Bundle, at its conditional identity's URL.
+        parent: device.part_of.as_ref().map(|whole| {
+            Box::new(Reference {
+                reference: Some(
+                    super::full_url::full_url("Device", &format!("{}|{}", instance_id_system(whole), whole.value))
+                        .into(),
+                ),
+                ..Default::default()
+            })
+        }),
         specialization: specialization.into_iter().collect(),
         version: [
             version(MDC_ID_PROD_SPEC_FW, "Firmware revision", &device.firmware_revision),

@@ -6,6 +6,7 @@ mod dedup;
 mod device;
 mod document;
 pub mod fhir_types;
+mod full_url;
 pub mod medtech;
 mod observation;
 pub mod terminology;
@@ -18,7 +19,6 @@ pub use crate::fhir::empty_transaction;
 use crate::fhir::search::identifier_query;
 use fhirbolt::model::r4::Resource;
 use thiserror::Error;
-use uuid::Uuid;
 
 pub use observation::date_time;
 
@@ -67,16 +67,7 @@ pub enum MappingError {
     },
 }
 
-/// The namespace of fhirgate's name-based (v5) UUIDs: fullUrls derive from the conditional identity
-/// of each resource, so the same reading always yields the same Bundle.
-const FULL_URL_NAMESPACE: Uuid = Uuid::from_u128(0x6f0c_1f5e_9d3a_4b7e_8a52_46a1_2c9b_d07e);
-
-fn full_url(kind: &str, identity: &str) -> String {
-    format!(
-        "urn:uuid:{}",
-        Uuid::new_v5(&FULL_URL_NAMESPACE, format!("{kind}|{identity}").as_bytes())
-    )
-}
+use full_url::full_url;
 
 fn conditional_entry(full_url: String, resource: Resource, kind: &str, if_none_exist: String) -> BundleEntry {
     BundleEntry {

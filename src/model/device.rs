@@ -148,6 +148,9 @@ pub struct DeviceIdentity {
     pub mds_type: Option<(super::measurement::MdcCode, Option<String>)>,
     /// The VMDs and channels inside a point-of-care MDS, as its message describes them.
     pub parts: Vec<DevicePart>,
+    /// The device this one is part of, by its instance id, when the same payload names it too (an
+    /// implant's lead is part of the implant).
+    pub part_of: Option<InstanceId>,
 }
 
 /// A part of a point-of-care device in the IEEE 11073 containment tree: a VMD (virtual medical

@@ -486,11 +486,17 @@ pub fn readings_explained(
         implant_reading.documents = documents;
         readings.push(implant_reading);
     }
+    // A lead is part of the implant when the implant's Device is in the same Bundle.
+    let implant_sent = !readings.is_empty();
     for (instance, measurements) in leads {
         if measurements.is_empty() {
             continue;
         }
-        readings.push(reading(lead(&rows, instance, &implant), measurements));
+        let mut device = lead(&rows, instance, &implant);
+        if implant_sent {
+            device.part_of = implant.instance_id.clone();
+        }
+        readings.push(reading(device, measurements));
     }
     if readings.is_empty() {
         return Err(IdcoError::NoObservations);
