@@ -349,6 +349,29 @@ fn an_implant_the_message_names_twice_differently_is_refused() {
     assert!(error.contains("the implant has no identity"), "{error}");
 }
 
+#[test]
+fn paceart_pacemaker_v2_6_is_named_by_pid_3_and_its_session_kind_by_obr_4() {
+    // Paceart's v2.6 header (nHapi's test): PID-3 `MODEL:A3DR01 Advisa DR MRI/SERIAL:PZK600806S^^^MDT^U`,
+    // OBR-4 `754050^MDC_IDC_ENUM_SESS_TYPE_InClinic`, one OBX: the session at 20160627041809+0000, `P`.
+    let bundle = bundle("paceart_medtronic_advisa_dr_mri_pacemaker");
+    let devices = resources(&bundle, "Device");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["modelNumber"], "A3DR01 Advisa DR MRI");
+    assert_eq!(devices[0]["serialNumber"], "PZK600806S");
+    assert_eq!(
+        devices[0]["manufacturer"], "MDT",
+        "PID-3's assigning authority; no MFG item"
+    );
+    let session = one(&bundle, "721025");
+    assert_eq!(session["valueDateTime"], "2016-06-27T04:18:09+00:00");
+    assert_eq!(session["status"], "preliminary", "OBX-11 P");
+    let kind = one(&bundle, "721026");
+    assert_eq!(kind["valueCodeableConcept"]["coding"][0]["code"], "754050");
+    assert_eq!(kind["valueCodeableConcept"]["text"], "MDC_IDC_ENUM_SESS_TYPE_InClinic");
+    assert_eq!(kind["status"], "final");
+    assert_eq!(kind["subject"]["identifier"]["value"], "MRN-CIED-0005");
+}
+
 /// Through the real bridge to the real FHIR server: the implant's follow-up with its three PDF
 /// reports, once, however often it is sent.
 #[test]

@@ -34,7 +34,8 @@ use super::time::{parse_dtm, Hl7DateTime};
 use crate::codes::mdc;
 use crate::model::{
     AbsentReason, ClockQuality, DeviceIdentity, Document, DocumentKind, EffectiveTime, InstanceId, MdcCode,
-    Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, Quantity, Reading, Timestamp, Value,
+    Measurement, NoDeviceTimeReason, OffsetSource, Origin, PatientRef, QualityFlag, Quantity, Reading, Timestamp,
+    Value,
 };
 
 /// The IHE PCD-09 profile id some reporters put in MSH-21.
@@ -455,17 +456,46 @@ pub fn readings_explained(
                 continue;
             }
         };
+        // OBX-11 `P`: a preliminary result, sent before the reporter verified it.
+        let preliminary = text(row.segment.get(11, 1)).is_some_and(|s| s.eq_ignore_ascii_case("P"));
         let mut measurement = Measurement::simple(MdcCode(row.code), value, time)
             .with_label(row.reference_id.clone())
             .with_instance(row.instance)
             .with_source(row.place())
-            .about_device(row.about_device());
+            .about_device(row.about_device())
+            .with_quality(if preliminary {
+                vec![QualityFlag::Intermediate]
+            } else {
+                Vec::new()
+            });
         if !row.note.is_empty() {
             measurement.circumstances.note = Some(row.note.join("\n"));
         }
         match leads.iter_mut().find(|(i, _)| of_lead && Some(*i) == row.instance) {
             Some((_, measurements)) => measurements.push(measurement),
             None => implant_measurements.push(measurement),
+        }
+    }
+    // OBR-4 is the session's kind, from MDC_IDC_ENUM_SESS_TYPE (IHE PCD TF-2 §3.9): when no item says
+    // it, the OBR's coded kind does (Paceart sends it only there).
+    if !rows.iter().any(|r| r.is(mdc::IDC_SESS_TYPE)) {
+        let coded = message.first("OBR").and_then(|obr| {
+            let code = text(obr.get(4, 1))?.parse::<u32>().ok().filter(|c| is_idc_code(*c))?;
+            Some((code, text(obr.get(4, 2))))
+        });
+        if let Some((code, words)) = coded {
+            implant_measurements.push(
+                Measurement::simple(
+                    mdc::IDC_SESS_TYPE,
+                    Value::Concept {
+                        code: Some(MdcCode(code)),
+                        text: words,
+                    },
+                    time,
+                )
+                .with_label(Some("MDC_IDC_SESS_TYPE".into()))
+                .with_source("OBR-4"),
+            );
         }
     }
     let documents: Vec<Document> = reports
