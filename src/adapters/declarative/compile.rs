@@ -117,6 +117,19 @@ impl Compiled {
         if let Some(zone) = &file.time.zone {
             time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
         }
+        match (file.time.format, &file.time.pattern) {
+            (super::spec::TimeFormat::Pattern, Some(pattern)) => {
+                time::check_pattern(pattern).map_err(|e| format!("time.pattern: {e}"))?
+            }
+            (super::spec::TimeFormat::Pattern, None) => {
+                return Err("time: `format = \"pattern\"` needs `pattern` (e.g. \"%m/%d/%Y %I:%M:%S %p\")".into())
+            }
+            (_, Some(_)) => return Err("time.pattern is read only with `format = \"pattern\"`".into()),
+            (_, None) => {}
+        }
+        if file.time.zone_unit.is_some() && file.time.zone_path.is_none() {
+            return Err("time.zone_unit says what `zone_path` counts; give `zone_path`".into());
+        }
         let checks = file
             .checks
             .iter()

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use super::compile::{label, Compiled, CompiledMeasurement, CompiledTerm};
 use super::error::DeclarativeError;
-use super::spec::Field;
+use super::spec::{Field, ZoneUnit};
 use super::time::{self, TimeError};
 use super::units;
 use crate::model::{
@@ -286,7 +286,7 @@ impl Compiled {
                 .and_then(|v| scalar_text(v))
             {
                 Some(text) => Some(
-                    time::parse_offset(&text)
+                    time::parse_offset_in(&text, t.spec.zone_unit.unwrap_or(ZoneUnit::Hours))
                         .map_err(|e| at.error(field.text(), format!("is not a UTC offset: {e}")))?,
                 ),
                 None => None,
@@ -325,7 +325,8 @@ impl Compiled {
             }
         };
         let parse = |path: &str, value: &Json| {
-            time::parse(value, t.spec.format, &rule).map_err(|e: TimeError| at.error(path, e.to_string()))
+            time::parse(value, t.spec.format, t.spec.pattern.as_deref(), &rule)
+                .map_err(|e: TimeError| at.error(path, e.to_string()))
         };
         if let Some((path, value)) = with_time_of_day(read(&t.instant)?)? {
             let stamp = parse(&path, &value)?;
@@ -766,6 +767,57 @@ mod tests {
             .steps
             .iter()
             .any(|s| s.starts_with("records `$.list[*]`: 2 found")));
+    }
+
+    #[test]
+    fn a_pattern_time_with_an_offset_in_seconds_from_the_payload() {
+        let mapping = MAPPING.replace(
+            "instant = \"@.t\"\nformat = \"unix-seconds\"\n",
+            "instant = \"@.t\"\nformat = \"pattern\"\npattern = \"%m/%d/%Y %I:%M:%S %p\"\n\
+             zone_path = \"@.offset\"\nzone_unit = \"seconds\"\n",
+        );
+        let payload: Json = serde_json::json!({
+            "device": "D1", "user": "U1",
+            "list": [{"t": "12/30/2022 4:50:40 PM", "offset": -18000, "v": 61}]
+        });
+        let received = DateTime::parse_from_rfc3339("2023-11-14T23:00:00Z").unwrap();
+        let (readings, _) = compiled(&mapping)
+            .extract(&payload, received, *received.offset())
+            .unwrap();
+        let time = readings[0].measurements[0].time.anchor();
+        assert_eq!(time.instant().unwrap().to_rfc3339(), "2022-12-30T16:50:40-05:00");
+        // A number of seconds that is no offset is refused by path, never quoted.
+        let wrong = serde_json::json!({"device": "D1", "user": "U1", "list": [{"t": "12/30/2022 4:50:40 PM", "offset": 999999, "v": 61}]});
+        let error = compiled(&mapping)
+            .extract(&wrong, received, *received.offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`@.offset`") && error.contains("not a UTC offset"),
+            "{error}"
+        );
+        assert!(!error.contains("999999"), "{error}");
+        // What `mappings check` refuses: no pattern, a broken one, a pattern without its format, a unit
+        // without a path.
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        let without = mapping.replace("pattern = \"%m/%d/%Y %I:%M:%S %p\"\n", "");
+        assert!(file(&without).unwrap_err().contains("needs `pattern`"));
+        let broken = mapping.replace("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %Q");
+        assert!(file(&broken).unwrap_err().contains("not a valid pattern"));
+        let stray = MAPPING.replace(
+            "format = \"unix-seconds\"\n",
+            "format = \"unix-seconds\"\npattern = \"%Y\"\n",
+        );
+        assert!(file(&stray).unwrap_err().contains("only with `format = \"pattern\"`"));
+        let unit_alone = MAPPING.replace(
+            "format = \"unix-seconds\"\n",
+            "format = \"unix-seconds\"\nzone_unit = \"minutes\"\n",
+        );
+        assert!(file(&unit_alone).unwrap_err().contains("give `zone_path`"));
     }
 
     #[test]

@@ -104,6 +104,19 @@ pub enum TimeFormat {
     /// Seconds since 1970 that encode the *local* wall clock (iHealth `MDate`): the digits are local
     /// time, the zone rule gives the offset.
     LocalUnixSeconds,
+    /// Text in the mapping's `pattern` (strftime-like, chrono's syntax: `%m/%d/%Y %I:%M:%S %p` for
+    /// `12/30/2022 4:50:40 AM`). With an offset in the pattern (`%z`, `%:z`) the text's offset is
+    /// taken; without one, the zone rule applies.
+    Pattern,
+}
+
+/// The unit of a `zone_path` value that is a bare number (`measurementTimeOffsetInSeconds: -18000`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneUnit {
+    Hours,
+    Minutes,
+    Seconds,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,10 +132,14 @@ pub struct TimeSpec {
     /// A duration: seconds as a number, or an object `{value, unit}` (Open mHealth).
     pub duration: Option<String>,
     pub format: TimeFormat,
+    /// The pattern of `format = "pattern"`.
+    pub pattern: Option<String>,
     /// The UTC offset for times written without one: `+01:00`, `-0800`, `Z`.
     pub zone: Option<String>,
     /// Where the payload states the offset (`-0800`, `+01:00`, or whole hours such as `-8`).
     pub zone_path: Option<String>,
+    /// What a bare number at `zone_path` counts: `hours` (the default), `minutes` or `seconds`.
+    pub zone_unit: Option<ZoneUnit>,
     /// Without a time the record is refused (default); with `false` the receipt time is used.
     #[serde(default = "yes")]
     pub required: bool,

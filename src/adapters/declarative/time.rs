@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use serde_json::Value as Json;
 use thiserror::Error;
 
-use super::spec::TimeFormat;
+use super::spec::{TimeFormat, ZoneUnit};
 use crate::model::{ClockQuality, OffsetSource, Timestamp};
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -42,6 +42,36 @@ impl ZoneRule {
 }
 
 use chrono::Offset;
+
+/// A bare number of `unit` as a UTC offset (`-18000` seconds is `-05:00`); `hours` also takes the
+/// written forms of [`parse_offset`].
+pub fn parse_offset_in(text: &str, unit: ZoneUnit) -> Result<FixedOffset, String> {
+    let per = match unit {
+        ZoneUnit::Hours => return parse_offset(text),
+        ZoneUnit::Minutes => 60,
+        ZoneUnit::Seconds => 1,
+    };
+    let amount: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "is not a whole number of the zone unit".to_string())?;
+    amount
+        .checked_mul(per)
+        .and_then(|seconds| i32::try_from(seconds).ok())
+        .and_then(FixedOffset::east_opt)
+        .ok_or_else(|| "is not a UTC offset (at most 24 hours either way)".to_string())
+}
+
+/// True when a strftime-like pattern has no error and states a date and a time of day.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
+        return Err(format!(
+            "{pattern:?} is not a valid pattern (chrono's strftime syntax, e.g. %m/%d/%Y %I:%M:%S %p)"
+        ));
+    }
+    Ok(())
+}
 
 /// `Z`, `+01:00`, `-0800`, or whole hours (`-8`, `1`, `+5`).
 pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
@@ -91,8 +121,8 @@ fn instant_from_nanos(nanos: i128) -> Result<DateTime<Utc>, TimeError> {
     DateTime::from_timestamp(seconds, rest).ok_or_else(|| TimeError("is out of range".into()))
 }
 
-/// Parses one time value.
-pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timestamp, TimeError> {
+/// Parses one time value (`pattern`: the mapping's, for [`TimeFormat::Pattern`]).
+pub fn parse(value: &Json, format: TimeFormat, pattern: Option<&str>, zone: &ZoneRule) -> Result<Timestamp, TimeError> {
     let absolute = |instant: DateTime<Utc>| {
         let offset = zone.display_offset();
         Timestamp {
@@ -112,6 +142,30 @@ pub fn parse(value: &Json, format: TimeFormat, zone: &ZoneRule) -> Result<Timest
         TimeFormat::UnixNanos => Ok(absolute(instant_from_nanos(epoch_units(value)?)?)),
         TimeFormat::LocalUnixSeconds => {
             let local = instant_from_nanos(scaled(epoch_units(value)?, 1_000_000_000)?)?.naive_utc();
+            let (offset, source) = zone.local_offset();
+            Ok(Timestamp {
+                local,
+                offset,
+                quality: ClockQuality::DeviceClock { offset: source },
+            })
+        }
+        TimeFormat::Pattern => {
+            let pattern = pattern.ok_or_else(|| TimeError("the mapping gives no time.pattern".into()))?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| TimeError(format!("is not text in the pattern {pattern:?}")))?
+                .trim();
+            if let Ok(stated) = DateTime::parse_from_str(text, pattern) {
+                return Ok(Timestamp {
+                    local: stated.naive_local(),
+                    offset: *stated.offset(),
+                    quality: ClockQuality::DeviceClock {
+                        offset: OffsetSource::Device,
+                    },
+                });
+            }
+            let local = NaiveDateTime::parse_from_str(text, pattern)
+                .map_err(|_| TimeError(format!("does not follow the pattern {pattern:?}")))?;
             let (offset, source) = zone.local_offset();
             Ok(Timestamp {
                 local,
@@ -214,21 +268,34 @@ mod tests {
 
     #[test]
     fn formats_give_the_local_digits_and_offset() {
-        let t = parse(&Json::from(1442491463), TimeFormat::LocalUnixSeconds, &rule(Some(-8))).unwrap();
+        let t = parse(
+            &Json::from(1442491463),
+            TimeFormat::LocalUnixSeconds,
+            None,
+            &rule(Some(-8)),
+        )
+        .unwrap();
         assert_eq!(
             t.instant().unwrap().to_rfc3339(),
             "2015-09-17T12:04:23-08:00",
             "iHealth MDate"
         );
-        let t = parse(&Json::from(1433052383), TimeFormat::UnixSeconds, &rule(None)).unwrap();
+        let t = parse(&Json::from(1433052383), TimeFormat::UnixSeconds, None, &rule(None)).unwrap();
         assert_eq!(t.instant().unwrap().to_rfc3339(), "2015-05-31T06:06:23+00:00");
-        let t = parse(&Json::from("1423785600000000000"), TimeFormat::UnixNanos, &rule(None)).unwrap();
+        let t = parse(
+            &Json::from("1423785600000000000"),
+            TimeFormat::UnixNanos,
+            None,
+            &rule(None),
+        )
+        .unwrap();
         assert_eq!(t.instant().unwrap().to_rfc3339(), "2015-02-13T00:00:00+00:00");
-        let t = parse(&Json::from(1431541739000i64), TimeFormat::UnixMillis, &rule(None)).unwrap();
+        let t = parse(&Json::from(1431541739000i64), TimeFormat::UnixMillis, None, &rule(None)).unwrap();
         assert_eq!(t.local.to_string(), "2015-05-13 18:28:59");
         let t = parse(
             &Json::from("2025-01-30T15:49:55-08:00"),
             TimeFormat::Iso8601,
+            None,
             &rule(None),
         )
         .unwrap();
@@ -236,15 +303,21 @@ mod tests {
             (t.local.to_string(), t.offset.to_string()),
             ("2025-01-30 15:49:55".into(), "-08:00".into())
         );
-        let t = parse(&Json::from("2015-05-13T18:28:59"), TimeFormat::Iso8601, &rule(None)).unwrap();
+        let t = parse(
+            &Json::from("2015-05-13T18:28:59"),
+            TimeFormat::Iso8601,
+            None,
+            &rule(None),
+        )
+        .unwrap();
         assert_eq!(
             t.quality,
             ClockQuality::DeviceClock {
                 offset: OffsetSource::ConfiguredDefault
             }
         );
-        assert!(parse(&Json::from("yesterday"), TimeFormat::Iso8601, &rule(None)).is_err());
-        assert!(parse(&Json::from("12x"), TimeFormat::UnixSeconds, &rule(None)).is_err());
+        assert!(parse(&Json::from("yesterday"), TimeFormat::Iso8601, None, &rule(None)).is_err());
+        assert!(parse(&Json::from("12x"), TimeFormat::UnixSeconds, None, &rule(None)).is_err());
     }
 
     #[test]
@@ -259,5 +332,57 @@ mod tests {
         );
         assert_eq!(duration(&Json::from(90)).unwrap(), chrono::Duration::seconds(90));
         assert!(duration(&serde_json::json!({"value": 1, "unit": "Mo"})).is_err());
+        // Garmin's `startTimeOffsetInSeconds: -18000`.
+        assert_eq!(
+            parse_offset_in("-18000", ZoneUnit::Seconds).unwrap().local_minus_utc(),
+            -5 * 3600
+        );
+        assert_eq!(
+            parse_offset_in("330", ZoneUnit::Minutes).unwrap().local_minus_utc(),
+            19_800
+        );
+        assert!(parse_offset_in("90000", ZoneUnit::Seconds).is_err());
+        assert!(parse_offset_in("-5.5", ZoneUnit::Minutes).is_err());
+    }
+
+    #[test]
+    fn patterns_read_what_vendors_write() {
+        // LibreLinkUp's `12/30/2022 4:50:40 AM`: no offset, the zone rule's.
+        let pattern = Some("%m/%d/%Y %I:%M:%S %p");
+        let t = parse(
+            &Json::from("12/30/2022 4:50:40 AM"),
+            TimeFormat::Pattern,
+            pattern,
+            &rule(Some(1)),
+        )
+        .unwrap();
+        assert_eq!(t.instant().unwrap().to_rfc3339(), "2022-12-30T04:50:40+01:00");
+        let t = parse(
+            &Json::from("1/7/2023 12:05:00 PM"),
+            TimeFormat::Pattern,
+            pattern,
+            &rule(None),
+        )
+        .unwrap();
+        assert_eq!(t.local.to_string(), "2023-01-07 12:05:00");
+        assert_eq!(
+            t.quality,
+            ClockQuality::DeviceClock {
+                offset: OffsetSource::ConfiguredDefault
+            }
+        );
+        // An offset in the pattern is the text's.
+        let t = parse(
+            &Json::from("30.12.2022 16:50 +0100"),
+            TimeFormat::Pattern,
+            Some("%d.%m.%Y %H:%M %z"),
+            &rule(None),
+        )
+        .unwrap();
+        assert_eq!(t.instant().unwrap().to_rfc3339(), "2022-12-30T16:50:00+01:00");
+        assert!(parse(&Json::from("2022-12-30"), TimeFormat::Pattern, pattern, &rule(None)).is_err());
+        assert!(parse(&Json::from("12/30/2022"), TimeFormat::Pattern, pattern, &rule(None)).is_err());
+        assert!(check_pattern("%m/%d/%Y %I:%M:%S %p").is_ok());
+        assert!(check_pattern("%Q").is_err());
     }
 }
