@@ -51,6 +51,49 @@ fn row(code: u32, value: &str, unit: &str, time: &str) -> (u32, String, String, 
 }
 
 #[test]
+fn librelinkup_times_in_its_own_pattern_give_what_nightscout_asserts() {
+    let (readings, explanation) = read("librelinkup/librelinkup_graph_nightscout_fixture.json");
+    assert_eq!(explanation.mapping, "librelinkup-graph");
+    let mut rows = values(&readings);
+    rows.sort_by(|a, b| a.3.cmp(&b.3));
+    rows.dedup();
+    // 141 graph readings and the latest (sent twice, as glucoseMeasurement and glucoseItem): 142.
+    assert_eq!(rows.len(), 142);
+    // 1672375840000 ms with 173 mg/dL, and the latest, 1672418860000 ms with 115 mg/dL.
+    assert_eq!(rows[0], row(160212, "173", "mg/dL", "2022-12-30T04:50:40+00:00"));
+    assert_eq!(rows[141], row(160212, "115", "mg/dL", "2022-12-30T16:47:40+00:00"));
+    assert_eq!(rows[140], row(160212, "103", "mg/dL", "2022-12-30T16:30:41+00:00"));
+    let reading = &readings[0];
+    assert_eq!(reading.device.instance_id.as_ref().unwrap().value, "ABCDEF1234");
+    assert_eq!(
+        reading.patient.as_ref().unwrap().value,
+        "7ad66b40-ba9b-401e-9845-4f49f998cf16"
+    );
+    // No reading of this sensor is flagged high or low; one that is is marked off scale.
+    assert!(readings.iter().all(|r| r.measurements[0].quality.is_empty()));
+    let mut flagged: Json = serde_json::from_slice(
+        &std::fs::read(common::repo_path(
+            "mappings/tests/librelinkup/librelinkup_graph_nightscout_fixture.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    flagged["data"]["graphData"][0]["isLow"] = Json::Bool(true);
+    flagged["data"]["graphData"][1]["isHigh"] = Json::Bool(true);
+    let (readings, _) = read_payload(flagged);
+    let quality = |value: &str| {
+        readings
+            .iter()
+            .flat_map(|r| &r.measurements)
+            .find(|m| matches!(&m.value, Some(Value::Quantity(q)) if q.value.to_string() == value))
+            .map(|m| m.quality.clone())
+            .unwrap()
+    };
+    assert_eq!(quality("173"), vec![fhirgate::model::QualityFlag::BelowRange]);
+    assert_eq!(quality("178"), vec![fhirgate::model::QualityFlag::AboveRange]);
+}
+
+#[test]
 fn withings_getmeas_gives_the_values_shimmer_asserts() {
     let (readings, explanation) = read("withings/withings-body-measures.json");
     assert_eq!(explanation.mapping, "withings-getmeas");

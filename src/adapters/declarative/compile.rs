@@ -80,6 +80,8 @@ pub(super) struct CompiledMeasurement {
     pub(super) code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
     pub(super) value: Option<Field>,
     pub(super) quality_path: Option<Field>,
+    /// `quality_paths`, compiled: each path with its answers.
+    pub(super) quality_paths: Vec<(Field, BTreeMap<String, String>)>,
     pub(super) exponent: Option<Field>,
     pub(super) unit_path: Option<Field>,
     pub(super) components: Vec<CompiledMeasurement>,
@@ -250,9 +252,28 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             return Err(format!("{what}.quality: {flag:?} is not a quality flag"));
         }
     }
+    let quality_paths = spec
+        .quality_paths
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            for flag in q.quality.values() {
+                if crate::model::QualityFlag::from_name(flag).is_none() {
+                    return Err(format!(
+                        "{what}.quality_paths[{i}].quality: {flag:?} is not a quality flag"
+                    ));
+                }
+            }
+            Ok((
+                path_field(&q.path, &format!("{what}.quality_paths[{i}].path"))?,
+                q.quality.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(CompiledMeasurement {
         code_when,
         quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
+        quality_paths,
         value: optional(&spec.value, &format!("{what}.value"))?,
         exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
         unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,

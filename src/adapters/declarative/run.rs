@@ -575,32 +575,32 @@ fn coded_of(
 
 /// The quality flags the vendor's statement maps to.
 fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanation) -> Vec<crate::model::QualityFlag> {
-    let Some(field) = &m.quality_path else {
-        return Vec::new();
-    };
-    let Some(said) = select(field, at.payload, at.record)
-        .first()
-        .and_then(|v| scalar_text(v))
-    else {
-        return Vec::new();
-    };
-    match m
-        .spec
-        .quality
-        .get(&said)
-        .and_then(|f| crate::model::QualityFlag::from_name(f))
-    {
-        Some(flag) => {
+    let places = m
+        .quality_path
+        .iter()
+        .map(|field| (field, &m.spec.quality))
+        .chain(m.quality_paths.iter().map(|(field, answers)| (field, answers)));
+    let mut flags = Vec::new();
+    for (field, answers) in places {
+        let Some(said) = select(field, at.payload, at.record)
+            .first()
+            .and_then(|v| scalar_text(v))
+        else {
+            continue;
+        };
+        if let Some(flag) = answers.get(&said).and_then(|f| crate::model::QualityFlag::from_name(f)) {
             explanation.steps.push(format!(
                 "record {}: {}: `{}` = {said} → {flag:?}",
                 at.index,
                 label(&m.spec),
                 field.text()
             ));
-            vec![flag]
+            if !flags.contains(&flag) {
+                flags.push(flag);
+            }
         }
-        None => Vec::new(),
     }
+    flags
 }
 
 /// The largest power of ten a payload may scale a value by (Withings sends -3 to 0).

@@ -110,6 +110,15 @@ pub enum TimeFormat {
     Pattern,
 }
 
+/// One place the vendor states quality, and what its answers mean.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityPathSpec {
+    pub path: String,
+    /// Vendor answer → flag (`{ true = "above-range" }`).
+    pub quality: BTreeMap<String, String>,
+}
+
 /// The unit of a `zone_path` value that is a bare number (`measurementTimeOffsetInSeconds: -18000`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -216,6 +225,10 @@ pub struct MeasurementSpec {
     pub quality_path: Option<String>,
     #[serde(default)]
     pub quality: BTreeMap<String, String>,
+    /// More places the vendor states quality, each with its own answers (LibreLinkUp's `isHigh` and
+    /// `isLow`): every flag any of them gives is kept.
+    #[serde(default)]
+    pub quality_paths: Vec<QualityPathSpec>,
     /// A missing required value drops the measurement with a recorded reason. Components are required
     /// unless they say otherwise.
     #[serde(default)]
