@@ -94,6 +94,51 @@ fn librelinkup_times_in_its_own_pattern_give_what_nightscout_asserts() {
 }
 
 #[test]
+fn garmin_pulse_ox_is_timed_by_its_member_name_after_the_summary_start() {
+    let (readings, explanation) = read("garmin/garmin_pulseox_radar_base_example.json");
+    assert_eq!(explanation.mapping, "garmin-pulseox");
+    // startTimeInSeconds 1572303600 + "55740" s, at startTimeOffsetInSeconds 3600: not 15 h 29 min
+    // early at the start.
+    assert_eq!(
+        values(&readings),
+        vec![row(150456, "93", "%", "2019-10-29T15:29:00+01:00")]
+    );
+    assert_eq!(readings[0].patient.as_ref().unwrap().value, "sub-1");
+    let time = readings[0].measurements[0].time.anchor();
+    assert_eq!(
+        time.local.to_string(),
+        "2019-10-29 15:29:00",
+        "the wearer's local digits"
+    );
+    // More members are more readings, each at its own time; a name that is no number is said.
+    let mut payload: Json = serde_json::from_slice(
+        &std::fs::read(common::repo_path(
+            "mappings/tests/garmin/garmin_pulseox_radar_base_example.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    payload["pulseox"][0]["timeOffsetSpo2Values"] = serde_json::json!({"55740": 93, "55800": 94, "noon": 95});
+    let (readings, explanation) = read_payload(payload);
+    let times: Vec<(String, String)> = values(&readings).into_iter().map(|r| (r.1, r.3)).collect();
+    assert_eq!(
+        times,
+        vec![
+            ("93".to_string(), "2019-10-29T15:29:00+01:00".to_string()),
+            ("94".to_string(), "2019-10-29T15:30:00+01:00".to_string())
+        ]
+    );
+    assert!(
+        explanation
+            .dropped
+            .iter()
+            .any(|d| d.reason.contains("not a whole number")),
+        "{:?}",
+        explanation.dropped
+    );
+}
+
+#[test]
 fn withings_getmeas_gives_the_values_shimmer_asserts() {
     let (readings, explanation) = read("withings/withings-body-measures.json");
     assert_eq!(explanation.mapping, "withings-getmeas");

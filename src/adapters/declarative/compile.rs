@@ -82,6 +82,9 @@ pub(super) struct CompiledMeasurement {
     pub(super) quality_path: Option<Field>,
     /// `quality_paths`, compiled: each path with its answers.
     pub(super) quality_paths: Vec<(Field, BTreeMap<String, String>)>,
+    /// `series`, compiled: the members' path, the seconds one unit counts, and the interval of an
+    /// array.
+    pub(super) series: Option<(Field, i64, Option<u32>)>,
     pub(super) exponent: Option<Field>,
     pub(super) unit_path: Option<Field>,
     pub(super) components: Vec<CompiledMeasurement>,
@@ -212,8 +215,12 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             "{what}: a component's code is fixed; `code_when` belongs on the measurement"
         ));
     }
-    if spec.value.is_none() == spec.components.is_empty() {
-        return Err(format!("{what}: give a `value` or `components`, not both"));
+    // A series' value is each member (`@`).
+    let has_value = spec.value.is_some() || spec.series.is_some();
+    if has_value != spec.components.is_empty() {
+        return Err(format!(
+            "{what}: give a `value` (or a `series`) or `components`, not both"
+        ));
     }
     let mut code_when = Vec::new();
     for (i, case) in spec.code_when.iter().enumerate() {
@@ -236,7 +243,35 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             return Err(format!("{what}.coded: {vendor:?} = {code} is not in the code table"));
         }
     }
-    if spec.value.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
+    let series = match &spec.series {
+        None => None,
+        Some(_) if component => return Err(format!("{what}: a component cannot be a series")),
+        Some(series) => {
+            if spec.value.as_deref().is_some_and(|v| v != "@") {
+                return Err(format!(
+                    "{what}: in a series each member is the value: leave out `value` (or write \"@\")"
+                ));
+            }
+            if series.interval == Some(0) {
+                return Err(format!("{what}.series.interval: 0 would put every item at one time"));
+            }
+            let per = match series.unit {
+                super::spec::SeriesUnit::Seconds => 1,
+                super::spec::SeriesUnit::Minutes => 60,
+            };
+            Some((
+                path_field(&series.members, &format!("{what}.series.members"))?,
+                per,
+                series.interval,
+            ))
+        }
+    };
+    let value_text = if series.is_some() {
+        Some("@".to_string())
+    } else {
+        spec.value.clone()
+    };
+    if value_text.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
         return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
     }
     if spec.unit_path.is_some() && spec.units.is_empty() {
@@ -274,7 +309,8 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         code_when,
         quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
         quality_paths,
-        value: optional(&spec.value, &format!("{what}.value"))?,
+        series,
+        value: optional(&value_text, &format!("{what}.value"))?,
         exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
         unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
         components: spec

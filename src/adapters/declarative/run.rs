@@ -161,6 +161,71 @@ impl Compiled {
         let mut produced: Vec<(String, usize)> = Vec::new();
         let mut qualifiers: Vec<(usize, String)> = Vec::new();
         for measurement in &self.measurements {
+            if let Some((members, per, interval)) = &measurement.series {
+                let found = select(members, at.payload, at.record);
+                let items: Vec<(String, i64, &Json)> = match found.first() {
+                    Some(Json::Object(object)) => object
+                        .iter()
+                        .map(|(name, value)| (name.clone(), name.trim().parse::<i64>().unwrap_or(i64::MIN), value))
+                        .collect(),
+                    Some(Json::Array(values)) => match interval {
+                        Some(interval) => values
+                            .iter()
+                            .enumerate()
+                            .map(|(i, value)| (i.to_string(), i as i64 * i64::from(*interval), value))
+                            .collect(),
+                        None => {
+                            return Err(at.error(
+                                members.text(),
+                                "is an array: the series needs `interval` to time its items".into(),
+                            ))
+                        }
+                    },
+                    Some(_) => return Err(at.error(members.text(), "is neither an object nor an array".into())),
+                    None => Vec::new(),
+                };
+                for (name, offset, value) in items {
+                    let shifted = offset
+                        .checked_mul(*per)
+                        .filter(|_| offset != i64::MIN)
+                        .and_then(chrono::TimeDelta::try_seconds)
+                        .map(|delta| time.shifted(delta));
+                    let Some(at_time) = shifted else {
+                        explanation.dropped.push(Dropped {
+                            record: at.index,
+                            measurement: label(&measurement.spec),
+                            reason: format!(
+                                "`{}`: a member whose name is not a whole number of the series' unit",
+                                members.text()
+                            ),
+                        });
+                        continue;
+                    };
+                    let member = Context { record: value, ..*at };
+                    match measurement_of(measurement, &member, at_time, explanation)? {
+                        Taken::Yes(m) => {
+                            explanation.steps.push(format!(
+                                "record {}: {}: member `{name}` → {}",
+                                at.index,
+                                label(&measurement.spec),
+                                at_time.anchor().instant().map(|i| i.to_rfc3339()).unwrap_or_default()
+                            ));
+                            measurements.push(m.with_source(format!(
+                                "record {} `{}`[{name}]",
+                                at.index,
+                                members.text()
+                            )))
+                        }
+                        Taken::NotPresent => {}
+                        Taken::Dropped(reason) => explanation.dropped.push(Dropped {
+                            record: at.index,
+                            measurement: label(&measurement.spec),
+                            reason,
+                        }),
+                    }
+                }
+                continue;
+            }
             match measurement_of(measurement, at, time, explanation)? {
                 Taken::Yes(m) => {
                     produced.push((measurement.spec.name.clone(), measurements.len()));
@@ -818,6 +883,44 @@ mod tests {
             "format = \"unix-seconds\"\nzone_unit = \"minutes\"\n",
         );
         assert!(file(&unit_alone).unwrap_err().contains("give `zone_path`"));
+    }
+
+    #[test]
+    fn an_array_series_is_timed_by_its_interval() {
+        let mapping = MAPPING.replace(
+            "value = \"@.v\"\n",
+            "series = { members = \"@.v\", interval = 5, unit = \"minutes\" }\n",
+        );
+        let payload: Json =
+            serde_json::json!({"device": "D1", "user": "U1", "list": [{"t": 1700000000, "v": [61, 0, 63]}]});
+        let received = DateTime::parse_from_rfc3339("2023-11-14T23:00:00Z").unwrap();
+        let (readings, explanation) = compiled(&mapping)
+            .extract(&payload, received, *received.offset())
+            .unwrap();
+        let got: Vec<String> = readings[0]
+            .measurements
+            .iter()
+            .map(|m| m.time.anchor().instant().unwrap().to_rfc3339())
+            .collect();
+        // The 0 is the mapping's placeholder (absent_when): left out, and the third is still 10 min on.
+        assert_eq!(got, vec!["2023-11-14T22:13:20+00:00", "2023-11-14T22:23:20+00:00"]);
+        assert_eq!(explanation.dropped.len(), 1);
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        assert!(file(&mapping.replace("interval = 5", "interval = 0"))
+            .unwrap_err()
+            .contains("one time"));
+        let both = mapping.replace("series = {", "value = \"@.v\"\nseries = {");
+        assert!(file(&both).unwrap_err().contains("leave out `value`"));
+        let no_interval = mapping.replace(", interval = 5", "");
+        let error = compiled(&no_interval)
+            .extract(&payload, received, *received.offset())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("needs `interval`"), "{error}");
     }
 
     #[test]

@@ -110,6 +110,27 @@ pub enum TimeFormat {
     Pattern,
 }
 
+/// Where a record's series is and how its times follow from it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSpec {
+    /// The object (`{"55740": 93}`: 93 at 55,740 s after the record's time) or array of values.
+    pub members: String,
+    /// For an array: the time between items, in `unit`s.
+    pub interval: Option<u32>,
+    /// What a member name or the interval counts: `seconds` (default) or `minutes`.
+    #[serde(default)]
+    pub unit: SeriesUnit,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesUnit {
+    #[default]
+    Seconds,
+    Minutes,
+}
+
 /// One place the vendor states quality, and what its answers mean.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +250,9 @@ pub struct MeasurementSpec {
     /// `isLow`): every flag any of them gives is kept.
     #[serde(default)]
     pub quality_paths: Vec<QualityPathSpec>,
+    /// A series in one record: each member of an object (its name the time after the record's) or
+    /// each item of an array (`interval` apart) is one reading at its own time, its value `@`.
+    pub series: Option<SeriesSpec>,
     /// A missing required value drops the measurement with a recorded reason. Components are required
     /// unless they say otherwise.
     #[serde(default)]
