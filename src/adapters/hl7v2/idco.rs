@@ -627,23 +627,32 @@ fn implant(message: &Message, rows: &[Row<'_>]) -> Result<DeviceIdentity, IdcoEr
         Some((MdcCode(code), text(r.segment.get(5, 2))))
     });
     Ok(DeviceIdentity {
+        mds_type,
+        ..identified(model, serial, mfg, namespace)
+    })
+}
+
+/// A device by IHE PCD TF-2 §3.9's id, `model:xxx/serial:yyy`, in its manufacturer's namespace, with
+/// the manufacturer's name from its item (`mfg`), else the namespace.
+fn identified(
+    model: Option<String>,
+    serial: String,
+    mfg: Option<Segment<'_>>,
+    namespace: Option<String>,
+) -> DeviceIdentity {
+    let value = match &model {
+        Some(model) => format!("model:{model}/serial:{serial}"),
+        None => format!("serial:{serial}"),
+    };
+    DeviceIdentity {
         instance_id: Some(InstanceId {
-            value: implant_id(model.as_deref(), &serial),
+            value,
             namespace: namespace.clone(),
         }),
         serial_number: Some(serial),
         model_number: model,
         manufacturer: mfg.and_then(manufacturer_name).or(namespace),
-        mds_type,
         ..Default::default()
-    })
-}
-
-/// IHE PCD TF-2 §3.9's device id: `model:xxx/serial:yyy`.
-fn implant_id(model: Option<&str>, serial: &str) -> String {
-    match model {
-        Some(model) => format!("model:{model}/serial:{serial}"),
-        None => format!("serial:{serial}"),
     }
 }
 
@@ -655,14 +664,5 @@ fn lead(rows: &[Row<'_>], instance: u32, implant: &DeviceIdentity) -> DeviceIden
     let namespace = mfg
         .and_then(token)
         .or_else(|| implant.instance_id.as_ref().and_then(|i| i.namespace.clone()));
-    DeviceIdentity {
-        instance_id: Some(InstanceId {
-            value: implant_id(model.as_deref(), &serial),
-            namespace: namespace.clone(),
-        }),
-        serial_number: Some(serial),
-        model_number: model,
-        manufacturer: mfg.and_then(manufacturer_name).or(namespace),
-        ..Default::default()
-    }
+    identified(model, serial, mfg, namespace)
 }
