@@ -10,6 +10,8 @@ use fhirgate::adapters::AdapterKind;
 use fhirgate::pipeline::{map_payload, read_payload_explained, MapError};
 use serde_json::Value;
 
+use common::resources;
+
 fn bundle(name: &str) -> Value {
     let json = map_payload(
         AdapterKind::Hl7v2,
@@ -19,16 +21,6 @@ fn bundle(name: &str) -> Value {
     )
     .unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&json).unwrap()
-}
-
-fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
-    bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == kind)
-        .collect()
 }
 
 fn coded<'a>(bundle: &'a Value, code: &str) -> Vec<&'a Value> {

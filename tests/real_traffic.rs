@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 const HOSPITAL: &str = "urn:oid:2.16.840.1.113883.19.5";
 
-use common::{real_hl7 as message, real_settings as hospital};
+use common::{real_hl7 as message, real_settings as hospital, resources};
 
 fn map_hl7(name: &str, settings: &MapSettings) -> Result<Value, MapError> {
     map_payload(AdapterKind::Hl7v2, &message(name), settings, common::now())
@@ -33,16 +33,6 @@ fn refusal(name: &str) -> String {
             error.to_string()
         }
     }
-}
-
-fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
-    bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == kind)
-        .collect()
 }
 
 /// The Observation coded `code` (or, for a code the sender left pending, named so in `code.text`).

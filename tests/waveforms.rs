@@ -20,15 +20,7 @@ fn bundle(payload: &[u8], kind: AdapterKind) -> Json {
     serde_json::from_str(&json).unwrap()
 }
 
-fn observations(bundle: &Json) -> Vec<&Json> {
-    bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == "Observation")
-        .collect()
-}
+use common::observations;
 
 fn coded<'a>(bundle: &'a Json, code: &str) -> Vec<&'a Json> {
     observations(bundle)

@@ -78,15 +78,20 @@ pub fn map_fixture(path: &Path) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The Observations of a Bundle.
-pub fn observations(bundle: &serde_json::Value) -> Vec<&serde_json::Value> {
+/// The resources of a Bundle of type `kind` (`Device`, `DocumentReference`).
+pub fn resources<'a>(bundle: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
     bundle["entry"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| &e["resource"])
-        .filter(|r| r["resourceType"] == "Observation")
+        .filter(|r| r["resourceType"] == kind)
         .collect()
+}
+
+/// The Observations of a Bundle.
+pub fn observations(bundle: &serde_json::Value) -> Vec<&serde_json::Value> {
+    resources(bundle, "Observation")
 }
 
 /// The settings a hospital running the devices of the real-traffic corpus would have: the corpus's
