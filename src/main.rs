@@ -12,7 +12,7 @@ use fhirgate::admin::{AdminError, Target};
 use fhirgate::config::Config;
 use fhirgate::mapping::{MappingOptions, DEFAULT_GATEWAY_ID_SYSTEM};
 use fhirgate::model::parse_utc_offset;
-use fhirgate::pipeline::{explain_payload, map_payload, MapSettings};
+use fhirgate::pipeline::{explain_payload, map_payload_for, MapSettings};
 
 /// Bridge from medical devices to HL7 FHIR R4.
 #[derive(Parser)]
@@ -64,6 +64,10 @@ enum Command {
         /// it, the conversions, what was left out and why, then the Bundle.
         #[arg(long)]
         explain: bool,
+        /// The patient (`system|value`) of readings that name none, as a vendor-cloud poller says whose
+        /// data it posts (`POST /ingest/declarative?patient=`).
+        #[arg(long, value_parser = parse_patient_arg)]
+        patient: Option<String>,
     },
     /// Work on declarative mapping files and MedTech templates (see mappings/README.md).
     Mappings {
@@ -491,6 +495,7 @@ fn main() -> ExitCode {
             device_identifier_system,
             unqualified_patient_system,
             explain,
+            patient,
         } => {
             if explain && adapter != AdapterKind::Declarative {
                 eprintln!("fhirgate: --explain is for --adapter declarative");
@@ -565,7 +570,7 @@ fn main() -> ExitCode {
                 ..MapSettings::default()
             };
             if explain {
-                return match explain_payload(&payload, &settings, chrono::Utc::now(), None) {
+                return match explain_payload(&payload, &settings, chrono::Utc::now(), patient.as_deref()) {
                     Ok((explanation, bundle)) => {
                         print!("{}", fhirgate::mappings_cli::explanation_text(&explanation));
                         match bundle {
@@ -585,8 +590,24 @@ fn main() -> ExitCode {
                     }
                 };
             }
-            match map_payload(adapter, &payload, &settings, chrono::Utc::now()) {
+            let now = chrono::Utc::now();
+            match map_payload_for(adapter, &payload, &settings, now, patient.as_deref()) {
                 Ok(json) => {
+                    // What a mapping left out is said even without --explain: a dropped value is news.
+                    if adapter == AdapterKind::Declarative {
+                        if let Ok((_, explanation)) =
+                            settings
+                                .declarative
+                                .read(&payload, now.fixed_offset(), settings.default_utc_offset)
+                        {
+                            for dropped in &explanation.dropped {
+                                eprintln!(
+                                    "fhirgate: left out: record {} {}: {}",
+                                    dropped.record, dropped.measurement, dropped.reason
+                                );
+                            }
+                        }
+                    }
                     let mut stdout = std::io::stdout().lock();
                     if writeln!(stdout, "{json}").and_then(|_| stdout.flush()).is_err() {
                         return ExitCode::from(1);
@@ -601,5 +622,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `--patient system|value`.
+fn parse_patient_arg(text: &str) -> Result<String, String> {
+    match text.split_once('|') {
+        Some((system, value)) if !system.trim().is_empty() && !value.trim().is_empty() => Ok(text.to_string()),
+        _ => Err("give the patient as system|value, e.g. urn:acme:user|u-17".into()),
     }
 }

@@ -463,7 +463,7 @@ fn bad_values_times_and_unmatched_payloads_are_refused_naming_mapping_path_and_f
     let (code, _, stderr) = map_with(SCALE, r#"{"something": "else"}"#, false);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("no mapping matches the payload (tried: acme-scale)"),
+        stderr.contains("no mapping matches the JSON payload (tried: acme-scale)"),
         "{stderr}"
     );
 

@@ -259,13 +259,10 @@ pub fn test(path: &Path, update: bool) -> Report {
                 }
             };
             if let Some(all) = &all {
-                if let Err(crate::adapters::declarative::DeclarativeError::Ambiguous(names)) =
+                if let Err(error @ crate::adapters::declarative::DeclarativeError::Ambiguous { .. }) =
                     all.read(&payload, now.fixed_offset(), offset)
                 {
-                    report.error(format!(
-                        "{label}: with the whole directory, mappings {} all match it",
-                        names.join(" and ")
-                    ));
+                    report.error(format!("{label}: with the whole directory, {error}"));
                     continue;
                 }
             }

@@ -58,6 +58,19 @@ impl Decimal {
         }
     }
 
+    /// Numeric order regardless of precision (`0.5` < `1`); exact where both fit a common scale, else
+    /// by their nearest binary value.
+    pub fn compare(self, other: Decimal) -> std::cmp::Ordering {
+        let common = self.exponent.min(other.exponent);
+        match (self.rescaled_mantissa(common), other.rescaled_mantissa(common)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => self
+                .to_f64()
+                .partial_cmp(&other.to_f64())
+                .unwrap_or(std::cmp::Ordering::Equal),
+        }
+    }
+
     fn rescaled_mantissa(self, exponent: i32) -> Option<i128> {
         let shift = u32::try_from(self.exponent - exponent).ok()?;
         10i128

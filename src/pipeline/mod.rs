@@ -451,8 +451,21 @@ pub fn associated_readings(
     settings: &MapSettings,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reading>, MapError> {
+    associated_readings_for(kind, payload, settings, now, None)
+}
+
+/// As [`associated_readings`], readings that name no patient given the sender's (`system|value`, as
+/// `POST /ingest/declarative?patient=` and `map --patient` give it).
+pub fn associated_readings_for(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+    sender_patient: Option<&str>,
+) -> Result<Vec<Reading>, MapError> {
     let context = Context {
         associations: Some(&settings.associations),
+        sender_patient,
         ..Context::default()
     };
     Ok(prepare(kind, payload, settings, now, &context)?.readings)
@@ -470,7 +483,21 @@ pub fn map_payload(
         return serde_json::to_string_pretty(&bundle)
             .map_err(|e| MapError::from(MedtechMappingError::Template(e.to_string())));
     }
-    let readings = associated_readings(kind, payload, settings, now)?;
+    map_payload_for(kind, payload, settings, now, None)
+}
+
+/// As [`map_payload`], with the sender's patient for readings that name none (`map --patient`).
+pub fn map_payload_for(
+    kind: AdapterKind,
+    payload: &[u8],
+    settings: &MapSettings,
+    now: DateTime<Utc>,
+    sender_patient: Option<&str>,
+) -> Result<String, MapError> {
+    if kind == AdapterKind::Medtech {
+        return map_payload(kind, payload, settings, now);
+    }
+    let readings = associated_readings_for(kind, payload, settings, now, sender_patient)?;
     bundle_json(&readings, settings)
 }
 
@@ -480,16 +507,23 @@ pub fn bundle_json(readings: &[Reading], settings: &MapSettings) -> Result<Strin
 }
 
 /// `map --explain` for declarative mappings: what the mapping did, and the Bundle it led to (pretty
-/// JSON) or why none could be made. `Err` when the mapping itself refused the payload.
+/// JSON) or why none could be made, also when the mapping refused the payload (that is when the trace
+/// is needed). `Err` only when no mapping could be chosen (not JSON, none matches, two take a record).
 pub fn explain_payload(
     payload: &[u8],
     settings: &MapSettings,
     now: DateTime<Utc>,
     sender_patient: Option<&str>,
 ) -> Result<(Explanation, Result<String, MapError>), MapError> {
-    let (_, explanation) = settings
-        .declarative
-        .read(payload, now.fixed_offset(), settings.default_utc_offset)?;
+    let (result, explanation) =
+        settings
+            .declarative
+            .read_explained(payload, now.fixed_offset(), settings.default_utc_offset);
+    let explanation = match (result, explanation) {
+        (Err(error), None) => return Err(error.into()),
+        (Err(error), Some(explanation)) => return Ok((explanation, Err(error.into()))),
+        (Ok(_), explanation) => explanation.unwrap_or_default(),
+    };
     let context = Context {
         associations: Some(&settings.associations),
         sender_patient,

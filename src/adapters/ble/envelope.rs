@@ -269,10 +269,11 @@ fn gateway_identity(gateway: GatewayJson) -> Result<GatewayIdentity, EnvelopeErr
     })
 }
 
-/// Turns the decoded values into one list of measurements. Values that qualify others are paired
-/// here (glucose context with its measurement by sequence number, CGM records with the session start
-/// time); `qualifies` indices are shifted to the combined list.
-fn assemble(decoded: &[Decoded], time: &TimeContext) -> Result<Vec<Measurement>, EnvelopeError> {
+/// Turns the decoded values of one device into one list of measurements. Values that qualify others
+/// are paired here (glucose context with its measurement by sequence number, CGM records with the
+/// session start time); `qualifies` indices are shifted to the combined list. Gateways' own JSON
+/// (declarative `[gatt]` mappings) is assembled here too, so a value means the same by either door.
+pub fn assemble(decoded: &[Decoded], time: &TimeContext) -> Result<Vec<Measurement>, EnvelopeError> {
     let mut out: Vec<Measurement> = Vec::new();
     for group in super::pairing::pair(decoded, time)? {
         let base = out.len();

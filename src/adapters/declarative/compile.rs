@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::spec::{CheckSpec, Field, MappingFile, MeasurementSpec, TermSpec, TimeSpec, UnknownCodesSpec};
+use super::spec::{
+    AbsentMarker, CheckSpec, Field, FieldText, GattEncoding, MappingFile, MeasurementSpec, TermSpec, TimeSpec,
+    UnknownCodesSpec,
+};
 use super::time;
 use super::units;
 use crate::model::{Decimal, MdcCode};
@@ -15,9 +18,17 @@ pub struct Compiled {
     pub file: MappingFile,
     pub(super) match_path: Field,
     pub(super) records: Field,
+    /// The mapping's discriminator: the fields a record's must hold.
+    pub(super) when: Vec<(Field, String)>,
     pub(super) device_id: Option<Field>,
+    pub(super) device_address: Option<Field>,
+    pub(super) device_manufacturer: Option<Field>,
+    pub(super) device_model: Option<Field>,
+    pub(super) gateway_id: Option<Field>,
     pub(super) patient_id: Option<Field>,
-    pub(super) time: CompiledTime,
+    /// Always there for a mapping with `measurements`.
+    pub(super) time: Option<CompiledTime>,
+    pub(super) gatt: Option<CompiledGatt>,
     pub(super) checks: Vec<(Field, CheckSpec)>,
     pub(super) unknown_codes: Option<(Field, UnknownCodesSpec)>,
     pub(super) measurements: Vec<CompiledMeasurement>,
@@ -73,9 +84,35 @@ pub(super) struct CompiledTime {
     pub(super) zone_path: Option<Field>,
 }
 
+/// A `[gatt]` section, compiled.
+#[derive(Debug, Clone)]
+pub(super) struct CompiledGatt {
+    pub(super) value: Field,
+    pub(super) encoding: GattEncoding,
+    pub(super) characteristic: Option<Field>,
+    pub(super) handle: Option<Field>,
+    /// Handle → characteristic.
+    pub(super) handles: BTreeMap<u16, crate::adapters::ble::Characteristic>,
+    /// The device's UTC offset for device-local times in the values (`[time] zone` / `zone_path`).
+    pub(super) zone: Option<String>,
+    pub(super) zone_path: Option<Field>,
+    pub(super) zone_unit: Option<super::spec::ZoneUnit>,
+}
+
+/// A vendor's "no value" marker, compiled.
+#[derive(Debug, Clone)]
+pub(super) enum Absent {
+    Value(String),
+    /// Both ends included; `None` is open.
+    Range(Option<Decimal>, Option<Decimal>),
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct CompiledMeasurement {
     pub(super) spec: MeasurementSpec,
+    /// `when`, compiled: the fields a record's must hold for this measurement to be in it.
+    pub(super) when: Vec<(Field, String)>,
+    pub(super) absent: Vec<Absent>,
     /// `code_when`, compiled: each case's fields and values, and its code.
     pub(super) code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
     pub(super) value: Option<Field>,
@@ -94,6 +131,130 @@ fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> 
     text.as_deref().map(|t| Field::compile(t, what)).transpose()
 }
 
+fn optional_text(text: &Option<FieldText>, what: &str) -> Result<Option<Field>, String> {
+    text.as_ref().map(|t| Field::compile_text(t, what)).transpose()
+}
+
+/// A `when` table: each path with the value it must find.
+fn discriminator(when: &BTreeMap<String, String>, what: &str) -> Result<Vec<(Field, String)>, String> {
+    when.iter()
+        .map(|(path, value)| Ok((path_field(path, what)?, value.clone())))
+        .collect()
+}
+
+/// A handle as a gateway or a mapping writes it: `52` or `0x34`.
+pub(super) fn parse_handle(text: &str) -> Option<u16> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+fn compile_gatt(file: &MappingFile) -> Result<Option<CompiledGatt>, String> {
+    let Some(gatt) = &file.gatt else {
+        return Ok(None);
+    };
+    if !file.measurements.is_empty() {
+        return Err(
+            "a mapping gives `[gatt]` (raw characteristic values the GATT decoders read) or `measurements`, not both"
+                .into(),
+        );
+    }
+    if file.device.address.is_none() {
+        return Err(
+            "gatt: give `device.address` (the Bluetooth address path): a characteristic value names no device".into(),
+        );
+    }
+    let characteristic = match (&gatt.characteristic, &gatt.handle, gatt.handles.is_empty()) {
+        (Some(text), None, true) => {
+            let field = Field::compile(text, "gatt.characteristic")?;
+            if field.is_literal() {
+                crate::adapters::ble::Characteristic::parse(text).map_err(|e| format!("gatt.characteristic: {e}"))?;
+            }
+            Some(field)
+        }
+        (None, Some(_), false) => None,
+        (None, Some(_), true) => {
+            return Err("gatt: a `handle` path needs `handles` (handle → characteristic UUID)".into())
+        }
+        (None, None, _) => {
+            return Err("gatt: give `characteristic` (a UUID or its path), or `handle` with `handles`".into())
+        }
+        _ => return Err("gatt: give `characteristic`, or `handle` with `handles`, not both".into()),
+    };
+    let mut handles = BTreeMap::new();
+    for (handle, uuid) in &gatt.handles {
+        let number = parse_handle(handle)
+            .ok_or_else(|| format!("gatt.handles: {handle:?} is not a handle (0 to 65535, or 0x0000 to 0xFFFF)"))?;
+        let characteristic =
+            crate::adapters::ble::Characteristic::parse(uuid).map_err(|e| format!("gatt.handles.{handle}: {e}"))?;
+        if handles.insert(number, characteristic).is_some() {
+            return Err(format!("gatt.handles: handle {number} is listed twice"));
+        }
+    }
+    let time = file.time.as_ref();
+    if let Some(time) = time {
+        if time.instant.is_some() || time.start.is_some() || time.end.is_some() || time.duration.is_some() {
+            return Err("time: a `[gatt]` mapping's values carry their own times (or the receipt time stands); its `[time]` gives only `zone` or `zone_path`".into());
+        }
+        if let Some(zone) = &time.zone {
+            time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
+        }
+    }
+    Ok(Some(CompiledGatt {
+        value: path_field(&gatt.value, "gatt.value")?,
+        encoding: gatt.encoding,
+        characteristic,
+        handle: optional(&gatt.handle, "gatt.handle")?,
+        handles,
+        zone: time.and_then(|t| t.zone.clone()),
+        zone_path: time
+            .map(|t| optional(&t.zone_path, "time.zone_path"))
+            .transpose()?
+            .flatten(),
+        zone_unit: time.and_then(|t| t.zone_unit),
+    }))
+}
+
+fn compile_time(time: &TimeSpec) -> Result<CompiledTime, String> {
+    let compiled = CompiledTime {
+        instant: optional_text(&time.instant, "time.instant")?,
+        time_of_day: optional(&time.time_of_day, "time.time_of_day")?,
+        start: optional_text(&time.start, "time.start")?,
+        end: optional_text(&time.end, "time.end")?,
+        duration: optional(&time.duration, "time.duration")?,
+        zone_path: optional(&time.zone_path, "time.zone_path")?,
+        spec: time.clone(),
+    };
+    if compiled.instant.is_none() && compiled.start.is_none() && compiled.end.is_none() {
+        return Err("time: give `instant`, or `start`/`end` (with `end` or `duration`)".into());
+    }
+    let Some(format) = time.format else {
+        return Err(
+            "time: give `format` (iso8601, unix-seconds, unix-millis, unix-nanos, local-unix-seconds or pattern)"
+                .into(),
+        );
+    };
+    if let Some(zone) = &time.zone {
+        time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
+    }
+    match (format, &time.pattern) {
+        (super::spec::TimeFormat::Pattern, Some(pattern)) => {
+            time::check_pattern(pattern).map_err(|e| format!("time.pattern: {e}"))?
+        }
+        (super::spec::TimeFormat::Pattern, None) => {
+            return Err("time: `format = \"pattern\"` needs `pattern` (e.g. \"%m/%d/%Y %I:%M:%S %p\")".into())
+        }
+        (_, Some(_)) => return Err("time.pattern is read only with `format = \"pattern\"`".into()),
+        (_, None) => {}
+    }
+    if time.zone_unit.is_some() && time.zone_path.is_none() {
+        return Err("time.zone_unit says what `zone_path` counts; give `zone_path`".into());
+    }
+    Ok(compiled)
+}
+
 /// A field that must be read from the payload: a literal there (`specimen_source` without `$.`) is a
 /// typo that would never, or always, match.
 fn path_field(text: &str, what: &str) -> Result<Field, String> {
@@ -107,34 +268,12 @@ fn path_field(text: &str, what: &str) -> Result<Field, String> {
 
 impl Compiled {
     pub fn new(file: MappingFile) -> Result<Compiled, String> {
-        let time = CompiledTime {
-            instant: optional(&file.time.instant, "time.instant")?,
-            time_of_day: optional(&file.time.time_of_day, "time.time_of_day")?,
-            start: optional(&file.time.start, "time.start")?,
-            end: optional(&file.time.end, "time.end")?,
-            duration: optional(&file.time.duration, "time.duration")?,
-            zone_path: optional(&file.time.zone_path, "time.zone_path")?,
-            spec: file.time.clone(),
+        let gatt = compile_gatt(&file)?;
+        let time = match (&file.time, &gatt) {
+            (_, Some(_)) => None,
+            (Some(time), None) => Some(compile_time(time)?),
+            (None, None) => return Err("time: give `[time]` with `instant`, or `start`/`end`".into()),
         };
-        if time.instant.is_none() && time.start.is_none() && time.end.is_none() {
-            return Err("time: give `instant`, or `start`/`end` (with `end` or `duration`)".into());
-        }
-        if let Some(zone) = &file.time.zone {
-            time::parse_offset(zone).map_err(|e| format!("time.zone: {e}"))?;
-        }
-        match (file.time.format, &file.time.pattern) {
-            (super::spec::TimeFormat::Pattern, Some(pattern)) => {
-                time::check_pattern(pattern).map_err(|e| format!("time.pattern: {e}"))?
-            }
-            (super::spec::TimeFormat::Pattern, None) => {
-                return Err("time: `format = \"pattern\"` needs `pattern` (e.g. \"%m/%d/%Y %I:%M:%S %p\")".into())
-            }
-            (_, Some(_)) => return Err("time.pattern is read only with `format = \"pattern\"`".into()),
-            (_, None) => {}
-        }
-        if file.time.zone_unit.is_some() && file.time.zone_path.is_none() {
-            return Err("time.zone_unit says what `zone_path` counts; give `zone_path`".into());
-        }
         let checks = file
             .checks
             .iter()
@@ -146,8 +285,8 @@ impl Compiled {
             .as_ref()
             .map(|u| Ok::<_, String>((Field::compile(&u.path, "unknown_codes.path")?, u.clone())))
             .transpose()?;
-        if file.measurements.is_empty() {
-            return Err("measurements: a mapping needs at least one".into());
+        if file.measurements.is_empty() && gatt.is_none() {
+            return Err("measurements: a mapping needs at least one (or a `[gatt]` section)".into());
         }
         let measurements = file
             .measurements
@@ -167,13 +306,23 @@ impl Compiled {
         Ok(Compiled {
             match_path: Field::compile(&file.match_path, "match")?,
             records: Field::compile(&file.records, "records")?,
-            device_id: optional(&file.device.id, "device.id")?,
+            when: discriminator(&file.when, "when")?,
+            device_id: optional_text(&file.device.id, "device.id")?,
+            device_address: optional_text(&file.device.address, "device.address")?,
+            device_manufacturer: optional_text(&file.device.manufacturer, "device.manufacturer")?,
+            device_model: optional_text(&file.device.model, "device.model")?,
+            gateway_id: file
+                .gateway
+                .as_ref()
+                .map(|g| Field::compile_text(&g.id, "gateway.id"))
+                .transpose()?,
             patient_id: file
                 .patient
                 .as_ref()
-                .map(|p| Field::compile(&p.id, "patient.id"))
+                .map(|p| Field::compile_text(&p.id, "patient.id"))
                 .transpose()?,
             time,
+            gatt,
             checks,
             unknown_codes,
             measurements,
@@ -247,7 +396,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         None => None,
         Some(_) if component => return Err(format!("{what}: a component cannot be a series")),
         Some(series) => {
-            if spec.value.as_deref().is_some_and(|v| v != "@") {
+            if spec.value.as_ref().is_some_and(|v| v.path() != "@") {
                 return Err(format!(
                     "{what}: in a series each member is the value: leave out `value` (or write \"@\")"
                 ));
@@ -269,7 +418,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
     let value_text = if series.is_some() {
         Some("@".to_string())
     } else {
-        spec.value.clone()
+        spec.value.as_ref().map(|v| v.path().to_string())
     };
     if value_text.is_some() && spec.coded.is_empty() && spec.unit.is_none() && spec.unit_path.is_none() {
         return Err(format!("{what}: give the `unit` (UCUM) or a `unit_path`"));
@@ -305,12 +454,44 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             ))
         })
         .collect::<Result<Vec<_>, String>>()?;
+    let absent = spec
+        .absent_when
+        .iter()
+        .map(|marker| match marker {
+            AbsentMarker::Value(value) => Ok(Absent::Value(value.clone())),
+            AbsentMarker::Range(range) => {
+                let end = |text: &Option<String>, key: &str| {
+                    text.as_deref()
+                        .map(|t| {
+                            t.trim()
+                                .parse::<Decimal>()
+                                .map_err(|_| format!("{what}.absent_when: `{key}` {t:?} is not a number"))
+                        })
+                        .transpose()
+                };
+                let (min, max) = (end(&range.min, "min")?, end(&range.max, "max")?);
+                match (min, max) {
+                    (None, None) => Err(format!("{what}.absent_when: a range needs `min`, `max` or both")),
+                    (Some(min), Some(max)) if max.compare(min) == std::cmp::Ordering::Less => {
+                        Err(format!("{what}.absent_when: the range's `max` is below its `min`"))
+                    }
+                    (min, max) => Ok(Absent::Range(min, max)),
+                }
+            }
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let value = match &spec.value {
+        Some(text) if series.is_none() => Some(Field::compile_text(text, &format!("{what}.value"))?),
+        _ => optional(&value_text, &format!("{what}.value"))?,
+    };
     Ok(CompiledMeasurement {
+        when: discriminator(&spec.when, &format!("{what}.when"))?,
+        absent,
         code_when,
         quality_path: optional(&spec.quality_path, &format!("{what}.quality_path"))?,
         quality_paths,
         series,
-        value: optional(&value_text, &format!("{what}.value"))?,
+        value,
         exponent: optional(&spec.exponent, &format!("{what}.exponent"))?,
         unit_path: optional(&spec.unit_path, &format!("{what}.unit_path"))?,
         components: spec

@@ -9,10 +9,23 @@ pub enum DeclarativeError {
     Json(String),
     #[error("the payload is not XML a mapping can read: {0}")]
     Xml(String),
-    #[error("no mapping matches the payload (tried: {})", .tried.join(", "))]
-    NoMapping { tried: Vec<String> },
-    #[error("mappings {} all match the payload; make their `match` paths exclusive", .0.join(" and "))]
-    Ambiguous(Vec<String>),
+    #[error("{}", no_mapping(payload, tried, skipped))]
+    NoMapping {
+        /// `JSON` or `XML`.
+        payload: &'static str,
+        tried: Vec<String>,
+        /// Mappings not tried, each with why (`withings-getmeas (JSON only)`).
+        skipped: Vec<String>,
+    },
+    #[error(
+        "mappings {} both take the record at `{record}`; make their `match`, `records` or `when` exclusive",
+        .mappings.join(" and ")
+    )]
+    Ambiguous {
+        mappings: Vec<String>,
+        /// The JSON Pointer of a record both take.
+        record: String,
+    },
     #[error("mapping {mapping}, record {record}: `{path}` {rule}")]
     Record {
         mapping: String,
@@ -22,4 +35,17 @@ pub enum DeclarativeError {
     },
     #[error("mapping {mapping}: the payload holds no measurement it takes ({})", .reasons.join("; "))]
     NoMeasurements { mapping: String, reasons: Vec<String> },
+}
+
+fn no_mapping(payload: &str, tried: &[String], skipped: &[String]) -> String {
+    let mut text = match tried {
+        [] => format!("no mapping takes {payload} payloads"),
+        _ => format!("no mapping matches the {payload} payload (tried: {})", tried.join(", ")),
+    };
+    match skipped {
+        [] if tried.is_empty() => text.push_str(" (no mapping is loaded: check the mapping directory)"),
+        [] => {}
+        _ => text.push_str(&format!("; skipped: {}", skipped.join(", "))),
+    }
+    text
 }

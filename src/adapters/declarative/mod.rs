@@ -53,17 +53,78 @@ impl DeclarativeMappings {
         Ok(DeclarativeMappings { mappings })
     }
 
+    /// Mappings compiled elsewhere (tests, the console's playground).
+    pub fn of(mappings: Vec<(PathBuf, Compiled)>) -> DeclarativeMappings {
+        DeclarativeMappings { mappings }
+    }
+
     pub fn mappings(&self) -> impl Iterator<Item = (&Path, &Compiled)> {
         self.mappings.iter().map(|(path, m)| (path.as_path(), m))
     }
 
-    /// The readings of a payload, by the one mapping that matches it.
+    /// The readings of a payload, by the mapping that matches it, or by several whose records do not
+    /// overlap (a phone's health export: weight, height and heart rate records side by side, each
+    /// taken by its own mapping's `when`).
     pub fn read(
         &self,
         payload: &[u8],
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
     ) -> Result<(Vec<Reading>, Explanation), DeclarativeError> {
+        let (result, explanation) = self.read_explained(payload, received_at, default_offset);
+        result.map(|readings| (readings, explanation.unwrap_or_default()))
+    }
+
+    /// As [`DeclarativeMappings::read`], with what the mappings did also when the payload is refused;
+    /// no explanation when no mapping could be chosen.
+    pub fn read_explained(
+        &self,
+        payload: &[u8],
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+    ) -> (Result<Vec<Reading>, DeclarativeError>, Option<Explanation>) {
+        let chosen = match self.choose(payload) {
+            Ok(chosen) => chosen,
+            Err(error) => return (Err(error), None),
+        };
+        let (json, mappings) = chosen;
+        let mut explanation = Explanation {
+            mapping: mappings.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
+            ..Explanation::default()
+        };
+        let mut readings = Vec::new();
+        for mapping in &mappings {
+            let mut own = Explanation {
+                mapping: mapping.name().to_string(),
+                ..Explanation::default()
+            };
+            let result = mapping.extract_into(&json, received_at, default_offset, &mut own);
+            explanation.merge(own, mappings.len() > 1);
+            match result {
+                Ok(taken) => readings.extend(taken),
+                Err(error) => return (Err(error), Some(explanation)),
+            }
+        }
+        // No record at all is a normal answer of a poll with nothing new: nothing to send. Records
+        // that gave nothing are not: each was left out for a reason, and the payload says so.
+        if readings.is_empty() && explanation.records > 0 {
+            let reasons: Vec<String> = explanation
+                .dropped
+                .iter()
+                .map(|d| format!("record {} {}: {}", d.record, d.measurement, d.reason))
+                .collect();
+            let error = DeclarativeError::NoMeasurements {
+                mapping: explanation.mapping.clone(),
+                reasons,
+            };
+            return (Err(error), Some(explanation));
+        }
+        (Ok(readings), Some(explanation))
+    }
+
+    /// The payload as a tree, and the mappings that take it: one, or several whose records are
+    /// disjoint.
+    fn choose(&self, payload: &[u8]) -> Result<(serde_json::Value, Vec<&Compiled>), DeclarativeError> {
         let is_xml = xml::looks_like_xml(payload);
         let json: serde_json::Value = if is_xml {
             xml::to_json(payload).map_err(DeclarativeError::Xml)?
@@ -81,39 +142,46 @@ impl DeclarativeMappings {
             .map(|(_, m)| m)
             .filter(|m| m.file.payload == format && m.matches(&json))
             .collect();
-        let mapping = match matching.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(DeclarativeError::NoMapping {
-                    tried: self
-                        .mappings
-                        .iter()
-                        .filter(|(_, m)| m.file.payload == format)
-                        .map(|(_, m)| m.name().to_string())
-                        .collect(),
-                })
-            }
+        match matching.as_slice() {
+            [] => Err(self.no_mapping(format)),
+            [_] => Ok((json, matching)),
             many => {
-                return Err(DeclarativeError::Ambiguous(
-                    many.iter().map(|m| m.name().to_string()).collect(),
-                ))
+                // Several mappings may share a payload when no record is taken by two of them.
+                let taken: Vec<(&Compiled, std::collections::BTreeSet<String>)> = many
+                    .iter()
+                    .map(|m| (*m, m.records_of(&json).1.into_iter().map(|r| r.pointer).collect()))
+                    .collect();
+                for (i, (a, a_records)) in taken.iter().enumerate() {
+                    for (b, b_records) in taken.iter().skip(i + 1) {
+                        if let Some(shared) = a_records.intersection(b_records).next() {
+                            return Err(DeclarativeError::Ambiguous {
+                                mappings: vec![a.name().to_string(), b.name().to_string()],
+                                record: shared.clone(),
+                            });
+                        }
+                    }
+                }
+                Ok((json, matching))
             }
-        };
-        let (readings, explanation) = mapping.extract(&json, received_at, default_offset)?;
-        // No record at all is a normal answer of a poll with nothing new: nothing to send. Records
-        // that gave nothing are not: each was left out for a reason, and the payload says so.
-        if readings.is_empty() && explanation.records > 0 {
-            let reasons: Vec<String> = explanation
-                .dropped
-                .iter()
-                .map(|d| format!("record {} {}: {}", d.record, d.measurement, d.reason))
-                .collect();
-            return Err(DeclarativeError::NoMeasurements {
-                mapping: mapping.name().to_string(),
-                reasons,
-            });
         }
-        Ok((readings, explanation))
+    }
+
+    /// Why no mapping took a payload of `format`: the ones tried, and the ones skipped and why.
+    fn no_mapping(&self, format: spec::PayloadFormat) -> DeclarativeError {
+        let (tried, skipped): (Vec<&Compiled>, Vec<&Compiled>) = self
+            .mappings
+            .iter()
+            .map(|(_, m)| m)
+            .partition(|m| m.file.payload == format);
+        let (this, other) = match format {
+            spec::PayloadFormat::Xml => ("XML", "JSON"),
+            spec::PayloadFormat::Json => ("JSON", "XML"),
+        };
+        DeclarativeError::NoMapping {
+            payload: this,
+            tried: tried.iter().map(|m| m.name().to_string()).collect(),
+            skipped: skipped.iter().map(|m| format!("{} ({other} only)", m.name())).collect(),
+        }
     }
 }
 
@@ -140,4 +208,103 @@ pub fn mapping_files(path: &Path, any_json: bool) -> Result<Vec<PathBuf>, SpecEr
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(toml: &str) -> (PathBuf, Compiled) {
+        let compiled = Compiled::new(spec::parse_text(toml, false).unwrap()).unwrap();
+        (PathBuf::from(format!("{}.toml", compiled.name())), compiled)
+    }
+
+    fn body(name: &str, kind: &str, code: u32, unit: &str) -> String {
+        format!(
+            "name = \"{name}\"\nmatch = \"$.records\"\nrecords = \"$.records[*]\"\n\
+             when = {{ \"@.type\" = \"{kind}\" }}\n[patient]\nsystem = \"urn:x\"\nid = \"$.user\"\n\
+             [time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
+             [[measurements]]\ncode = {code}\nvalue = \"@.v\"\nunit = \"{unit}\"\n"
+        )
+    }
+
+    #[test]
+    fn mappings_whose_records_do_not_overlap_share_a_payload_and_overlapping_ones_are_named() {
+        let at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap();
+        let payload = br#"{"user": "u1", "records": [
+            {"type": "weight", "t": 1700000000, "v": 72.5},
+            {"type": "height", "t": 1700000000, "v": 178},
+            {"type": "steps", "t": 1700000000, "v": 4000}]}"#;
+        let both = DeclarativeMappings::of(vec![
+            mapping(&body("w", "weight", 188736, "kg")),
+            mapping(&body("h", "height", 188740, "cm")),
+        ]);
+        let (readings, explanation) = both.read(payload, at, *at.offset()).unwrap();
+        let codes: Vec<u32> = readings
+            .iter()
+            .flat_map(|r| &r.measurements)
+            .map(|m| m.code.0)
+            .collect();
+        assert_eq!(codes, vec![188736, 188740]);
+        assert_eq!(explanation.mapping, "w, h");
+        assert_eq!(explanation.records, 2, "the steps record is neither's");
+        assert!(
+            explanation.steps.iter().any(|s| s.starts_with("h: records")),
+            "{:?}",
+            explanation.steps
+        );
+        // Two mappings that take the same record are refused, naming both and the record.
+        let clash = DeclarativeMappings::of(vec![
+            mapping(&body("w", "weight", 188736, "kg")),
+            mapping(&body("w2", "weight", 188736, "kg")),
+        ]);
+        let error = clash.read(payload, at, *at.offset()).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "mappings w and w2 both take the record at `/records/0`; make their `match`, `records` or `when` exclusive"
+        );
+    }
+
+    #[test]
+    fn no_mapping_says_which_were_tried_and_which_skipped_and_why() {
+        let at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap();
+        let xml = body("x", "weight", 188736, "kg").replace("name = \"x\"\n", "name = \"x\"\npayload = \"xml\"\n");
+        let only_xml = DeclarativeMappings::of(vec![mapping(&xml)]);
+        let error = only_xml
+            .read(br#"{"other": 1}"#, at, *at.offset())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, "no mapping takes JSON payloads; skipped: x (XML only)");
+        let mixed = DeclarativeMappings::of(vec![mapping(&xml), mapping(&body("w", "weight", 188736, "kg"))]);
+        let error = mixed
+            .read(br#"{"other": 1}"#, at, *at.offset())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "no mapping matches the JSON payload (tried: w); skipped: x (XML only)"
+        );
+        let none = DeclarativeMappings::default();
+        let error = none.read(br#"{"other": 1}"#, at, *at.offset()).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "no mapping takes JSON payloads (no mapping is loaded: check the mapping directory)"
+        );
+    }
+
+    #[test]
+    fn a_refused_payload_still_explains_what_the_mapping_did() {
+        let at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap();
+        let one = DeclarativeMappings::of(vec![mapping(&body("w", "weight", 188736, "kg"))]);
+        let payload = br#"{"user": "u1", "records": [{"type": "weight", "t": 1700000000, "v": "heavy"}]}"#;
+        let (result, explanation) = one.read_explained(payload, at, *at.offset());
+        let error = result.unwrap_err().to_string();
+        assert_eq!(error, "mapping w, record 0: `@.v` is not a number");
+        let explanation = explanation.expect("the trace up to the refusal");
+        assert!(
+            explanation.steps.iter().any(|s| s.starts_with("record 0: time `@.t`")),
+            "{:?}",
+            explanation.steps
+        );
+    }
 }

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
-use super::compile::{label, Compiled, CompiledMeasurement, CompiledTerm};
+use super::compile::{label, Compiled, CompiledGatt, CompiledMeasurement, CompiledTerm};
 use super::error::DeclarativeError;
-use super::spec::{Field, ZoneUnit};
+use super::spec::{Field, GattEncoding, Source, ZoneUnit};
 use super::time::{self, TimeError};
 use super::units;
+use crate::adapters::ble::{Characteristic, Decoded, TimeContext};
 use crate::model::{
-    Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, InstanceId, MdcCode, Measurement, Origin,
-    PatientRef, Quantity, Reading, Term, TermCode, Value,
+    BluetoothAddress, Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId,
+    MdcCode, Measurement, OffsetSource, Origin, PatientRef, Quantity, Reading, Term, TermCode, Value,
 };
 
 impl CompiledTerm {
@@ -59,6 +60,28 @@ pub struct Explanation {
     pub unknown_codes: BTreeMap<String, usize>,
 }
 
+impl Explanation {
+    /// Adds what another mapping did with the same payload; with `named`, each of its steps says
+    /// which mapping took it.
+    pub fn merge(&mut self, other: Explanation, named: bool) {
+        self.records += other.records;
+        let prefix = if named {
+            format!("{}: ", other.mapping)
+        } else {
+            String::new()
+        };
+        self.steps
+            .extend(other.steps.into_iter().map(|step| format!("{prefix}{step}")));
+        self.dropped.extend(other.dropped.into_iter().map(|mut dropped| {
+            dropped.measurement = format!("{prefix}{}", dropped.measurement);
+            dropped
+        }));
+        for (code, count) in other.unknown_codes {
+            *self.unknown_codes.entry(code).or_default() += count;
+        }
+    }
+}
+
 /// A measurement left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
@@ -79,7 +102,36 @@ fn same_value(said: &str, wanted: &str) -> bool {
 impl Compiled {
     /// True when the mapping is for this payload.
     pub fn matches(&self, payload: &Json) -> bool {
-        !select(&self.match_path, payload, payload).is_empty()
+        !select(&self.match_path, &Context::root(&self.file.name, payload)).is_empty()
+    }
+
+    /// The records of `payload` this mapping takes (its `records`, those its `when` holds for), each
+    /// with its location (a JSON Pointer) and the objects that hold it, nearest first.
+    pub(super) fn records_of<'a>(&self, payload: &'a Json) -> (usize, Vec<Located<'a>>) {
+        let root = Context::root(&self.file.name, payload);
+        let located = match &self.records.source {
+            Source::Payload(path) | Source::Record(path) => path
+                .query_located(payload)
+                .iter()
+                .map(|node| located(payload, node.location(), node.node()))
+                .collect(),
+            // `compile` allows only paths; a literal finds nothing.
+            _ => Vec::new(),
+        };
+        let found: Vec<Located> = located;
+        let all = found.len();
+        let taken = found
+            .into_iter()
+            .filter(|record| {
+                let at = Context {
+                    record: record.node,
+                    ancestors: &record.ancestors,
+                    ..root
+                };
+                holds(&self.when, &at)
+            })
+            .collect();
+        (all, taken)
     }
 
     /// The readings of `payload` (received at `received_at`; `default_offset` for local times with no
@@ -94,24 +146,55 @@ impl Compiled {
             mapping: self.file.name.clone(),
             ..Explanation::default()
         };
-        let records = select(&self.records, payload, payload);
+        let readings = self.extract_into(payload, received_at, default_offset, &mut explanation)?;
+        Ok((readings, explanation))
+    }
+
+    /// As [`Compiled::extract`], writing what it did into `explanation` also when it refuses the
+    /// payload (that is when `--explain` is needed).
+    pub fn extract_into(
+        &self,
+        payload: &Json,
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+        explanation: &mut Explanation,
+    ) -> Result<Vec<Reading>, DeclarativeError> {
+        let (all, records) = self.records_of(payload);
         explanation.records = records.len();
-        explanation
-            .steps
-            .push(format!("records `{}`: {} found", self.records.text(), records.len()));
+        if self.when.is_empty() {
+            explanation
+                .steps
+                .push(format!("records `{}`: {all} found", self.records.text()));
+        } else {
+            let when: Vec<String> = self
+                .when
+                .iter()
+                .map(|(field, value)| format!("`{}` = {value}", field.text()))
+                .collect();
+            explanation.steps.push(format!(
+                "records `{}`: {all} found, {} of them this mapping's (when {})",
+                self.records.text(),
+                records.len(),
+                when.join(", ")
+            ));
+        }
+        if let Some(gatt) = &self.gatt {
+            return self.gatt_readings(gatt, payload, &records, received_at, default_offset, explanation);
+        }
         let mut readings = Vec::new();
-        for (index, record) in records.into_iter().enumerate() {
+        for (index, record) in records.iter().enumerate() {
             let context = Context {
                 mapping: &self.file.name,
                 payload,
-                record,
+                record: record.node,
+                ancestors: &record.ancestors,
                 index,
             };
-            if let Some(reading) = self.reading(&context, received_at, default_offset, &mut explanation)? {
+            if let Some(reading) = self.reading(&context, received_at, default_offset, explanation)? {
                 readings.push(reading);
             }
         }
-        Ok((readings, explanation))
+        Ok(readings)
     }
 
     fn reading(
@@ -122,9 +205,12 @@ impl Compiled {
         explanation: &mut Explanation,
     ) -> Result<Option<Reading>, DeclarativeError> {
         // The time first: a record without a usable time is refused for that, whatever else it has.
-        let time = self.time(at, received_at, default_offset, explanation)?;
+        let Some(compiled_time) = &self.time else {
+            return Err(at.error("time", "the mapping gives no `[time]`".into()));
+        };
+        let time = self.time(compiled_time, at, received_at, default_offset, explanation)?;
         for (field, check) in &self.checks {
-            let found = select(field, at.payload, at.record);
+            let found = select(field, at);
             if check.required && found.is_empty() {
                 return Err(at.error(field.text(), "is required but missing".into()));
             }
@@ -147,10 +233,7 @@ impl Compiled {
             }
         }
         if let Some((field, spec)) = &self.unknown_codes {
-            for code in select(field, at.payload, at.record)
-                .iter()
-                .filter_map(|v| scalar_text(v))
-            {
+            for code in select(field, at).iter().filter_map(|v| scalar_text(v)) {
                 if !spec.known.contains(&code) {
                     *explanation.unknown_codes.entry(code).or_default() += 1;
                 }
@@ -161,8 +244,16 @@ impl Compiled {
         let mut produced: Vec<(String, usize)> = Vec::new();
         let mut qualifiers: Vec<(usize, String)> = Vec::new();
         for measurement in &self.measurements {
+            if !holds(&measurement.when, at) {
+                continue;
+            }
             if let Some((members, per, interval)) = &measurement.series {
-                let found = select(members, at.payload, at.record);
+                let found = select(members, at);
+                // A member's parent fields are the record's, then the record's own parents'.
+                let member_ancestors: Vec<&Json> = std::iter::once(at.record)
+                    .filter(|r| r.is_object())
+                    .chain(at.ancestors.iter().copied())
+                    .collect();
                 let items: Vec<(String, i64, &Json)> = match found.first() {
                     Some(Json::Object(object)) => object
                         .iter()
@@ -201,7 +292,11 @@ impl Compiled {
                         });
                         continue;
                     };
-                    let member = Context { record: value, ..*at };
+                    let member = Context {
+                        record: value,
+                        ancestors: &member_ancestors,
+                        ..*at
+                    };
                     match measurement_of(measurement, &member, at_time, explanation)? {
                         Taken::Yes(m) => {
                             explanation.steps.push(format!(
@@ -290,12 +385,12 @@ impl Compiled {
         // Without a device id in the payload, the mapping stands in as the device. That stand-in is
         // shared by every user of the vendor, so no device-patient association may ever apply to it
         // (see `crate::model::SHARED_DEVICE_NAMESPACE`).
-        let device_id = match &self.device_id {
-            Some(field) => text_of(field, at),
-            None => None,
-        };
+        let device_id = self.device_id.as_ref().and_then(|field| text_of(field, at));
+        let address = self.bluetooth_address(at)?;
         let instance_id = match device_id {
-            Some(value) => InstanceId {
+            // A Bluetooth address identifies the device by itself.
+            None if address.is_some() => None,
+            Some(value) => Some(InstanceId {
                 value,
                 namespace: Some(
                     self.file
@@ -304,28 +399,23 @@ impl Compiled {
                         .clone()
                         .unwrap_or_else(|| format!("urn:fhirgate:mapping:{}", self.file.name)),
                 ),
-            },
-            None => InstanceId {
+            }),
+            None => Some(InstanceId {
                 value: self.file.name.clone(),
                 namespace: Some(format!("{}{}", crate::model::SHARED_DEVICE_NAMESPACE, self.file.name)),
-            },
+            }),
         };
         let device = DeviceIdentity {
-            instance_id: Some(instance_id),
-            manufacturer: self.file.device.manufacturer.clone(),
-            model_number: self.file.device.model.clone(),
+            instance_id,
+            bluetooth_address: address,
+            manufacturer: self.device_manufacturer.as_ref().and_then(|f| text_of(f, at)),
+            model_number: self.device_model.as_ref().and_then(|f| text_of(f, at)),
             ..DeviceIdentity::default()
         };
-        let patient = match (&self.patient_id, &self.file.patient) {
-            (Some(field), Some(spec)) => text_of(field, at).map(|value| PatientRef {
-                system: spec.system.clone(),
-                value,
-            }),
-            _ => None,
-        };
+        let patient = self.patient(at);
         Ok(Some(Reading {
             device,
-            gateway: None,
+            gateway: self.gateway(at)?,
             patient,
             received_at,
             measurements,
@@ -337,19 +427,176 @@ impl Compiled {
         }))
     }
 
+    /// The device's Bluetooth address, where the mapping says it is and the record has one.
+    fn bluetooth_address(&self, at: &Context) -> Result<Option<BluetoothAddress>, DeclarativeError> {
+        let Some(field) = &self.device_address else {
+            return Ok(None);
+        };
+        let Some(text) = text_of(field, at) else {
+            return Ok(None);
+        };
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_: crate::model::HardwareIdError| {
+                at.error(
+                    field.text(),
+                    "is not a Bluetooth address (six hex pairs, e.g. CC:1B:E0:E0:DD:70)".into(),
+                )
+            })
+    }
+
+    /// The gateway that forwarded the record, where the mapping says it is named.
+    fn gateway(&self, at: &Context) -> Result<Option<GatewayIdentity>, DeclarativeError> {
+        let (Some(field), Some(spec)) = (&self.gateway_id, &self.file.gateway) else {
+            return Ok(None);
+        };
+        match text_of(field, at).filter(|id| !id.trim().is_empty()) {
+            Some(id) => Ok(Some(GatewayIdentity {
+                id,
+                system_id: None,
+                manufacturer: spec.manufacturer.clone(),
+                model_number: spec.model.clone(),
+                firmware_revision: None,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// The readings of a `[gatt]` mapping: each record's raw characteristic value decoded by the
+    /// bridge's GATT decoders. The values of one device (through one gateway) in one payload are read
+    /// together, as a hub envelope's `notifications` are, so that a glucose measurement finds its
+    /// context and CGM records their session start.
+    fn gatt_readings(
+        &self,
+        gatt: &CompiledGatt,
+        payload: &Json,
+        records: &[Located],
+        received_at: DateTime<FixedOffset>,
+        default_offset: FixedOffset,
+        explanation: &mut Explanation,
+    ) -> Result<Vec<Reading>, DeclarativeError> {
+        struct Group {
+            first: usize,
+            address: BluetoothAddress,
+            gateway: Option<GatewayIdentity>,
+            patient: Option<PatientRef>,
+            time: TimeContext,
+            manufacturer: Option<String>,
+            model: Option<String>,
+            values: Vec<(usize, Decoded)>,
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let at = Context {
+                mapping: &self.file.name,
+                payload,
+                record: record.node,
+                ancestors: &record.ancestors,
+                index,
+            };
+            let address = self.bluetooth_address(&at)?.ok_or_else(|| {
+                let path = self.device_address.as_ref().map_or("device.address", |f| f.text());
+                at.error(
+                    path,
+                    "found no Bluetooth address: a characteristic value names no device".into(),
+                )
+            })?;
+            let characteristic = gatt_characteristic(gatt, &at)?;
+            let text = text_of(&gatt.value, &at)
+                .ok_or_else(|| at.error(gatt.value.text(), "found no characteristic value".into()))?;
+            let bytes = gatt_bytes(&text, gatt.encoding).map_err(|rule| at.error(gatt.value.text(), rule))?;
+            let decoded = crate::adapters::ble::decode(characteristic, &bytes)
+                .map_err(|e| at.error(gatt.value.text(), format!("is not a valid value: {e}")))?;
+            explanation.steps.push(format!(
+                "record {index}: `{}` = {} bytes of characteristic {} from {}",
+                gatt.value.text(),
+                bytes.len(),
+                characteristic.uuid_text(),
+                address.dashed()
+            ));
+            let time = gatt_time(gatt, &at, received_at, default_offset)?;
+            let gateway = self.gateway(&at)?;
+            let patient = self.patient(&at);
+            match groups.iter_mut().find(|g| {
+                g.address == address
+                    && g.gateway.as_ref().map(|g| &g.id) == gateway.as_ref().map(|g| &g.id)
+                    && g.patient == patient
+                    && g.time == time
+            }) {
+                Some(group) => group.values.push((index, decoded)),
+                None => groups.push(Group {
+                    first: index,
+                    address,
+                    gateway,
+                    patient,
+                    time,
+                    manufacturer: self.device_manufacturer.as_ref().and_then(|f| text_of(f, &at)),
+                    model: self.device_model.as_ref().and_then(|f| text_of(f, &at)),
+                    values: vec![(index, decoded)],
+                }),
+            }
+        }
+        let mut readings = Vec::new();
+        for group in groups {
+            let decoded: Vec<Decoded> = group.values.iter().map(|(_, d)| d.clone()).collect();
+            let measurements = crate::adapters::ble::envelope::assemble(&decoded, &group.time).map_err(|e| {
+                DeclarativeError::Record {
+                    mapping: self.file.name.clone(),
+                    record: group.first,
+                    path: gatt.value.text().to_string(),
+                    rule: e.to_string(),
+                }
+            })?;
+            let records: Vec<String> = group.values.iter().map(|(i, _)| i.to_string()).collect();
+            let source = format!("record {} `{}`", records.join("+"), gatt.value.text());
+            let device = DeviceIdentity {
+                bluetooth_address: Some(group.address),
+                manufacturer: group.manufacturer,
+                model_number: group.model,
+                kind: decoded.first().and_then(Decoded::device_kind),
+                ..DeviceIdentity::default()
+            };
+            readings.push(Reading {
+                device,
+                gateway: group.gateway,
+                patient: group.patient,
+                received_at: group.time.received_at,
+                measurements: measurements
+                    .into_iter()
+                    .map(|m| m.with_source(source.clone()))
+                    .collect(),
+                origin: Origin::PersonalHealth,
+                documents: Vec::new(),
+                patient_withheld: None,
+                receipt_key: None,
+                location: None,
+            });
+        }
+        Ok(readings)
+    }
+
+    /// The patient the record names, where the mapping says it does.
+    fn patient(&self, at: &Context) -> Option<PatientRef> {
+        match (&self.patient_id, &self.file.patient) {
+            (Some(field), Some(spec)) => text_of(field, at).map(|value| PatientRef {
+                system: spec.system.clone(),
+                value,
+            }),
+            _ => None,
+        }
+    }
+
     fn time(
         &self,
+        t: &super::compile::CompiledTime,
         at: &Context,
         received_at: DateTime<FixedOffset>,
         default_offset: FixedOffset,
         explanation: &mut Explanation,
     ) -> Result<EffectiveTime, DeclarativeError> {
-        let t = &self.time;
         let zone = match &t.zone_path {
-            Some(field) => match select(field, at.payload, at.record)
-                .first()
-                .and_then(|v| scalar_text(v))
-            {
+            Some(field) => match select(field, at).first().and_then(|v| scalar_text(v)) {
                 Some(text) => Some(
                     time::parse_offset_in(&text, t.spec.zone_unit.unwrap_or(ZoneUnit::Hours))
                         .map_err(|e| at.error(field.text(), format!("is not a UTC offset: {e}")))?,
@@ -365,9 +612,15 @@ impl Compiled {
         };
         let read = |field: &Option<Field>| -> Result<Option<(String, Json)>, DeclarativeError> {
             match field {
-                Some(Field::Literal(text)) => Ok(Some((text.clone(), Json::String(text.clone())))),
+                Some(field) if field.is_literal() => {
+                    Ok(Some((field.text().to_string(), Json::String(field.text().to_string()))))
+                }
+                // A part of a string, taken by the field's regex.
+                Some(field) if field.has_capture() => {
+                    Ok(text_of(field, at).map(|text| (field.text().to_string(), Json::String(text))))
+                }
                 // An XML element (a one-element array, or `#text`) is read as its text.
-                Some(field) => Ok(select(field, at.payload, at.record).first().map(|v| {
+                Some(field) => Ok(select(field, at).first().map(|v| {
                     let value = match v {
                         Json::Array(_) | Json::Object(_) => {
                             scalar_text(v).map(Json::String).unwrap_or_else(|| (*v).clone())
@@ -389,8 +642,10 @@ impl Compiled {
                 _ => Ok(Some((path, value))),
             }
         };
+        // `compile` requires a format wherever a time is read.
+        let format = t.spec.format.unwrap_or(super::spec::TimeFormat::Iso8601);
         let parse = |path: &str, value: &Json| {
-            time::parse(value, t.spec.format, t.spec.pattern.as_deref(), &rule)
+            time::parse(value, format, t.spec.pattern.as_deref(), &rule)
                 .map_err(|e: TimeError| at.error(path, e.to_string()))
         };
         if let Some((path, value)) = with_time_of_day(read(&t.instant)?)? {
@@ -466,14 +721,70 @@ impl Compiled {
         )))
     }
 }
+#[derive(Clone, Copy)]
 struct Context<'a> {
     mapping: &'a str,
     payload: &'a Json,
     record: &'a Json,
+    /// The objects that hold the record, nearest first (`^`, `^^`, …).
+    ancestors: &'a [&'a Json],
     index: usize,
 }
 
-impl Context<'_> {
+/// A record where the payload holds it.
+pub(super) struct Located<'a> {
+    /// Its JSON Pointer, which tells records of different mappings apart.
+    pub(super) pointer: String,
+    pub(super) node: &'a Json,
+    /// The objects that hold it, nearest first.
+    pub(super) ancestors: Vec<&'a Json>,
+}
+
+/// A located node with the objects on its way from the root (arrays are passed through: the parent of
+/// `$.users[0].values[3]` is `$.users[0]`).
+fn located<'a>(payload: &'a Json, location: &serde_json_path::NormalizedPath<'_>, node: &'a Json) -> Located<'a> {
+    let mut ancestors = Vec::new();
+    let mut current = payload;
+    for element in location.iter() {
+        if current.is_object() {
+            ancestors.push(current);
+        }
+        let next = match (element.as_name(), element.as_index()) {
+            (Some(name), _) => current.get(name),
+            (None, Some(index)) => current.get(index),
+            (None, None) => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    ancestors.reverse();
+    Located {
+        pointer: location.to_json_pointer(),
+        node,
+        ancestors,
+    }
+}
+
+/// True when every field of a `when` table holds its value (an empty table always holds).
+fn holds(when: &[(Field, String)], at: &Context) -> bool {
+    when.iter()
+        .all(|(field, wanted)| text_of(field, at).is_some_and(|said| same_value(&said, wanted)))
+}
+
+impl<'a> Context<'a> {
+    /// The payload as its own record.
+    fn root(mapping: &'a str, payload: &'a Json) -> Context<'a> {
+        Context {
+            mapping,
+            payload,
+            record: payload,
+            ancestors: &[],
+            index: 0,
+        }
+    }
+
     fn error(&self, path: &str, rule: String) -> DeclarativeError {
         DeclarativeError::Record {
             mapping: self.mapping.to_string(),
@@ -484,23 +795,29 @@ impl Context<'_> {
     }
 }
 
-/// The nodes a field selects (a literal is one string node).
-fn select<'a>(field: &Field, payload: &'a Json, record: &'a Json) -> Vec<&'a Json> {
-    match field {
-        Field::Absolute(_, path) => path.query(payload).all(),
-        Field::Relative(_, path) => path.query(record).all(),
-        Field::Literal(_) => Vec::new(),
+/// The nodes a field's path selects (a literal selects none). An ancestor the record does not have
+/// (`^^` of a record one level down) selects nothing.
+fn select<'a>(field: &Field, at: &Context<'a>) -> Vec<&'a Json> {
+    match &field.source {
+        Source::Payload(path) => path.query(at.payload).all(),
+        Source::Record(path) => path.query(at.record).all(),
+        Source::Ancestor(level, path) => match level.checked_sub(1).and_then(|i| at.ancestors.get(i)) {
+            Some(ancestor) => path.query(ancestor).all(),
+            None => Vec::new(),
+        },
+        Source::Literal => Vec::new(),
     }
 }
 
-/// The text of a field: the literal, or the first scalar the path selects.
+/// The text of a field: the literal, or the first scalar the path selects (the part its regex takes).
 fn text_of(field: &Field, at: &Context) -> Option<String> {
-    match field {
-        Field::Literal(text) => Some(text.clone()),
-        _ => select(field, at.payload, at.record)
-            .first()
-            .and_then(|v| scalar_text(v)),
+    if field.is_literal() {
+        return Some(field.text().to_string());
     }
+    select(field, at)
+        .first()
+        .and_then(|v| scalar_text(v))
+        .and_then(|text| field.captured(text))
 }
 
 /// A string or number as text (numbers in their shortest form); `None` for anything else. An XML
@@ -647,10 +964,7 @@ fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanati
         .chain(m.quality_paths.iter().map(|(field, answers)| (field, answers)));
     let mut flags = Vec::new();
     for (field, answers) in places {
-        let Some(said) = select(field, at.payload, at.record)
-            .first()
-            .and_then(|v| scalar_text(v))
-        else {
+        let Some(said) = select(field, at).first().and_then(|v| scalar_text(v)) else {
             continue;
         };
         if let Some(flag) = answers.get(&said).and_then(|f| crate::model::QualityFlag::from_name(f)) {
@@ -666,6 +980,88 @@ fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanati
         }
     }
     flags
+}
+
+/// The characteristic of a record's value: the mapping's, the record's, or its handle's.
+fn gatt_characteristic(gatt: &CompiledGatt, at: &Context) -> Result<Characteristic, DeclarativeError> {
+    if let Some(field) = &gatt.characteristic {
+        let text = text_of(field, at).ok_or_else(|| at.error(field.text(), "found no characteristic".into()))?;
+        return Characteristic::parse(&text).map_err(|e| at.error(field.text(), e.to_string()));
+    }
+    let Some(field) = &gatt.handle else {
+        return Err(at.error("gatt", "names neither a characteristic nor a handle".into()));
+    };
+    let text = text_of(field, at).ok_or_else(|| at.error(field.text(), "found no handle".into()))?;
+    let handle = super::compile::parse_handle(&text)
+        .ok_or_else(|| at.error(field.text(), "is not a handle (0 to 65535, or 0x0000 to 0xFFFF)".into()))?;
+    gatt.handles.get(&handle).copied().ok_or_else(|| {
+        at.error(
+            field.text(),
+            format!(
+                "names handle {handle}, which `gatt.handles` does not list ({}): add the device model's handle",
+                gatt.handles.keys().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// The bytes of a characteristic value as the gateway writes them.
+fn gatt_bytes(text: &str, encoding: GattEncoding) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    match encoding {
+        GattEncoding::Hex => {
+            let compact: String = text
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace() && !matches!(c, ':' | '-'))
+                .collect();
+            let compact = compact.strip_prefix("0x").unwrap_or(&compact);
+            hex::decode(compact).map_err(|_| "is not hexadecimal (`encoding = \"base64\"` reads base64)".to_string())
+        }
+        GattEncoding::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| "is not base64".to_string()),
+    }
+}
+
+/// The receipt time and the device's UTC offset, for the times inside the values.
+fn gatt_time(
+    gatt: &CompiledGatt,
+    at: &Context,
+    received_at: DateTime<FixedOffset>,
+    default_offset: FixedOffset,
+) -> Result<TimeContext, DeclarativeError> {
+    let stated = match &gatt.zone_path {
+        Some(field) => match text_of(field, at) {
+            Some(text) => Some(
+                time::parse_offset_in(&text, gatt.zone_unit.unwrap_or(ZoneUnit::Hours))
+                    .map_err(|e| at.error(field.text(), format!("is not a UTC offset: {e}")))?,
+            ),
+            None => None,
+        },
+        None => None,
+    };
+    let fixed = gatt.zone.as_deref().and_then(|z| time::parse_offset(z).ok());
+    let (device_offset, offset_source) = match stated.or(fixed) {
+        Some(offset) => (offset, OffsetSource::Envelope),
+        None => (default_offset, OffsetSource::ConfiguredDefault),
+    };
+    Ok(TimeContext {
+        received_at,
+        device_offset,
+        offset_source,
+    })
+}
+
+/// True when the vendor's value is one of its "no value" markers.
+fn is_marker(text: &str, absent: &super::compile::Absent) -> bool {
+    use std::cmp::Ordering;
+    match absent {
+        super::compile::Absent::Value(marker) => same_value(text, marker),
+        super::compile::Absent::Range(min, max) => decimal_of(text).is_some_and(|value| {
+            min.is_none_or(|min| value.compare(min) != Ordering::Less)
+                && max.is_none_or(|max| value.compare(max) != Ordering::Greater)
+        }),
+    }
 }
 
 /// The largest power of ten a payload may scale a value by (Withings sends -3 to 0).
@@ -699,9 +1095,13 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
     let Some(field) = &m.value else {
         return Ok(Got::Missing("no value path".into()));
     };
-    let found = match field {
-        Field::Literal(text) => vec![Json::String(text.clone())],
-        _ => select(field, at.payload, at.record).into_iter().cloned().collect(),
+    let found: Vec<Json> = if field.is_literal() {
+        vec![Json::String(field.text().to_string())]
+    } else if field.has_capture() {
+        // A part of a string: the regex's, or nothing when it does not match.
+        text_of(field, at).map(Json::String).into_iter().collect()
+    } else {
+        select(field, at).into_iter().cloned().collect()
     };
     let name = label(&m.spec);
     let raw = match found.as_slice() {
@@ -724,7 +1124,7 @@ fn quantity_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanat
             scalar_text(other).ok_or_else(|| at.error(field.text(), "is not a number (an object or array)".into()))?
         }
     };
-    if m.spec.absent_when.iter().any(|absent| same_value(&text, absent)) {
+    if m.absent.iter().any(|absent| is_marker(&text, absent)) {
         explanation.steps.push(format!(
             "record {}: {name}: `{}` is the vendor's \"no value\" marker",
             at.index,
@@ -921,6 +1321,249 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("needs `interval`"), "{error}");
+    }
+
+    fn received() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2023-11-14T23:00:00Z").unwrap()
+    }
+
+    fn values(readings: &[Reading]) -> Vec<String> {
+        readings
+            .iter()
+            .flat_map(|r| &r.measurements)
+            .map(|m| {
+                let value = |v: &Option<Value>| match v {
+                    Some(Value::Quantity(q)) => format!("{} {}", q.value, q.unit),
+                    Some(Value::Coded(code)) => format!("coded {}", code.0),
+                    Some(Value::Flags(flags)) => format!("{} flags", flags.len()),
+                    other => format!("{other:?}"),
+                };
+                let components: Vec<String> = m
+                    .components
+                    .iter()
+                    .map(|c| format!("{} {}", c.code.0, value(&Some(c.value.clone()))))
+                    .collect();
+                match components.is_empty() {
+                    true => format!("{} {}", m.code.0, value(&m.value)),
+                    false => format!("{} [{}]", m.code.0, components.join(", ")),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_regex_takes_a_part_of_a_string_and_a_parent_field_names_the_user() {
+        // Polar AccessLink's shape: the user only in a URL, a bare-number series under its parent.
+        let mapping = "name = \"t\"\nmatch = \"$.exercises\"\nrecords = \"$.exercises[*].samples[*]\"\n\
+            [device]\nid = { path = \"^.device\", regex = \"^(?P<value>[A-Z0-9]+)/\" }\n\
+            model = { path = \"^.device\", regex = \"/(.+)$\" }\n\
+            [patient]\nsystem = \"urn:polar:user\"\nid = { path = \"^^.user\", regex = \"users/([0-9]+)\" }\n\
+            [time]\ninstant = \"^.start\"\nformat = \"iso8601\"\n\
+            [[measurements]]\nname = \"hr\"\ncode = 147842\nunit = \"/min\"\nabsent_when = [0]\n\
+            series = { members = \"@.values\", interval = 5 }\n";
+        let payload: Json = serde_json::json!({
+            "user": "https://www.polaraccesslink.com/v3/users/627139",
+            "exercises": [
+                {"device": "A1B2/Polar Vantage V", "start": "2026-11-21T10:00:00+01:00",
+                 "samples": [{"values": [0, 100, 102]}]}
+            ]
+        });
+        let (readings, explanation) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        assert_eq!(readings.len(), 1, "{explanation:?}");
+        let reading = &readings[0];
+        assert_eq!(reading.patient.as_ref().map(|p| p.value.as_str()), Some("627139"));
+        let id = reading.device.instance_id.as_ref().unwrap();
+        assert_eq!(id.value, "A1B2");
+        assert_eq!(reading.device.model_number.as_deref(), Some("Polar Vantage V"));
+        assert_eq!(values(&readings), vec!["147842 100 /min", "147842 102 /min"]);
+        let times: Vec<String> = reading
+            .measurements
+            .iter()
+            .map(|m| m.time.anchor().instant().unwrap().to_rfc3339())
+            .collect();
+        assert_eq!(times, vec!["2026-11-21T10:00:05+01:00", "2026-11-21T10:00:10+01:00"]);
+        // A regex that does not match finds nothing: the patient path is then missing, not guessed.
+        let other = serde_json::json!({"user": "https://example.org/nobody", "exercises": [
+            {"device": "A1B2/V", "start": "2026-11-21T10:00:00+01:00", "samples": [{"values": [100]}]}]});
+        let (readings, _) = compiled(mapping)
+            .extract(&other, received(), *received().offset())
+            .unwrap();
+        assert_eq!(readings[0].patient, None);
+        // A regex without a group, a broken one, or on a literal, is refused when compiled.
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        assert!(file(&mapping.replace("users/([0-9]+)", "users/[0-9]+"))
+            .unwrap_err()
+            .contains("give a group"));
+        assert!(file(&mapping.replace("users/([0-9]+)", "users/("))
+            .unwrap_err()
+            .contains("not a regular expression"));
+        assert!(file(&mapping.replace("path = \"^^.user\"", "path = \"user\""))
+            .unwrap_err()
+            .contains("is not a path"));
+    }
+
+    #[test]
+    fn when_picks_the_records_and_measurements_of_one_type_and_ranges_mark_absent_values() {
+        let mapping = "name = \"t\"\nmatch = \"$.records\"\nrecords = \"$.records[*]\"\n\
+            when = { \"@.kind\" = \"body\" }\n\
+            [time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
+            [[measurements]]\nname = \"weight\"\ncode = 188736\nvalue = \"@.v\"\nunit = \"kg\"\n\
+            when = { \"@.type\" = \"BodyMass\" }\nabsent_when = [{ max = 0 }, { min = 500 }]\n\
+            [[measurements]]\nname = \"height\"\ncode = 188740\nvalue = \"@.v\"\nunit = \"cm\"\n\
+            when = { \"@.type\" = \"Height\" }\nexponent = 2\n";
+        let payload: Json = serde_json::json!({"records": [
+            {"kind": "body", "type": "BodyMass", "t": 1700000000, "v": 72.5},
+            {"kind": "body", "type": "Height", "t": 1700000000, "v": 1.78},
+            {"kind": "body", "type": "BodyMass", "t": 1700000060, "v": -1},
+            {"kind": "body", "type": "BodyMass", "t": 1700000120, "v": 999},
+            {"kind": "heart", "type": "HeartRate", "t": 1700000000, "v": 61}
+        ]});
+        let (readings, explanation) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        // The heart record is not this mapping's; the height is scaled by 10^2 (a number in TOML).
+        assert_eq!(explanation.records, 4);
+        assert_eq!(values(&readings), vec!["188736 72.5 kg", "188740 178 cm"]);
+        // -1 and 999 are the vendor's markers (ranges), each left out with the reason.
+        let records: Vec<usize> = explanation.dropped.iter().map(|d| d.record).collect();
+        assert_eq!(records, vec![2, 3]);
+        assert!(
+            explanation.dropped[0].reason.contains("absent_when"),
+            "{:?}",
+            explanation.dropped
+        );
+        assert!(
+            explanation.steps.iter().any(|s| s.contains("4 of them this mapping's")),
+            "{:?}",
+            explanation.steps
+        );
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        assert!(file(&mapping.replace("{ min = 500 }", "{ min = 5, max = 1 }"))
+            .unwrap_err()
+            .contains("below its `min`"));
+        assert!(file(&mapping.replace("{ min = 500 }", "{ }"))
+            .unwrap_err()
+            .contains("needs `min`, `max`"));
+    }
+
+    const GATT: &str = "name = \"gw\"\nmatch = \"$.handle\"\n\
+        [device]\naddress = \"@.id\"\n\
+        [gatt]\nvalue = \"@.value\"\nhandle = \"@.handle\"\nhandles = { 52 = \"2A37\", \"0x0411\" = \"2A35\" }\n";
+
+    #[test]
+    fn a_gateway_notification_is_decoded_by_the_gatt_decoders_by_its_handle() {
+        let payload: Json = serde_json::json!({"value": "08560000", "handle": 52, "id": "63:B4:C5:46:5C:A2", "dataType": "notification"});
+        let (readings, explanation) = compiled(GATT)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        assert_eq!(values(&readings), vec!["147842 86 /min"]);
+        let reading = &readings[0];
+        assert_eq!(reading.device.bluetooth_address.unwrap().dashed(), "63-B4-C5-46-5C-A2");
+        assert_eq!(reading.device.kind, Some(crate::model::DeviceKind::HeartRateSensor));
+        assert_eq!(reading.device.instance_id, None, "the address is the identity");
+        assert!(
+            explanation
+                .steps
+                .iter()
+                .any(|s| s.contains("4 bytes of characteristic 2A37")),
+            "{:?}",
+            explanation.steps
+        );
+        // The handle written as text, in hex, and a blood pressure indication.
+        let bp = serde_json::json!({"value": "16750044005400e207021b0a0b0940000000", "handle": "1041", "id": "B0:49:5F:01:38:C4"});
+        let (readings, _) = compiled(GATT).extract(&bp, received(), *received().offset()).unwrap();
+        assert_eq!(
+            values(&readings),
+            vec![
+                "150020 [150021 117 mm[Hg], 150022 68 mm[Hg], 150023 84 mm[Hg]]",
+                "149546 64 /min",
+                "8410608 6 flags"
+            ]
+        );
+        // A handle the table does not list is refused, naming the path and the handle, never the value.
+        let unknown = serde_json::json!({"value": "FF000C000205100101010126", "handle": 16, "id": "CA:79:F5:B6:1F:04"});
+        let error = compiled(GATT)
+            .extract(&unknown, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`@.handle` names handle 16, which `gatt.handles` does not list (52, 1041)"),
+            "{error}"
+        );
+        assert!(!error.contains("FF000C"), "{error}");
+        // A frame its decoder refuses is refused with the decoder's byte offset.
+        let short = serde_json::json!({"value": "09", "handle": 52, "id": "63:B4:C5:46:5C:A2"});
+        let error = compiled(GATT)
+            .extract(&short, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("mapping gw, record 0: `@.value` is not a valid value: characteristic 2A37"),
+            "{error}"
+        );
+        let no_address = serde_json::json!({"value": "08560000", "handle": 52});
+        let error = compiled(GATT)
+            .extract(&no_address, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`@.id` found no Bluetooth address"), "{error}");
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        assert!(file(&GATT.replace("\"2A37\"", "\"2A3\""))
+            .unwrap_err()
+            .contains("gatt.handles.52"));
+        assert!(file(&GATT.replace("address = \"@.id\"\n", ""))
+            .unwrap_err()
+            .contains("device.address"));
+        assert!(
+            file(&format!("{GATT}[time]\ninstant = \"@.t\"\nformat = \"iso8601\"\n"))
+                .unwrap_err()
+                .contains("only `zone` or `zone_path`")
+        );
+    }
+
+    #[test]
+    fn values_of_one_device_in_one_payload_are_assembled_together() {
+        // A glucose measurement and its context arrive as two records: paired as a hub's envelope's.
+        let mapping = "name = \"gw\"\nmatch = \"$.data\"\nrecords = \"$.data[*]\"\n\
+            [device]\naddress = \"@.id\"\n[gateway]\nid = \"$.gateway\"\n\
+            [gatt]\nvalue = \"@.value\"\ncharacteristic = \"@.uuid\"\nencoding = \"base64\"\n";
+        use base64::Engine;
+        let b64 = |hex_text: &str| base64::engine::general_purpose::STANDARD.encode(hex::decode(hex_text).unwrap());
+        // 2A18: flags 0x12 (concentration in kg/L with type and location; a context follows), seq 1,
+        // 2026-11-21 08:30:00, 95 mg/dL (SFLOAT 0xB05F = 95e-5 kg/L), capillary whole blood from a finger;
+        // 2A34: flags 0x02 (meal), seq 1, preprandial.
+        let payload: Json = serde_json::json!({"gateway": "CC:1B:E0:E7:FE:F8", "data": [
+            {"id": "C4:7C:8D:6A:1F:20", "uuid": "2A18", "value": b64("120100ea070b15081e005fb011")},
+            {"id": "C4:7C:8D:6A:1F:20", "uuid": "2A34", "value": b64("02010001")}
+        ]});
+        let (readings, _) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        assert_eq!(readings.len(), 1);
+        assert_eq!(readings[0].gateway.as_ref().unwrap().id, "CC:1B:E0:E7:FE:F8");
+        let measurements = &readings[0].measurements;
+        // The meter's sample location (finger) and the context's meal (preprandial) both qualify the
+        // glucose value, as they do when a hub sends the two in one envelope.
+        assert_eq!(
+            values(&readings),
+            vec!["160184 95 mg/dL", "8417844 coded 8417848", "8417864 coded 8417868"]
+        );
+        let qualified: Vec<Option<usize>> = measurements.iter().map(|m| m.qualifies).collect();
+        assert_eq!(qualified, vec![None, Some(0), Some(0)]);
     }
 
     #[test]

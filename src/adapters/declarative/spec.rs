@@ -37,18 +37,34 @@ pub struct MappingFile {
     /// The records: each node this JSONPath selects is one reading (fan-out). Default: the payload.
     #[serde(default = "whole_payload")]
     pub records: String,
+    /// A discriminator: only the records whose fields hold these values are this mapping's
+    /// (`{ "@['@type']" = "HKQuantityTypeIdentifierBodyMass" }`). Mappings whose records do not overlap
+    /// may share one payload.
+    #[serde(default, deserialize_with = "string_values")]
+    pub when: BTreeMap<String, String>,
     #[serde(default)]
     pub device: DeviceSpec,
+    /// The gateway that forwarded the payload (a Bluetooth gateway's own id), when it says one.
+    #[serde(default)]
+    pub gateway: Option<GatewaySpec>,
     /// Absent: the payload names no patient (a device-patient association supplies it).
     #[serde(default)]
     pub patient: Option<PatientSpec>,
-    pub time: TimeSpec,
+    /// When the readings were taken. Required with `measurements`; a `[gatt]` mapping's values carry
+    /// their own times (or the receipt time stands), and its `[time]` may only give the zone.
+    #[serde(default)]
+    pub time: Option<TimeSpec>,
+    /// Raw Bluetooth characteristic values in the vendor's JSON (a gateway's notification): decoded by
+    /// the bridge's GATT decoders instead of `measurements`.
+    #[serde(default)]
+    pub gatt: Option<GattSpec>,
     /// Rules a record must meet, or the payload is refused (a vendor's enumerations, say).
     #[serde(default)]
     pub checks: Vec<CheckSpec>,
     /// Vendor type codes this mapping knows; others are ignored and counted.
     #[serde(default)]
     pub unknown_codes: Option<UnknownCodesSpec>,
+    #[serde(default)]
     pub measurements: Vec<MeasurementSpec>,
     /// Where on the body, in which position, the person's note: given to every measurement of the
     /// record.
@@ -75,11 +91,53 @@ pub enum PayloadFormat {
 #[serde(deny_unknown_fields)]
 pub struct DeviceSpec {
     /// The device's id as the vendor gives it (path or literal).
-    pub id: Option<String>,
+    pub id: Option<FieldText>,
     /// Where that id is unique (the identifier system), e.g. `https://withings.com/device-id`.
     pub system: Option<String>,
+    /// The device's Bluetooth address (`CC:1B:E0:E0:DD:70`), path or literal: the device's hardware
+    /// identity, as a hub's envelope gives it, so associations and Devices are the same either way.
+    pub address: Option<FieldText>,
+    /// Path or literal.
+    pub manufacturer: Option<FieldText>,
+    /// Path or literal.
+    pub model: Option<FieldText>,
+}
+
+/// The gateway that forwarded the payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// The gateway's id (path or literal), e.g. a Cassia router's MAC.
+    pub id: FieldText,
     pub manufacturer: Option<String>,
     pub model: Option<String>,
+}
+
+/// Where a record carries a raw characteristic value, and which characteristic it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GattSpec {
+    /// The value's text (path).
+    pub value: String,
+    /// How it is written: `hex` (default) or `base64`.
+    #[serde(default)]
+    pub encoding: GattEncoding,
+    /// The characteristic: a UUID (`2A37`, `00002a37-0000-1000-8000-00805f9b34fb`) or a path to one.
+    pub characteristic: Option<String>,
+    /// Or: the path of the attribute handle the gateway names, translated by `handles`.
+    pub handle: Option<String>,
+    /// Handle → characteristic UUID, as the device model's GATT table has them (`{ 52 = "2A37" }`;
+    /// `0x34` is read too).
+    #[serde(default)]
+    pub handles: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GattEncoding {
+    #[default]
+    Hex,
+    Base64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,7 +146,7 @@ pub struct PatientSpec {
     /// The identifier system of the patient id.
     pub system: String,
     /// The patient id (path or literal).
-    pub id: String,
+    pub id: FieldText,
 }
 
 /// How a time string or number is written.
@@ -153,15 +211,16 @@ pub enum ZoneUnit {
 #[serde(deny_unknown_fields)]
 pub struct TimeSpec {
     /// An instant.
-    pub instant: Option<String>,
+    pub instant: Option<FieldText>,
     /// A time of day to join to a date-only `instant` (Fitbit's `date` + `time`).
     pub time_of_day: Option<String>,
     /// A period: `start` with `end` or `duration`, or `end` with `duration`.
-    pub start: Option<String>,
-    pub end: Option<String>,
+    pub start: Option<FieldText>,
+    pub end: Option<FieldText>,
     /// A duration: seconds as a number, or an object `{value, unit}` (Open mHealth).
     pub duration: Option<String>,
-    pub format: TimeFormat,
+    /// Required whenever the mapping reads a time (`instant`, `start`, `end`).
+    pub format: Option<TimeFormat>,
     /// The pattern of `format = "pattern"`.
     pub pattern: Option<String>,
     /// The UTC offset for times written without one: `+01:00`, `-0800`, `Z`.
@@ -223,9 +282,14 @@ pub struct MeasurementSpec {
     /// The MDC reference id (`MDC_FLOW_FLUID_PUMP`), for a code the code table does not hold: it becomes
     /// the coding's display, as for HL7 v2 devices.
     pub reference_id: Option<String>,
+    /// Only for the records whose fields hold these values (`{ "@['@type']" = "HKQuantityTypeIdentifierHeight" }`);
+    /// in other records the measurement is simply not there.
+    #[serde(default, deserialize_with = "string_values")]
+    pub when: BTreeMap<String, String>,
     /// The value (path or literal). A compound measurement (blood pressure) has none, only components.
-    pub value: Option<String>,
-    /// A power of ten to multiply the value by (Withings' `unit`: value × 10^unit).
+    pub value: Option<FieldText>,
+    /// A power of ten to multiply the value by (Withings' `unit`: value × 10^unit): a path, or a number.
+    #[serde(default, deserialize_with = "optional_scalar")]
     pub exponent: Option<String>,
     /// The UCUM unit of the value as sent.
     pub unit: Option<String>,
@@ -237,9 +301,10 @@ pub struct MeasurementSpec {
     pub units: BTreeMap<String, String>,
     /// Convert to this UCUM unit (lb→kg, °F→Cel, mg/dL↔mmol/L for glucose, …).
     pub convert_to: Option<String>,
-    /// Vendor values that mean "no value" (iHealth sends 0).
-    #[serde(default, deserialize_with = "strings")]
-    pub absent_when: Vec<String>,
+    /// Vendor values that mean "no value" (iHealth sends 0), or ranges of them
+    /// (`{ max = -1 }`: every negative number is a marker).
+    #[serde(default)]
+    pub absent_when: Vec<AbsentMarker>,
     /// Where the vendor says how good the value is (Dexcom `status`), and what each answer means:
     /// `{ low = "below-range", high = "above-range" }` (flags: invalid, questionable,
     /// calibration-ongoing, test-data, demo-data, early-estimate, below-range, above-range).
@@ -335,6 +400,52 @@ pub struct TestCase {
     pub patient: Option<String>,
 }
 
+/// A field as written: a path or a literal, or a path with a regular expression that takes a part of
+/// its text (`{ path = "$.url", regex = "users/([0-9]+)/" }`: the first group, or the group named
+/// `value`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FieldText {
+    Plain(String),
+    Capture(CaptureSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSpec {
+    pub path: String,
+    pub regex: String,
+}
+
+impl FieldText {
+    /// The path (or literal) as written.
+    pub fn path(&self) -> &str {
+        match self {
+            FieldText::Plain(text) => text,
+            FieldText::Capture(capture) => &capture.path,
+        }
+    }
+}
+
+/// A vendor's "no value" marker: one value, or a range (`{ min = 0, max = 0.5 }`; either end may be
+/// left out, both are included).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AbsentMarker {
+    Range(AbsentRange),
+    #[serde(deserialize_with = "scalar")]
+    Value(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbsentRange {
+    #[serde(default, deserialize_with = "optional_scalar")]
+    pub min: Option<String>,
+    #[serde(default, deserialize_with = "optional_scalar")]
+    pub max: Option<String>,
+}
+
 /// A scalar written as a string, a number or a boolean, read as its text.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -356,6 +467,15 @@ impl Scalar {
     }
 }
 
+fn scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Scalar::deserialize(deserializer).map(Scalar::text)
+}
+
+/// `exponent = -3` or `exponent = "@.unit"`.
+fn optional_scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<Scalar>::deserialize(deserializer).map(|s| s.map(Scalar::text))
+}
+
 /// Accepts strings and numbers alike (`known = [1, 4]` or `["1", "4"]`).
 fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     let items = Vec::<Scalar>::deserialize(deserializer)?;
@@ -368,31 +488,104 @@ fn string_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<
     Ok(items.into_iter().map(|(key, value)| (key, value.text())).collect())
 }
 
-/// A field: a JSONPath into the payload or the record, or a literal.
+/// A field: a JSONPath into the payload, the record or one of the objects that hold the record, or a
+/// literal; with a regular expression that takes a part of its text.
 #[derive(Debug, Clone)]
-pub enum Field {
-    Absolute(String, JsonPath),
-    Relative(String, JsonPath),
-    Literal(String),
+pub struct Field {
+    text: String,
+    pub source: Source,
+    capture: Option<regex_lite::Regex>,
 }
+
+/// Where a field's path starts.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `$…`: the whole payload.
+    Payload(JsonPath),
+    /// `@…`: the record.
+    Record(JsonPath),
+    /// `^…`: the nearest object that holds the record (`^^…` the one above it, and so on): a fanned-out
+    /// record's parent fields.
+    Ancestor(usize, JsonPath),
+    /// Anything else.
+    Literal,
+}
+
+/// The largest regular expression a mapping may hold, compiled (the `regex` crate's default is 10 MiB).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 impl Field {
     pub fn compile(text: &str, what: &str) -> Result<Field, String> {
         let parse = |path: &str| JsonPath::parse(path).map_err(|e| format!("{what}: `{text}` is not a JSONPath: {e}"));
-        if text.starts_with('$') {
-            Ok(Field::Absolute(text.to_string(), parse(text)?))
+        let source = if text.starts_with('$') {
+            Source::Payload(parse(text)?)
         } else if let Some(rest) = text.strip_prefix('@') {
-            Ok(Field::Relative(text.to_string(), parse(&format!("${rest}"))?))
+            Source::Record(parse(&format!("${rest}"))?)
+        } else if text.starts_with('^') {
+            let rest = text.trim_start_matches('^');
+            Source::Ancestor(text.len() - rest.len(), parse(&format!("${rest}"))?)
         } else {
-            Ok(Field::Literal(text.to_string()))
+            Source::Literal
+        };
+        Ok(Field {
+            text: text.to_string(),
+            source,
+            capture: None,
+        })
+    }
+
+    /// A field as written in the mapping: a path or literal, or a path with its `regex`.
+    pub fn compile_text(field: &FieldText, what: &str) -> Result<Field, String> {
+        match field {
+            FieldText::Plain(text) => Field::compile(text, what),
+            FieldText::Capture(capture) => {
+                let mut field = Field::compile(&capture.path, what)?;
+                if matches!(field.source, Source::Literal) {
+                    return Err(format!(
+                        "{what}: a `regex` reads a part of a path's text; {:?} is not a path (start it with `$`, `@` or `^`)",
+                        capture.path
+                    ));
+                }
+                let regex = regex_lite::RegexBuilder::new(&capture.regex)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| format!("{what}.regex: not a regular expression: {e}"))?;
+                if regex.captures_len() < 2 {
+                    return Err(format!(
+                        "{what}.regex: give a group, `(...)` or `(?P<value>...)`, for the part to take"
+                    ));
+                }
+                field.text = format!("{} ~ /{}/", capture.path, capture.regex);
+                field.capture = Some(regex);
+                Ok(field)
+            }
         }
     }
 
-    /// The text as written in the mapping.
+    /// The text as written in the mapping (a regex shown after the path).
     pub fn text(&self) -> &str {
-        match self {
-            Field::Absolute(text, _) | Field::Relative(text, _) | Field::Literal(text) => text,
-        }
+        &self.text
+    }
+
+    pub fn has_capture(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    pub fn is_literal(&self) -> bool {
+        matches!(self.source, Source::Literal)
+    }
+
+    /// The part of `text` the field's regex takes (the group named `value`, else the first group);
+    /// the whole text without one. `None`: the regex does not match.
+    pub fn captured(&self, text: String) -> Option<String> {
+        let Some(regex) = &self.capture else {
+            return Some(text);
+        };
+        let captures = regex.captures(&text)?;
+        captures
+            .name("value")
+            .or_else(|| captures.get(1))
+            .map(|m| m.as_str().to_string())
     }
 }
 
