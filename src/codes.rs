@@ -7,7 +7,7 @@
 //! encoder table), the IHE PCD Technical Framework, and the R4 vital-signs profiles. Codes with a
 //! single secondary source are noted where they are used.
 
-use crate::model::MdcCode;
+use crate::model::{MdcCode, Statistic};
 
 /// One row of the code table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -521,6 +521,35 @@ pub fn is_device_status_reference_id(reference_id: &str) -> bool {
 }
 
 /// The table row for `code`, if the bridge knows it.
+/// LOINC codes for a statistic of a vital sign, given beside the vital sign's own LOINC (the R4
+/// vital-signs profile allows "a more granular LOINC code" next to the one it requires): code,
+/// statistic, LOINC, LOINC's display. Only codes read in LOINC material; a statistic without one here
+/// is told by `Observation.method` alone (LOINC's minima and maxima are for fixed periods, 12 or 24
+/// hours, which a vendor's period is not known to be).
+pub static STATISTIC_LOINC: &[(MdcCode, Statistic, &str, &str)] = &[
+    (mdc::ECG_HEART_RATE, Statistic::Average, "103205-1", "Mean heart rate"),
+    (
+        mdc::PULS_RATE_NON_INV,
+        Statistic::Average,
+        "103205-1",
+        "Mean heart rate",
+    ),
+    (
+        mdc::PULS_OXIM_SAT_O2,
+        Statistic::Average,
+        "103209-3",
+        "Mean oxygen saturation",
+    ),
+];
+
+/// The LOINC code of a statistic of `code`, where LOINC has one.
+pub fn statistic_loinc(code: MdcCode, statistic: Statistic) -> Option<(&'static str, &'static str)> {
+    STATISTIC_LOINC
+        .iter()
+        .find(|(c, s, _, _)| *c == code && *s == statistic)
+        .map(|(_, _, loinc, display)| (*loinc, *display))
+}
+
 pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
     TABLE.iter().find(|entry| entry.mdc == code)
 }

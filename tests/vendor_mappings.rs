@@ -881,3 +881,188 @@ fn two_different_values_at_one_time_are_refused_naming_both_and_a_repeat_is_one_
     let bundle: Json = serde_json::from_str(&stdout).unwrap();
     assert_eq!(common::observations(&bundle).len(), 1);
 }
+
+fn map_args(args: &[&str], payload: &Path) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
+        .args(["map", "--adapter", "declarative"])
+        .args(args)
+        .arg(payload)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_statistic_over_a_period_says_which_and_never_passes_for_a_reading() {
+    // Open mHealth's heart-rate 2.0 "with descriptive statistic": the day's minimum, 50 beats/min,
+    // 2020-02-05T06:00+01:00 to 2020-02-06T06:00+01:00. `--patient` names whose it is.
+    let payload =
+        common::repo_path("mappings/tests/openmhealth/heart-rate_2.0_shouldPass_with-descriptive-statistic.json");
+    let mapping = common::repo_path("mappings").display().to_string();
+    let (code, stdout, stderr) = map_args(&["--mapping", &mapping, "--patient", "urn:example:mrn|4711"], &payload);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let observation = common::observations(&bundle)[0];
+    assert_eq!(observation["valueQuantity"]["value"], serde_json::json!(50.0));
+    assert_eq!(observation["valueQuantity"]["code"], "/min");
+    assert_eq!(
+        observation["effectivePeriod"],
+        serde_json::json!({"start": "2020-02-05T06:00:00+01:00", "end": "2020-02-06T06:00:00+01:00"})
+    );
+    assert_eq!(
+        observation["method"]["coding"][0],
+        serde_json::json!({"system": "http://terminology.hl7.org/CodeSystem/observation-statistics", "code": "minimum", "display": "Minimum"})
+    );
+    assert_eq!(observation["subject"]["identifier"]["value"], "4711");
+    // Still a heart rate (8867-4, as the vital-signs profile requires), but not a PHD measurement:
+    // no `phd` category and no PHD profile. LOINC has no code for a minimum over any period.
+    let codes: Vec<&str> = observation["code"]["coding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert_eq!(codes, vec!["147842", "8867-4"]);
+    let categories: Vec<&str> = observation["category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["coding"][0]["code"].as_str())
+        .collect();
+    assert_eq!(categories, vec!["vital-signs"]);
+    assert!(observation.get("meta").is_none(), "{observation}");
+    assert!(observation["identifier"][0]["value"]
+        .as_str()
+        .unwrap()
+        .ends_with("-minimum"));
+
+    // A vendor's nightly average (Oura's `average_heart_rate` over the sleep period): LOINC's
+    // "Mean heart rate" beside 8867-4.
+    let dir = temp_dir("statistic-average");
+    std::fs::write(
+        dir.join("sleep.toml"),
+        r#"name = "sleep"
+match = "$.data"
+records = "$.data[*]"
+[patient]
+system = "urn:example:user"
+id = "$.user"
+[time]
+start = "@.bedtime_start"
+end = "@.bedtime_end"
+format = "iso8601"
+[[measurements]]
+name = "average heart rate"
+code = 147842
+value = "@.average_heart_rate"
+unit = "/min"
+statistic = "average"
+required = true
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("night.json"),
+        r#"{"user": "u1", "data": [{"bedtime_start": "2022-08-09T22:29:41-04:00", "bedtime_end": "2022-08-10T06:20:41-04:00", "average_heart_rate": 49.875}]}"#,
+    )
+    .unwrap();
+    let sleep = dir.join("sleep.toml").display().to_string();
+    let (code, stdout, stderr) = map_args(&["--mapping", &sleep], &dir.join("night.json"));
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let observation = common::observations(&bundle)[0];
+    assert_eq!(observation["valueQuantity"]["value"], serde_json::json!(49.875));
+    assert_eq!(observation["method"]["coding"][0]["code"], "average");
+    assert_eq!(
+        observation["code"]["coding"][2],
+        serde_json::json!({"system": "http://loinc.org", "code": "103205-1", "display": "Mean heart rate"})
+    );
+    // An average at an instant is no average: left out, said on stderr, and the payload refused.
+    std::fs::write(
+        dir.join("instant.json"),
+        r#"{"user": "u1", "data": [{"bedtime_start": "2022-08-09T22:29:41-04:00", "bedtime_end": "2022-08-09T22:29:41-04:00", "average_heart_rate": 49.875}]}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = map_args(&["--mapping", &sleep], &dir.join("instant.json"));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains("a statistic (average) summarises a period"), "{stderr}");
+    assert!(!stderr.contains("49.875"), "never a value: {stderr}");
+    // And the trace is printed for a refused payload too.
+    let (code, stdout, _) = map_args(&["--mapping", &sleep, "--explain"], &dir.join("instant.json"));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("records `$.data[*]`: 1 found"), "{stdout}");
+    assert!(
+        stdout.contains("left out:\n  record 0 average heart rate: a statistic"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("no resources: "), "{stdout}");
+    // A statistic the payload names that the bridge does not map is left out with the reason.
+    let said = std::fs::read_to_string(dir.join("sleep.toml")).unwrap().replace(
+        "statistic = \"average\"",
+        "statistic = \"@.kind\"\nstatistics = { avg = \"average\" }",
+    );
+    std::fs::write(dir.join("said.toml"), said).unwrap();
+    std::fs::write(
+        dir.join("sum.json"),
+        r#"{"user": "u1", "data": [{"bedtime_start": "2022-08-09T22:29:41-04:00", "bedtime_end": "2022-08-10T06:20:41-04:00", "average_heart_rate": 49.875, "kind": "sum"}]}"#,
+    )
+    .unwrap();
+    let said = dir.join("said.toml").display().to_string();
+    let (code, _, stderr) = map_args(&["--mapping", &said], &dir.join("sum.json"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr
+            .contains("`@.kind` names a statistic the bridge does not map (it maps average, minimum, maximum, median)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn map_says_on_stderr_what_it_left_out_and_patient_must_be_system_and_value() {
+    // A record whose value is the vendor's "no value" marker (a range: every number up to 0) is left
+    // out; the rest is mapped, and what was left out is said on stderr without --explain.
+    let dir = temp_dir("left-out");
+    std::fs::write(
+        dir.join("acme.toml"),
+        r#"name = "acme"
+match = "$.list"
+records = "$.list[*]"
+[patient]
+system = "urn:acme:user"
+id = "$.user"
+[time]
+instant = "@.t"
+format = "unix-seconds"
+[[measurements]]
+name = "heart rate"
+code = 147842
+value = "@.hr"
+unit = "/min"
+absent_when = [{ max = 0 }]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("payload.json"),
+        r#"{"user": "u1", "list": [{"t": 1700000000, "hr": 61}, {"t": 1700000060, "hr": -1}]}"#,
+    )
+    .unwrap();
+    let acme = dir.join("acme.toml").display().to_string();
+    let (code, stdout, stderr) = map_args(&["--mapping", &acme], &dir.join("payload.json"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(common::observations(&serde_json::from_str(&stdout).unwrap()).len(), 1);
+    assert_eq!(
+        stderr.trim(),
+        "fhirgate: left out: record 1 heart rate: the vendor marks it absent (`@.hr` holds an `absent_when` marker)"
+    );
+    let (code, _, stderr) = map_args(
+        &["--mapping", &acme, "--patient", "just-a-value"],
+        &dir.join("payload.json"),
+    );
+    assert_eq!(code, 2, "clap's usage error");
+    assert!(stderr.contains("give the patient as system|value"), "{stderr}");
+}

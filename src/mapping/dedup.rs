@@ -51,6 +51,12 @@ pub fn observation_identifier(
         value.push('-');
         value.push_str(&dotted(&measurement.device_part));
     }
+    // A day's minimum and the reading at the day's start share code and time: the statistic tells them
+    // apart.
+    if let Some(statistic) = measurement.statistic {
+        value.push('-');
+        value.push_str(statistic.name());
+    }
     // An implant reports one item per lead, zone or episode: the instance tells them apart.
     if let Some(instance) = measurement.instance {
         value.push_str(&format!("-i{instance}"));

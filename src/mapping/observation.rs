@@ -13,7 +13,7 @@ use super::terminology::*;
 use crate::codes::{loinc_for_unit, lookup, mdc};
 use crate::model::{
     AbsentReason, CareLocation, Component, EffectiveTime, Flag, MdcCode, Measurement, Origin, QualityFlag, Sample,
-    SampledSeries, Term, Timestamp, Value,
+    SampledSeries, Statistic, Term, Timestamp, Value,
 };
 
 /// What an Observation refers to outside itself: fullUrls of the entries in the same Bundle, and the
@@ -91,7 +91,8 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
     // The `phd` category and the PHD profiles belong to personal health devices only, and to what a
     // device measured: a value the person typed into the vendor's app is theirs, not the device's.
     let self_reported = measurement.circumstances.self_reported;
-    let personal_health = links.origin == Origin::PersonalHealth && !self_reported;
+    // A statistic a vendor computed over a period is not what a device measured either.
+    let personal_health = links.origin == Origin::PersonalHealth && !self_reported && measurement.statistic.is_none();
     if personal_health {
         category.push(concept(vec![coding(PHD_CATEGORY_SYSTEM, "phd", None)], None));
     }
@@ -192,11 +193,22 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         )],
         status: status.into(),
         category,
-        code: Box::new(labelled_code(
-            measurement.code,
-            measurement.label.as_deref(),
-            measurement.value.as_ref(),
+        code: Box::new(statistic_code(
+            labelled_code(
+                measurement.code,
+                measurement.label.as_deref(),
+                measurement.value.as_ref(),
+            ),
+            measurement,
         )),
+        // A statistic says which, so that no EHR takes a night's average for a reading.
+        method: measurement.statistic.map(|statistic| {
+            let display = statistic_display(statistic);
+            Box::new(concept(
+                vec![coding(OBSERVATION_STATISTICS_SYSTEM, statistic.name(), Some(display))],
+                Some(display),
+            ))
+        }),
         // A device's own status is about the device (PHD IG: battery level's subject is the Device).
         subject: Some(Box::new(match links.patient {
             Some(patient) if !about_device(measurement) => patient.clone(),
@@ -300,6 +312,27 @@ fn profile(measurement: &Measurement) -> Option<&'static str> {
         // The PHD IG has no profile for a date-time finding.
         Some(Value::DateTime(_)) => return None,
     })
+}
+
+/// A statistic's code: the measurement's, and LOINC's code for that statistic where it has one.
+fn statistic_code(mut code: CodeableConcept, measurement: &Measurement) -> CodeableConcept {
+    if let Some((loinc, display)) = measurement
+        .statistic
+        .and_then(|statistic| crate::codes::statistic_loinc(measurement.code, statistic))
+    {
+        code.coding.push(coding(LOINC_SYSTEM, loinc, Some(display)));
+    }
+    code
+}
+
+/// How FHIR R4's `observation-statistics` names a statistic.
+fn statistic_display(statistic: Statistic) -> &'static str {
+    match statistic {
+        Statistic::Average => "Average",
+        Statistic::Minimum => "Minimum",
+        Statistic::Maximum => "Maximum",
+        Statistic::Median => "Median",
+    }
 }
 
 /// The MDC coding, plus the LOINC coding(s) the vital-signs profiles require. A sender's label for the

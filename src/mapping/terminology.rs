@@ -16,6 +16,9 @@ pub const OBSERVATION_INTERPRETATION_SYSTEM: &str =
 /// Measurement-status codes of the Point-of-Care Device IG, which the PHD IG reuses for device
 /// quality statements (calibration ongoing, early indication).
 pub const POCD_MEASUREMENT_STATUS_SYSTEM: &str = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status";
+/// FHIR R4's statistics (`StatisticsCode`, 4.0.1), for `Observation.method` of a value that summarises
+/// a period. R4's URI is terminology.hl7.org's; `http://hl7.org/fhir/observation-statistics` is STU3's.
+pub const OBSERVATION_STATISTICS_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/observation-statistics";
 pub const ACT_REASON_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 
 pub const CONTINUA_DEVICE_IDENTIFIERS_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers";

@@ -191,6 +191,8 @@ pub struct Measurement {
     /// Which instance of a repeated group it belongs to (IHE PCD-09 OBX-4: lead 2, zone 3, episode 7):
     /// part of its identity, as the same code repeats once per instance.
     pub instance: Option<u32>,
+    /// A summary of many readings over the measurement's period (a night's average), not a reading.
+    pub statistic: Option<super::Statistic>,
 }
 
 impl Measurement {
@@ -209,6 +211,7 @@ impl Measurement {
             source: None,
             about_device: false,
             instance: None,
+            statistic: None,
         }
     }
 
@@ -257,6 +260,11 @@ impl Measurement {
     }
 
     /// Says which instance of a repeated group it belongs to.
+    pub fn with_statistic(mut self, statistic: Option<super::Statistic>) -> Self {
+        self.statistic = statistic;
+        self
+    }
+
     pub fn with_instance(mut self, instance: Option<u32>) -> Self {
         self.instance = instance;
         self

@@ -11,6 +11,7 @@ mod normalized;
 mod patient;
 mod reading;
 mod recording;
+mod statistic;
 mod time;
 mod waveform;
 
@@ -27,6 +28,7 @@ pub use normalized::NormalizedMeasurement;
 pub use patient::PatientRef;
 pub use reading::{CareLocation, Origin, Reading};
 pub use recording::split_long_recordings;
+pub use statistic::Statistic;
 pub use time::{parse_utc_offset, ClockQuality, EffectiveTime, NoDeviceTimeReason, OffsetSource, Timestamp};
 pub use waveform::{
     Sample, SampleRate, SampleRateError, SampledSeries, MAX_PIECE_SAMPLES, MAX_PIECE_SECONDS, PERIOD_DECIMALS,

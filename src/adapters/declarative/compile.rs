@@ -125,6 +125,15 @@ pub(super) struct CompiledMeasurement {
     pub(super) exponent: Option<Field>,
     pub(super) unit_path: Option<Field>,
     pub(super) components: Vec<CompiledMeasurement>,
+    pub(super) statistic: Option<StatisticRule>,
+}
+
+/// Whether a measurement is a statistic, and which.
+#[derive(Debug, Clone)]
+pub(super) enum StatisticRule {
+    Always(crate::model::Statistic),
+    /// Where the payload says, and its words (vendor word → statistic; empty: the names themselves).
+    Said(Field, BTreeMap<String, crate::model::Statistic>),
 }
 
 fn optional(text: &Option<String>, what: &str) -> Result<Option<Field>, String> {
@@ -480,11 +489,53 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             }
         })
         .collect::<Result<Vec<_>, String>>()?;
+    let statistic = match &spec.statistic {
+        None if spec.statistics.is_empty() => None,
+        None => {
+            return Err(format!(
+                "{what}.statistics translates the words of a `statistic` path; give `statistic`"
+            ))
+        }
+        Some(_) if component => {
+            return Err(format!(
+                "{what}: a statistic belongs on the measurement, not a component"
+            ))
+        }
+        Some(text) => {
+            let known = || {
+                crate::model::Statistic::ALL
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let field = Field::compile(text, &format!("{what}.statistic"))?;
+            if field.is_literal() {
+                if !spec.statistics.is_empty() {
+                    return Err(format!(
+                        "{what}.statistics is for a `statistic` path, not the name {text:?}"
+                    ));
+                }
+                let statistic = crate::model::Statistic::from_name(text)
+                    .ok_or_else(|| format!("{what}.statistic: {text:?} is not one of {} (or a path)", known()))?;
+                Some(StatisticRule::Always(statistic))
+            } else {
+                let mut words = BTreeMap::new();
+                for (word, name) in &spec.statistics {
+                    let statistic = crate::model::Statistic::from_name(name)
+                        .ok_or_else(|| format!("{what}.statistics: {name:?} is not one of {}", known()))?;
+                    words.insert(word.clone(), statistic);
+                }
+                Some(StatisticRule::Said(field, words))
+            }
+        }
+    };
     let value = match &spec.value {
         Some(text) if series.is_none() => Some(Field::compile_text(text, &format!("{what}.value"))?),
         _ => optional(&value_text, &format!("{what}.value"))?,
     };
     Ok(CompiledMeasurement {
+        statistic,
         when: discriminator(&spec.when, &format!("{what}.when"))?,
         absent,
         code_when,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
-use super::compile::{label, Compiled, CompiledGatt, CompiledMeasurement, CompiledTerm};
+use super::compile::{label, Compiled, CompiledGatt, CompiledMeasurement, CompiledTerm, StatisticRule};
 use super::error::DeclarativeError;
 use super::spec::{Field, GattEncoding, Source, ZoneUnit};
 use super::time::{self, TimeError};
@@ -15,7 +15,7 @@ use super::units;
 use crate::adapters::ble::{Characteristic, Decoded, TimeContext};
 use crate::model::{
     BluetoothAddress, Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId,
-    MdcCode, Measurement, OffsetSource, Origin, PatientRef, Quantity, Reading, Term, TermCode, Value,
+    MdcCode, Measurement, OffsetSource, Origin, PatientRef, Quantity, Reading, Statistic, Term, TermCode, Value,
 };
 
 impl CompiledTerm {
@@ -845,6 +845,58 @@ enum Taken {
 /// One measurement of a record; `Err` when the payload is refused (a value that is not a number, a
 /// unit not allowed).
 fn measurement_of(
+    m: &CompiledMeasurement,
+    at: &Context,
+    time: EffectiveTime,
+    explanation: &mut Explanation,
+) -> Result<Taken, DeclarativeError> {
+    let taken = taken_of(m, at, time, explanation)?;
+    let Taken::Yes(measurement) = taken else {
+        return Ok(taken);
+    };
+    let Some(rule) = &m.statistic else {
+        return Ok(Taken::Yes(measurement));
+    };
+    let statistic = match rule {
+        StatisticRule::Always(statistic) => *statistic,
+        StatisticRule::Said(field, words) => match text_of(field, at) {
+            // The payload says no statistic: a reading.
+            None => return Ok(Taken::Yes(measurement)),
+            Some(said) => {
+                let found = match words.is_empty() {
+                    true => Statistic::from_name(&said),
+                    false => words.get(said.trim()).copied(),
+                };
+                match found {
+                    Some(statistic) => statistic,
+                    None => {
+                        return Ok(Taken::Dropped(format!(
+                            "`{}` names a statistic the bridge does not map (it maps {})",
+                            field.text(),
+                            Statistic::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+                        )))
+                    }
+                }
+            }
+        },
+    };
+    if !matches!(measurement.time, EffectiveTime::Period { .. }) {
+        return Ok(Taken::Dropped(format!(
+            "a statistic ({}) summarises a period, and the record's time is an instant: give `time.start` and `time.end` (or a duration)",
+            statistic.name()
+        )));
+    }
+    explanation.steps.push(format!(
+        "record {}: {}: a statistic, the {} over the record's period",
+        at.index,
+        label(&m.spec),
+        statistic.name()
+    ));
+    Ok(Taken::Yes(Box::new(measurement.with_statistic(Some(statistic)))))
+}
+
+/// The measurement a record holds, before it is said whether it is a statistic.
+fn taken_of(
     m: &CompiledMeasurement,
     at: &Context,
     time: EffectiveTime,

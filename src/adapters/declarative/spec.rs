@@ -328,6 +328,13 @@ pub struct MeasurementSpec {
     /// (`{ Before_breakfast = 8417868 }`). A value not listed is left out, with the reason.
     #[serde(default)]
     pub coded: BTreeMap<String, u32>,
+    /// A summary of many readings over the record's period, not a reading: `average`, `minimum`,
+    /// `maximum` or `median`, or the path where the payload says which (Open mHealth's
+    /// `descriptive_statistic`), its words translated by `statistics` when they differ.
+    pub statistic: Option<String>,
+    /// Vendor word → statistic (`{ avg = "average" }`), for `statistic` paths.
+    #[serde(default)]
+    pub statistics: BTreeMap<String, String>,
     /// The `name` of the measurement of the same record this one qualifies (a meal context qualifies
     /// the glucose reading): the Observation is linked to it by `derivedFrom`, as for Bluetooth meters.
     pub qualifies: Option<String>,
