@@ -616,7 +616,12 @@ fn main() -> ExitCode {
                 }
                 Err(error) => {
                     // One line: serde_json messages can span none, but keep the promise regardless.
-                    let message = error.to_string().replace('\n', " ");
+                    let mut message = error.to_string().replace('\n', " ");
+                    // The person at the terminal owns the file: name the device to associate (answers
+                    // over the network leave it to the dead letter).
+                    if let fhirgate::pipeline::MapError::NoPatient { device, .. } = &error {
+                        message.push_str(&format!(" (the device: {device})"));
+                    }
                     eprintln!("fhirgate: {}: {message}", file.display());
                     ExitCode::from(if error.is_bad_input() { 2 } else { 1 })
                 }

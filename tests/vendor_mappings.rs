@@ -1066,3 +1066,70 @@ absent_when = [{ max = 0 }]
     assert_eq!(code, 2, "clap's usage error");
     assert!(stderr.contains("give the patient as system|value"), "{stderr}");
 }
+
+#[test]
+fn one_apple_health_export_is_shared_by_the_mappings_of_its_record_types() {
+    // healthkit-to-sqlite's export (Apache-2.0): a BMI record from Withings Health Mate and a heart
+    // rate from an Apple Watch side by side, with a workout and activity summaries no mapping takes.
+    let payload = common::repo_path("mappings/tests/applehealth/healthkit-to-sqlite-export.xml");
+    let mapping = common::repo_path("mappings").display().to_string();
+    let (code, stdout, stderr) = map_args(&["--mapping", &mapping, "--patient", "urn:example:mrn|4711"], &payload);
+    assert_eq!(code, 0, "{stderr}");
+    let bundle: Json = serde_json::from_str(&stdout).unwrap();
+    let mut seen: Vec<(String, Json, String, String)> = common::observations(&bundle)
+        .iter()
+        .map(|o| {
+            (
+                o["code"]["coding"][0]["code"].as_str().unwrap().to_string(),
+                o["valueQuantity"]["value"].clone(),
+                o["valueQuantity"]["code"].as_str().unwrap().to_string(),
+                o["effectiveDateTime"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "149530".into(),
+                serde_json::json!(72),
+                "/min".into(),
+                "2018-09-10T02:28:55-07:00".into()
+            ),
+            (
+                "188752".into(),
+                serde_json::json!(22.5312),
+                "kg/m2".into(),
+                "2016-04-18T08:25:32-07:00".into()
+            ),
+        ]
+    );
+    // The watch's facts, taken out of Apple's one `device` string by regexes, are on a stand-in
+    // Device that stands for exactly the devices stating them.
+    let watch = common::resources(&bundle, "Device")
+        .into_iter()
+        .find(|d| d["manufacturer"] == "Apple")
+        .expect("the Apple Watch's stand-in");
+    assert_eq!(watch["modelNumber"], "Watch2,4");
+    assert_eq!(watch["version"][0]["value"], "4.3.1");
+    assert_eq!(
+        watch["identifier"][0]["value"],
+        "apple-health-heart-rate|Apple|Watch2,4|4.3.1"
+    );
+    // --explain says which mapping took which records.
+    let (code, explained, _) = map_args(
+        &["--mapping", &mapping, "--patient", "urn:example:mrn|4711", "--explain"],
+        &payload,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        explained.starts_with("mapping: apple-health-body-mass-index, apple-health-heart-rate\nrecords: 2\n"),
+        "{explained}"
+    );
+    assert!(
+        explained
+            .contains("apple-health-heart-rate: records `$.HealthData.Record[*]`: 2 found, 1 of them this mapping's"),
+        "{explained}"
+    );
+}

@@ -18,12 +18,14 @@ pub struct Compiled {
     pub file: MappingFile,
     pub(super) match_path: Field,
     pub(super) records: Field,
-    /// The mapping's discriminator: the fields a record's must hold.
-    pub(super) when: Vec<(Field, String)>,
+    /// The mapping's discriminator: the fields a record's must hold (one of their values each).
+    pub(super) when: Vec<(Field, Vec<String>)>,
     pub(super) device_id: Option<Field>,
     pub(super) device_address: Option<Field>,
     pub(super) device_manufacturer: Option<Field>,
     pub(super) device_model: Option<Field>,
+    pub(super) device_hardware: Option<Field>,
+    pub(super) device_software: Option<Field>,
     pub(super) gateway_id: Option<Field>,
     pub(super) patient_id: Option<Field>,
     /// Always there for a mapping with `measurements`.
@@ -111,7 +113,7 @@ pub(super) enum Absent {
 pub(super) struct CompiledMeasurement {
     pub(super) spec: MeasurementSpec,
     /// `when`, compiled: the fields a record's must hold for this measurement to be in it.
-    pub(super) when: Vec<(Field, String)>,
+    pub(super) when: Vec<(Field, Vec<String>)>,
     pub(super) absent: Vec<Absent>,
     /// `code_when`, compiled: each case's fields and values, and its code.
     pub(super) code_when: Vec<(Vec<(Field, String)>, MdcCode)>,
@@ -145,9 +147,14 @@ fn optional_text(text: &Option<FieldText>, what: &str) -> Result<Option<Field>, 
 }
 
 /// A `when` table: each path with the value it must find.
-fn discriminator(when: &BTreeMap<String, String>, what: &str) -> Result<Vec<(Field, String)>, String> {
+fn discriminator(when: &BTreeMap<String, Vec<String>>, what: &str) -> Result<Vec<(Field, Vec<String>)>, String> {
     when.iter()
-        .map(|(path, value)| Ok((path_field(path, what)?, value.clone())))
+        .map(|(path, values)| {
+            if values.is_empty() {
+                return Err(format!("{what}: `{path}` lists no value, so the rule could never hold"));
+            }
+            Ok((path_field(path, what)?, values.clone()))
+        })
         .collect()
 }
 
@@ -320,6 +327,8 @@ impl Compiled {
             device_address: optional_text(&file.device.address, "device.address")?,
             device_manufacturer: optional_text(&file.device.manufacturer, "device.manufacturer")?,
             device_model: optional_text(&file.device.model, "device.model")?,
+            device_hardware: optional_text(&file.device.hardware, "device.hardware")?,
+            device_software: optional_text(&file.device.software, "device.software")?,
             gateway_id: file
                 .gateway
                 .as_ref()

@@ -18,8 +18,9 @@ pub enum DeclarativeError {
         skipped: Vec<String>,
     },
     #[error(
-        "mappings {} both take the record at `{record}`; make their `match`, `records` or `when` exclusive",
-        .mappings.join(" and ")
+        "mappings {} both take {}; make their `match`, `records` or `when` exclusive",
+        .mappings.join(" and "),
+        record_at(record)
     )]
     Ambiguous {
         mappings: Vec<String>,
@@ -48,4 +49,12 @@ fn no_mapping(payload: &str, tried: &[String], skipped: &[String]) -> String {
         _ => text.push_str(&format!("; skipped: {}", skipped.join(", "))),
     }
     text
+}
+
+/// A record by its JSON Pointer, for people.
+fn record_at(pointer: &str) -> String {
+    match pointer {
+        "" => "the payload as their record".into(),
+        _ => format!("the record at `{pointer}`"),
+    }
 }

@@ -169,7 +169,7 @@ impl Compiled {
             let when: Vec<String> = self
                 .when
                 .iter()
-                .map(|(field, value)| format!("`{}` = {value}", field.text()))
+                .map(|(field, values)| format!("`{}` = {}", field.text(), values.join(" or ")))
                 .collect();
             explanation.steps.push(format!(
                 "records `{}`: {all} found, {} of them this mapping's (when {})",
@@ -387,6 +387,10 @@ impl Compiled {
         // (see `crate::model::SHARED_DEVICE_NAMESPACE`).
         let device_id = self.device_id.as_ref().and_then(|field| text_of(field, at));
         let address = self.bluetooth_address(at)?;
+        let manufacturer = self.device_manufacturer.as_ref().and_then(|f| text_of(f, at));
+        let model_number = self.device_model.as_ref().and_then(|f| text_of(f, at));
+        let hardware_revision = self.device_hardware.as_ref().and_then(|f| text_of(f, at));
+        let software_revision = self.device_software.as_ref().and_then(|f| text_of(f, at));
         let instance_id = match device_id {
             // A Bluetooth address identifies the device by itself.
             None if address.is_some() => None,
@@ -400,16 +404,43 @@ impl Compiled {
                         .unwrap_or_else(|| format!("urn:fhirgate:mapping:{}", self.file.name)),
                 ),
             }),
-            None => Some(InstanceId {
-                value: self.file.name.clone(),
-                namespace: Some(format!("{}{}", crate::model::SHARED_DEVICE_NAMESPACE, self.file.name)),
-            }),
+            // The stand-in is every user's, so it cannot carry one user's device facts: facts the record
+            // states (an Apple export's hardware and software) make it the stand-in for exactly the
+            // devices with those facts, so that what its Device says is true of every reading on it.
+            None => {
+                let facts: Vec<&str> = [&manufacturer, &model_number, &hardware_revision, &software_revision]
+                    .into_iter()
+                    .zip([
+                        &self.device_manufacturer,
+                        &self.device_model,
+                        &self.device_hardware,
+                        &self.device_software,
+                    ])
+                    .filter(|(_, field)| field.as_ref().is_some_and(|f| !f.is_literal()))
+                    .filter_map(|(fact, _)| fact.as_deref())
+                    .collect();
+                let mut value = self.file.name.clone();
+                if !facts.is_empty() {
+                    value = format!("{value}|{}", facts.join("|"));
+                    explanation.steps.push(format!(
+                        "record {}: no device id: the stand-in device is this mapping's for devices stating {}",
+                        at.index,
+                        facts.join(", ")
+                    ));
+                }
+                Some(InstanceId {
+                    value,
+                    namespace: Some(format!("{}{}", crate::model::SHARED_DEVICE_NAMESPACE, self.file.name)),
+                })
+            }
         };
         let device = DeviceIdentity {
             instance_id,
             bluetooth_address: address,
-            manufacturer: self.device_manufacturer.as_ref().and_then(|f| text_of(f, at)),
-            model_number: self.device_model.as_ref().and_then(|f| text_of(f, at)),
+            manufacturer,
+            model_number,
+            hardware_revision,
+            software_revision,
             ..DeviceIdentity::default()
         };
         let patient = self.patient(at);
@@ -697,6 +728,11 @@ impl Compiled {
         }
         if let Some((start, _)) = period {
             // Start and end the same: an instant (Google Fit writes instants so).
+            explanation.steps.push(format!(
+                "record {}: time: start and end the same → {}",
+                at.index,
+                start.instant().map(|i| i.to_rfc3339()).unwrap_or_default()
+            ));
             return Ok(EffectiveTime::Instant(start));
         }
         if t.spec.required {
@@ -768,9 +804,9 @@ fn located<'a>(payload: &'a Json, location: &serde_json_path::NormalizedPath<'_>
 }
 
 /// True when every field of a `when` table holds its value (an empty table always holds).
-fn holds(when: &[(Field, String)], at: &Context) -> bool {
+fn holds(when: &[(Field, Vec<String>)], at: &Context) -> bool {
     when.iter()
-        .all(|(field, wanted)| text_of(field, at).is_some_and(|said| same_value(&said, wanted)))
+        .all(|(field, wanted)| text_of(field, at).is_some_and(|said| wanted.iter().any(|w| same_value(&said, w))))
 }
 
 impl<'a> Context<'a> {

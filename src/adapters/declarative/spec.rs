@@ -40,8 +40,8 @@ pub struct MappingFile {
     /// A discriminator: only the records whose fields hold these values are this mapping's
     /// (`{ "@['@type']" = "HKQuantityTypeIdentifierBodyMass" }`). Mappings whose records do not overlap
     /// may share one payload.
-    #[serde(default, deserialize_with = "string_values")]
-    pub when: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "alternatives")]
+    pub when: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub device: DeviceSpec,
     /// The gateway that forwarded the payload (a Bluetooth gateway's own id), when it says one.
@@ -101,6 +101,10 @@ pub struct DeviceSpec {
     pub manufacturer: Option<FieldText>,
     /// Path or literal.
     pub model: Option<FieldText>,
+    /// The hardware revision (Apple's `hardware:Watch2,4`), path or literal.
+    pub hardware: Option<FieldText>,
+    /// The software or firmware version, path or literal.
+    pub software: Option<FieldText>,
 }
 
 /// The gateway that forwarded the payload.
@@ -284,8 +288,8 @@ pub struct MeasurementSpec {
     pub reference_id: Option<String>,
     /// Only for the records whose fields hold these values (`{ "@['@type']" = "HKQuantityTypeIdentifierHeight" }`);
     /// in other records the measurement is simply not there.
-    #[serde(default, deserialize_with = "string_values")]
-    pub when: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "alternatives")]
+    pub when: BTreeMap<String, Vec<String>>,
     /// The value (path or literal). A compound measurement (blood pressure) has none, only components.
     pub value: Option<FieldText>,
     /// A power of ten to multiply the value by (Withings' `unit`: value × 10^unit): a path, or a number.
@@ -487,6 +491,28 @@ fn optional_scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     let items = Vec::<Scalar>::deserialize(deserializer)?;
     Ok(items.into_iter().map(Scalar::text).collect())
+}
+
+/// A `when` table: each path with the value it must find, or a list of values it may find
+/// (`{ "$.dataType" = ["notification", "indication"] }`).
+fn alternatives<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Scalar),
+        Many(Vec<Scalar>),
+    }
+    let items = BTreeMap::<String, OneOrMany>::deserialize(deserializer)?;
+    Ok(items
+        .into_iter()
+        .map(|(key, value)| {
+            let values = match value {
+                OneOrMany::One(one) => vec![one.text()],
+                OneOrMany::Many(many) => many.into_iter().map(Scalar::text).collect(),
+            };
+            (key, values)
+        })
+        .collect())
 }
 
 /// A table whose values may be strings or numbers (`{ "$.type" = 1 }`).
