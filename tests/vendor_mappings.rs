@@ -1133,3 +1133,86 @@ fn one_apple_health_export_is_shared_by_the_mappings_of_its_record_types() {
         "{explained}"
     );
 }
+
+/// (code, value, statistic, period start, period end) of every measurement.
+fn statistics(readings: &[Reading]) -> Vec<(u32, String, String, String, String)> {
+    readings
+        .iter()
+        .flat_map(|r| &r.measurements)
+        .map(|m| {
+            let EffectiveTime::Period { start, end } = m.time else {
+                panic!("a statistic over an instant: {m:?}")
+            };
+            let Some(Value::Quantity(q)) = &m.value else {
+                panic!("{m:?}")
+            };
+            (
+                m.code.0,
+                format!("{} {}", q.value, q.unit),
+                m.statistic.map(|s| s.name().to_string()).unwrap_or_default(),
+                start.instant().unwrap().to_rfc3339(),
+                end.instant().unwrap().to_rfc3339(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn polar_names_its_user_in_a_url_and_its_samples_are_five_minute_averages() {
+    let (readings, explanation) = read("polar/continuous-heart-rate-example.json");
+    assert_eq!(explanation.mapping, "polar-continuous-heart-rate");
+    assert!(readings
+        .iter()
+        .all(|r| r.patient.as_ref().map(|p| p.value.as_str()) == Some("627139")));
+    let stat = |v: &str, s: &str, e: &str| {
+        (
+            149546,
+            v.to_string(),
+            "average".to_string(),
+            s.to_string(),
+            e.to_string(),
+        )
+    };
+    assert_eq!(
+        statistics(&readings),
+        vec![
+            stat("63 /min", "2022-09-11T23:57:08+00:00", "2022-09-12T00:02:08+00:00"),
+            stat("62 /min", "2022-09-12T00:02:08+00:00", "2022-09-12T00:07:08+00:00"),
+        ]
+    );
+}
+
+#[test]
+fn a_withings_night_gives_its_statistics_and_an_answer_without_them_is_refused() {
+    let (readings, _) = read("withings/withings-sleep-summary-with-heart-rate.json");
+    let night = |code: u32, value: &str, statistic: &str| {
+        (
+            code,
+            format!("{value} /min"),
+            statistic.to_string(),
+            "2020-07-08T22:00:00+00:00".to_string(),
+            "2020-07-09T01:13:20+00:00".to_string(),
+        )
+    };
+    assert_eq!(
+        statistics(&readings),
+        vec![
+            night(149546, "56", "average"),
+            night(149546, "48", "minimum"),
+            night(149546, "71", "maximum"),
+            night(151562, "14", "average"),
+            night(151562, "11", "minimum"),
+            night(151562, "19", "maximum"),
+        ]
+    );
+    let payload = std::fs::read(common::repo_path("mappings/tests/withings/withings-sleep-summary.json")).unwrap();
+    let (now, offset) = fhirgate::mappings_cli::test_clock();
+    let error = mappings()
+        .read(&payload, now.fixed_offset(), offset)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "mapping withings-sleep-summary: the payload holds no measurement it takes (its records hold none of the values the mapping reads)"
+    );
+}

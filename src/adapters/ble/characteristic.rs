@@ -77,13 +77,25 @@ characteristics! {
 }
 
 impl Characteristic {
-    /// Parses `2A35`, `0x2A35` or `00002a35-0000-1000-8000-00805f9b34fb` (any case).
+    /// Parses `2A35`, `0x2A35`, `00002a35-0000-1000-8000-00805f9b34fb` or the same without dashes
+    /// (any case).
     pub fn parse(text: &str) -> Result<Self, CharacteristicIdError> {
         let malformed = || CharacteristicIdError::Malformed(text.to_string());
-        let lower = text.trim().to_ascii_lowercase();
+        let mut lower = text.trim().to_ascii_lowercase();
         // UUIDs are ASCII; anything else would also make the byte slicing below split a character.
         if !lower.is_ascii() {
             return Err(malformed());
+        }
+        // 32 hex digits without dashes (nRF Cloud, some SDKs): the dashed form.
+        if lower.len() == 32 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+            lower = format!(
+                "{}-{}-{}-{}-{}",
+                &lower[..8],
+                &lower[8..12],
+                &lower[12..16],
+                &lower[16..20],
+                &lower[20..]
+            );
         }
         if lower == POLAR_PMD_DATA_UUID {
             return Ok(Characteristic::PolarPmdData);
@@ -142,6 +154,7 @@ mod tests {
             "0x2A9D",
             "00002a9d-0000-1000-8000-00805f9b34fb",
             "00002A9D-0000-1000-8000-00805F9B34FB",
+            "00002A9D00001000800000805F9B34FB",
         ] {
             assert_eq!(
                 Characteristic::parse(text),

@@ -34,7 +34,10 @@ pub enum DeclarativeError {
         path: String,
         rule: String,
     },
-    #[error("mapping {mapping}: the payload holds no measurement it takes ({})", .reasons.join("; "))]
+    #[error(
+        "mapping {mapping}: the payload holds no measurement it takes ({})",
+        reasons_text(reasons)
+    )]
     NoMeasurements { mapping: String, reasons: Vec<String> },
 }
 
@@ -56,5 +59,13 @@ fn record_at(pointer: &str) -> String {
     match pointer {
         "" => "the payload as their record".into(),
         _ => format!("the record at `{pointer}`"),
+    }
+}
+
+/// Why each record gave nothing; a payload whose records hold none of the mapping's values says so.
+fn reasons_text(reasons: &[String]) -> String {
+    match reasons {
+        [] => "its records hold none of the values the mapping reads".into(),
+        _ => reasons.join("; "),
     }
 }

@@ -534,9 +534,18 @@ impl Compiled {
                 )
             })?;
             let characteristic = gatt_characteristic(gatt, &at)?;
-            let text = text_of(&gatt.value, &at)
-                .ok_or_else(|| at.error(gatt.value.text(), "found no characteristic value".into()))?;
-            let bytes = gatt_bytes(&text, gatt.encoding).map_err(|rule| at.error(gatt.value.text(), rule))?;
+            let bytes = match gatt.encoding {
+                GattEncoding::Bytes => match select(&gatt.value, &at).first() {
+                    Some(Json::Array(items)) => byte_list(items).map_err(|rule| at.error(gatt.value.text(), rule))?,
+                    Some(_) => return Err(at.error(gatt.value.text(), "is not an array of bytes".into())),
+                    None => return Err(at.error(gatt.value.text(), "found no characteristic value".into())),
+                },
+                encoding => {
+                    let text = text_of(&gatt.value, &at)
+                        .ok_or_else(|| at.error(gatt.value.text(), "found no characteristic value".into()))?;
+                    gatt_bytes(&text, encoding).map_err(|rule| at.error(gatt.value.text(), rule))?
+                }
+            };
             let decoded = crate::adapters::ble::decode(characteristic, &bytes)
                 .map_err(|e| at.error(gatt.value.text(), format!("is not a valid value: {e}")))?;
             explanation.steps.push(format!(
@@ -692,7 +701,9 @@ impl Compiled {
         let start = with_time_of_day(read(&t.start)?)?
             .map(|(p, v)| parse(&p, &v))
             .transpose()?;
-        let end = read(&t.end)?.map(|(p, v)| parse(&p, &v)).transpose()?;
+        let end = with_time_of_day(read(&t.end)?)?
+            .map(|(p, v)| parse(&p, &v))
+            .transpose()?;
         let duration = match read(&t.duration)? {
             Some((path, value)) => {
                 Some(time::duration(&value).map_err(|e| at.error(&path, format!("is not a duration: {e}")))?)
@@ -1093,6 +1104,19 @@ fn gatt_characteristic(gatt: &CompiledGatt, at: &Context) -> Result<Characterist
     })
 }
 
+/// A value written as a JSON array of byte numbers (nRF Cloud's `[22, 117, 0, …]`).
+fn byte_list(items: &[Json]) -> Result<Vec<u8>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_u64()
+                .and_then(|n| u8::try_from(n).ok())
+                .ok_or_else(|| format!("item {i} is not a byte (a whole number from 0 to 255)"))
+        })
+        .collect()
+}
+
 /// The bytes of a characteristic value as the gateway writes them.
 fn gatt_bytes(text: &str, encoding: GattEncoding) -> Result<Vec<u8>, String> {
     use base64::Engine;
@@ -1108,6 +1132,7 @@ fn gatt_bytes(text: &str, encoding: GattEncoding) -> Result<Vec<u8>, String> {
         GattEncoding::Base64 => base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|_| "is not base64".to_string()),
+        GattEncoding::Bytes => Err("is not an array of bytes".to_string()),
     }
 }
 
@@ -1621,6 +1646,43 @@ mod tests {
                 .unwrap_err()
                 .contains("only `zone` or `zone_path`")
         );
+    }
+
+    #[test]
+    fn a_value_written_as_byte_numbers_with_a_full_uuid_is_decoded() {
+        // nRF Cloud's gateway protocol (nRFCloud/lte-gateway, ble_codec.c): the characteristic by UUID,
+        // its value as a JSON array of byte numbers.
+        let mapping = "name = \"nrf\"\nmatch = \"$.event.characteristic\"\n\
+            when = { \"$.event.type\" = \"device_characteristic_value_changed\" }\n\
+            [device]\naddress = \"$.event.device.address.address\"\n[gateway]\nid = \"$.gatewayId\"\n\
+            [gatt]\nvalue = \"$.event.characteristic.value\"\nencoding = \"bytes\"\n\
+            characteristic = \"$.event.characteristic.uuid\"\n";
+        let payload: Json = serde_json::json!({"type": "event", "gatewayId": "gw-1", "requestId": null,
+            "event": {"type": "device_characteristic_value_changed", "timestamp": "2020-02-20T16:01:37.544Z",
+                "device": {"id": "D6:57:7D:CC:50:17", "address": {"address": "D6:57:7D:CC:50:17", "type": "random"}},
+                "characteristic": {"uuid": "00002A3700001000800000805F9B34FB", "path": "180D/2A37", "value": [8, 86, 0, 0]}}});
+        let (readings, _) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        assert_eq!(values(&readings), vec!["147842 86 /min"]);
+        assert_eq!(readings[0].gateway.as_ref().unwrap().id, "gw-1");
+        let mut wrong = payload.clone();
+        wrong["event"]["characteristic"]["value"] = serde_json::json!([8, 300, 0, 0]);
+        let error = compiled(mapping)
+            .extract(&wrong, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("item 1 is not a byte (a whole number from 0 to 255)"),
+            "{error}"
+        );
+        // Another event type is not this mapping's: nothing to send.
+        let mut other = payload.clone();
+        other["event"]["type"] = serde_json::json!("device_connected");
+        let (readings, _) = compiled(mapping)
+            .extract(&other, received(), *received().offset())
+            .unwrap();
+        assert!(readings.is_empty());
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub struct GatewaySpec {
 pub struct GattSpec {
     /// The value's text (path).
     pub value: String,
-    /// How it is written: `hex` (default) or `base64`.
+    /// How it is written: `hex` (default), `base64`, or `bytes` (a JSON array of byte numbers).
     #[serde(default)]
     pub encoding: GattEncoding,
     /// The characteristic: a UUID (`2A37`, `00002a37-0000-1000-8000-00805f9b34fb`) or a path to one.
@@ -142,6 +142,7 @@ pub enum GattEncoding {
     #[default]
     Hex,
     Base64,
+    Bytes,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,7 +217,7 @@ pub enum ZoneUnit {
 pub struct TimeSpec {
     /// An instant.
     pub instant: Option<FieldText>,
-    /// A time of day to join to a date-only `instant` (Fitbit's `date` + `time`).
+    /// A time of day to join to a date-only `instant`, `start` or `end` (Fitbit's `date` + `time`).
     pub time_of_day: Option<String>,
     /// A period: `start` with `end` or `duration`, or `end` with `duration`.
     pub start: Option<FieldText>,
