@@ -176,6 +176,9 @@ enum MappingsAction {
         #[arg(long)]
         update: bool,
     },
+    /// Print the codes a mapping may name, with their LOINC codes and the units `check` accepts
+    /// (Markdown; `mappings/CODES.md` is this output).
+    Codes,
 }
 
 #[derive(Subcommand)]
@@ -431,6 +434,10 @@ fn main() -> ExitCode {
         Command::Serve { config, demo } => serve(config, demo),
         Command::Mappings { action } => {
             let (path, report) = match action {
+                MappingsAction::Codes => {
+                    print!("{}", fhirgate::mappings_cli::code_table::markdown());
+                    return ExitCode::SUCCESS;
+                }
                 MappingsAction::Check { path } => {
                     let report = fhirgate::mappings_cli::check(&path);
                     (path, report)

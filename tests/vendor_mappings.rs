@@ -1216,3 +1216,43 @@ fn a_withings_night_gives_its_statistics_and_an_answer_without_them_is_refused()
         "mapping withings-sleep-summary: the payload holds no measurement it takes (its records hold none of the values the mapping reads)"
     );
 }
+
+#[test]
+fn nightscout_entries_are_sensor_and_meter_glucose_and_sentinels_are_not_values() {
+    // py-nightscout's recorded answer: ten xDrip-LimiTTer readings at UTC−03:00, newest first.
+    let (readings, _) = read("nightscout/entries-sgv-py-nightscout.json");
+    let rows = values(&readings);
+    let sgv: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        sgv,
+        vec!["169", "174", "176", "182", "185", "191", "200", "203", "209", "206"]
+    );
+    assert!(rows.iter().all(|r| r.0 == 160212 && r.2 == "mg/dL"));
+    assert_eq!(rows[0].3, "2020-08-05T16:01:06.533-03:00");
+    assert_eq!(rows[9].3, "2020-08-05T15:13:16.104-03:00");
+    // The constructed mix: 39 is "below 40", an error code is no value, heavy noise is questionable,
+    // a meter entry is capillary glucose, a calibration is not taken.
+    let (readings, explanation) = read("nightscout/entries-mixed-constructed.json");
+    assert_eq!(explanation.records, 4, "the calibration is not this mapping's");
+    let measurements: Vec<_> = readings.iter().flat_map(|r| &r.measurements).collect();
+    let got: Vec<(u32, String, Vec<fhirgate::model::QualityFlag>)> = measurements
+        .iter()
+        .map(|m| {
+            let Some(Value::Quantity(q)) = &m.value else {
+                panic!("{m:?}")
+            };
+            (m.code.0, q.value.to_string(), m.quality.clone())
+        })
+        .collect();
+    use fhirgate::model::QualityFlag::{BelowRange, Questionable};
+    assert_eq!(
+        got,
+        vec![
+            (160212, "39".into(), vec![BelowRange]),
+            (160212, "58".into(), vec![Questionable]),
+            (160184, "61".into(), vec![]),
+        ]
+    );
+    assert_eq!(explanation.dropped.len(), 1);
+    assert_eq!(explanation.dropped[0].record, 1);
+}

@@ -24,7 +24,8 @@ pub fn units_for(code: MdcCode) -> Vec<&'static str> {
         Some("cm") | Some("m") => vec!["cm", "m", "[in_i]"],
         Some("mm[Hg]") => vec!["mm[Hg]", "kPa"],
         Some("Cel") => vec!["Cel", "[degF]"],
-        Some("/min") => vec!["/min", "{beat}/min", "{beats}/min"],
+        // UCUM annotations (`{beat}`, `{breath}`) are comments: the unit is /min either way.
+        Some("/min") => vec!["/min", "{beat}/min", "{beats}/min", "{breath}/min", "{breaths}/min"],
         Some("mg/dL") | Some("mmol/L") => vec!["mg/dL", "mmol/L"],
         Some(unit) => vec![unit],
         None => Vec::new(),

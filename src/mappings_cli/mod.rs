@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 
 pub mod checks;
+pub mod code_table;
 
 use crate::adapters::declarative::spec::{self, MeasurementSpec};
 use crate::adapters::declarative::{Compiled, DeclarativeMappings, Explanation};
