@@ -230,7 +230,18 @@ fn refusals_name_field_byte_and_rule_never_a_value() {
         let envelope: Value = serde_json::from_slice(&common::real_ble_envelope(ids, "2026-11-30T08:00:00Z")).unwrap();
         cases.extend(json_mutants(&envelope).into_iter().map(|m| (AdapterKind::Ble, m)));
     }
-    for vendor in ["dexcom", "fitbit", "googlefit", "ihealth", "withings"] {
+    for vendor in [
+        "cassia",
+        "dexcom",
+        "fitbit",
+        "garmin",
+        "googlefit",
+        "ihealth",
+        "librelinkup",
+        "nightscout",
+        "polar",
+        "withings",
+    ] {
         for path in json_files(&format!("mappings/tests/{vendor}")) {
             cases.extend(
                 json_mutants(&read_json(&path))

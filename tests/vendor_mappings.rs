@@ -479,6 +479,19 @@ fn bad_values_times_and_unmatched_payloads_are_refused_naming_mapping_path_and_f
         ),
         "{stderr}"
     );
+
+    // The patient's path finds nothing: the refusal names it, and the device to associate instead.
+    let (code, _, stderr) = map_with(
+        SCALE,
+        r#"{"readings": [{"at": "2026-11-21T07:30:00Z", "pounds": 160}]}"#,
+        false,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no device-patient association covers its device at its time (mapping acme-scale, record 0: `$.user` (patient.id) found nothing)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(the device: {\"instanceId\""), "{stderr}");
 }
 
 const METER: &str = concat!(

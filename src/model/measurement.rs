@@ -192,7 +192,7 @@ pub struct Measurement {
     /// part of its identity, as the same code repeats once per instance.
     pub instance: Option<u32>,
     /// A summary of many readings over the measurement's period (a night's average), not a reading.
-    pub statistic: Option<super::Statistic>,
+    pub statistic: Option<super::statistic::Statistic>,
 }
 
 impl Measurement {
@@ -260,7 +260,7 @@ impl Measurement {
     }
 
     /// Says which instance of a repeated group it belongs to.
-    pub fn with_statistic(mut self, statistic: Option<super::Statistic>) -> Self {
+    pub fn with_statistic(mut self, statistic: Option<super::statistic::Statistic>) -> Self {
         self.statistic = statistic;
         self
     }

@@ -444,6 +444,17 @@ impl Compiled {
             ..DeviceIdentity::default()
         };
         let patient = self.patient(at);
+        // A mapping that says where the patient is, on a record without one: the path is what to fix
+        // (or the sender's patient, or an association, stands in later).
+        let patient_withheld = match (&patient, &self.patient_id) {
+            (None, Some(field)) => Some(format!(
+                "mapping {}, record {}: `{}` (patient.id) found nothing",
+                self.file.name,
+                at.index,
+                field.text()
+            )),
+            _ => None,
+        };
         Ok(Some(Reading {
             device,
             gateway: self.gateway(at)?,
@@ -452,7 +463,7 @@ impl Compiled {
             measurements,
             origin: Origin::PersonalHealth,
             documents: Vec::new(),
-            patient_withheld: None,
+            patient_withheld,
             receipt_key: None,
             location: None,
         }))
@@ -597,6 +608,15 @@ impl Compiled {
                 kind: decoded.first().and_then(Decoded::device_kind),
                 ..DeviceIdentity::default()
             };
+            let patient_withheld = match (&group.patient, &self.patient_id) {
+                (None, Some(field)) => Some(format!(
+                    "mapping {}, record {}: `{}` (patient.id) found nothing",
+                    self.file.name,
+                    group.first,
+                    field.text()
+                )),
+                _ => None,
+            };
             readings.push(Reading {
                 device,
                 gateway: group.gateway,
@@ -608,7 +628,7 @@ impl Compiled {
                     .collect(),
                 origin: Origin::PersonalHealth,
                 documents: Vec::new(),
-                patient_withheld: None,
+                patient_withheld,
                 receipt_key: None,
                 location: None,
             });
@@ -1085,7 +1105,16 @@ fn quality_of(m: &CompiledMeasurement, at: &Context, explanation: &mut Explanati
 fn gatt_characteristic(gatt: &CompiledGatt, at: &Context) -> Result<Characteristic, DeclarativeError> {
     if let Some(field) = &gatt.characteristic {
         let text = text_of(field, at).ok_or_else(|| at.error(field.text(), "found no characteristic".into()))?;
-        return Characteristic::parse(&text).map_err(|e| at.error(field.text(), e.to_string()));
+        // The payload's text is not repeated: a refusal names the path and the rule.
+        return Characteristic::parse(&text).map_err(|e| {
+            let rule = match e {
+                crate::adapters::ble::CharacteristicIdError::Unsupported(uuid) => {
+                    format!("names characteristic {uuid:04X}, which the bridge does not decode")
+                }
+                _ => "is not a characteristic UUID (2A37, 0x2A37, or the 128-bit form)".to_string(),
+            };
+            at.error(field.text(), rule)
+        });
     }
     let Some(field) = &gatt.handle else {
         return Err(at.error("gatt", "names neither a characteristic nor a handle".into()));
