@@ -370,3 +370,99 @@ fn the_phd_rtsa_example_is_what_the_mapper_writes_for_the_same_samples() {
     assert_eq!(ours["category"], example["category"]);
     assert_eq!(ours["effectiveDateTime"], example["effectiveDateTime"]);
 }
+
+/// The Withings recording: a real `list` answer and the real `get` answer of its signal 2500741
+/// (`mappings/tests/withings-heart/`), joined as the connector does.
+fn withings_heart() -> (Json, Json, Vec<u8>) {
+    let dir = "mappings/tests/withings-heart";
+    let read = |name: &str| std::fs::read(common::repo_path(&format!("{dir}/{name}"))).unwrap();
+    let list: Json = serde_json::from_slice(&read("heart-list.json")).unwrap();
+    let get: Json = serde_json::from_slice(&read("heart-get-2500741.json")).unwrap();
+    (list, get, read("heart-ecg-2500741.json"))
+}
+
+#[test]
+fn a_withings_ecg_is_sampled_data_with_every_sample_of_its_signal_in_order() {
+    let (list, get, joined) = withings_heart();
+    // The fixture is exactly the list item of signal 2500741 with the get answer's body as its
+    // `ecg.signal`: nothing in it is made up.
+    let document: Json = serde_json::from_slice(&joined).unwrap();
+    let item = &document["body"]["series"][0];
+    let mut listed = list["body"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["ecg"]["signalid"] == 2500741)
+        .unwrap()
+        .clone();
+    listed["ecg"]["signal"] = get["body"].clone();
+    assert_eq!(item, &listed);
+
+    let settings = fhirgate::pipeline::MapSettings {
+        declarative: std::sync::Arc::new(
+            fhirgate::adapters::declarative::DeclarativeMappings::load(&common::repo_path("mappings")).unwrap(),
+        ),
+        ..common::settings()
+    };
+    let json = fhirgate::pipeline::map_payload_for(
+        AdapterKind::Declarative,
+        &joined,
+        &settings,
+        common::now(),
+        Some("urn:oid:2.16.840.1.113883.19.5|MRN-4711"),
+    )
+    .unwrap();
+    let bundle: Json = serde_json::from_str(&json).unwrap();
+    // 10,000 µV samples at 500 Hz (20 s, a BPM Core's recording): two pieces of 10 s, 2 ms apart,
+    // the second starting 10 s after the recording (2020-02-14T15:25:10Z).
+    let pieces = coded(&bundle, "131328");
+    assert_eq!(pieces.len(), 2);
+    let times: Vec<&str> = pieces
+        .iter()
+        .map(|p| p["effectiveDateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(times, vec!["2020-02-14T15:25:10+00:00", "2020-02-14T15:25:20+00:00"]);
+    let mut all = Vec::new();
+    for piece in &pieces {
+        let sampled = &piece["valueSampledData"];
+        assert_eq!(number(&sampled["period"]), 2.0);
+        assert_eq!(sampled["dimensions"], 1);
+        assert_eq!(sampled["origin"]["code"], "uV");
+        assert_eq!(number(&sampled["origin"]["value"]), 0.0);
+        assert!(piece
+            .get("category")
+            .is_none_or(|c| !c.to_string().contains("vital-signs")));
+        all.extend(samples(sampled));
+    }
+    let signal: Vec<String> = get["body"]["signal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(signal.len(), 10_000);
+    assert_eq!(all, signal, "every sample, in order, none lost or repeated");
+    assert_eq!(
+        &all[..10],
+        ["-13", "-24", "-41", "-58", "-72", "-79", "-76", "-69", "-55", "-48"]
+    );
+    // The session's heart rate and blood pressure, and the device, from the list item.
+    assert_eq!(
+        coded(&bundle, "147842")[0]["valueQuantity"]["value"],
+        serde_json::json!(72)
+    );
+    let pressure = coded(&bundle, "150020")[0];
+    assert_eq!(
+        component(pressure, "150021")["valueQuantity"]["value"],
+        serde_json::json!(111)
+    );
+    assert_eq!(
+        component(pressure, "150022")["valueQuantity"]["value"],
+        serde_json::json!(79)
+    );
+    let device = common::resources(&bundle, "Device")[0];
+    assert_eq!(
+        device["identifier"][0]["value"],
+        "153570f9668b0259ffef08536f8f3ba879774490"
+    );
+}

@@ -23,6 +23,8 @@ pub fn units_for(code: MdcCode) -> Vec<&'static str> {
         Some("kg") => vec!["kg", "g", "[lb_av]"],
         Some("cm") | Some("m") => vec!["cm", "m", "[in_i]"],
         Some("mm[Hg]") => vec!["mm[Hg]", "kPa"],
+        // Potentials: ECG leads come in millivolts or microvolts (Withings and Polar send µV).
+        Some("mV") => vec!["mV", "uV"],
         Some("Cel") => vec!["Cel", "[degF]"],
         // UCUM annotations (`{beat}`, `{breath}`) are comments: the unit is /min either way.
         Some("/min") => vec!["/min", "{beat}/min", "{beats}/min", "{breath}/min", "{breaths}/min"],

@@ -128,6 +128,8 @@ pub(super) struct CompiledMeasurement {
     pub(super) unit_path: Option<Field>,
     pub(super) components: Vec<CompiledMeasurement>,
     pub(super) statistic: Option<StatisticRule>,
+    /// `samples` and `rate`, compiled.
+    pub(super) samples: Option<(Field, Field)>,
 }
 
 /// Whether a measurement is a statistic, and which.
@@ -382,8 +384,45 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             "{what}: a component's code is fixed; `code_when` belongs on the measurement"
         ));
     }
-    // A series' value is each member (`@`).
-    let has_value = spec.value.is_some() || spec.series.is_some();
+    let samples = match (&spec.samples, &spec.rate) {
+        (None, None) => None,
+        (Some(_), _) if component => return Err(format!("{what}: a component cannot be a waveform")),
+        (Some(_), None) => {
+            return Err(format!(
+                "{what}: `samples` needs their `rate` (samples per second: a path or a number)"
+            ))
+        }
+        (None, Some(_)) => return Err(format!("{what}: `rate` times `samples`; give `samples`")),
+        (Some(path), Some(rate)) => {
+            if spec.value.is_some() || spec.series.is_some() || !spec.components.is_empty() || !spec.coded.is_empty() {
+                return Err(format!(
+                    "{what}: a waveform (`samples`) has no `value`, `series`, `components` or `coded`"
+                ));
+            }
+            if spec.unit.is_none() {
+                return Err(format!("{what}: give the samples' `unit` (UCUM, e.g. \"uV\")"));
+            }
+            if spec.statistic.is_some() {
+                return Err(format!("{what}: a waveform is samples, not a statistic"));
+            }
+            let rate_field = Field::compile(rate, &format!("{what}.rate"))?;
+            if rate_field.is_literal() {
+                let per_second = rate
+                    .trim()
+                    .parse::<Decimal>()
+                    .ok()
+                    .and_then(|r| crate::model::SampleRate::new(r).ok());
+                if per_second.is_none() {
+                    return Err(format!(
+                        "{what}.rate: {rate:?} is not a positive number of samples per second"
+                    ));
+                }
+            }
+            Some((path_field(path, &format!("{what}.samples"))?, rate_field))
+        }
+    };
+    // A series' value is each member (`@`), a waveform's its samples.
+    let has_value = spec.value.is_some() || spec.series.is_some() || samples.is_some();
     if has_value != spec.components.is_empty() {
         return Err(format!(
             "{what}: give a `value` (or a `series`) or `components`, not both"
@@ -544,6 +583,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         _ => optional(&value_text, &format!("{what}.value"))?,
     };
     Ok(CompiledMeasurement {
+        samples,
         statistic,
         when: discriminator(&spec.when, &format!("{what}.when"))?,
         absent,

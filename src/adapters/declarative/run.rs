@@ -15,7 +15,8 @@ use super::units;
 use crate::adapters::ble::{Characteristic, Decoded, TimeContext};
 use crate::model::{
     BluetoothAddress, Circumstances, Component, Decimal, DeviceIdentity, EffectiveTime, GatewayIdentity, InstanceId,
-    MdcCode, Measurement, OffsetSource, Origin, PatientRef, Quantity, Reading, Statistic, Term, TermCode, Value,
+    MdcCode, Measurement, OffsetSource, Origin, PatientRef, Quantity, Reading, Sample, SampleRate, SampledSeries,
+    Statistic, Term, TermCode, Value,
 };
 
 impl CompiledTerm {
@@ -973,6 +974,9 @@ fn taken_of(
     if !m.spec.coded.is_empty() {
         return Ok(coded_of(m, code, at, time, explanation));
     }
+    if let Some((samples, rate)) = &m.samples {
+        return waveform_of(m, code, samples, rate, at, time, explanation);
+    }
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {
             Got::Value(q) => Taken::Yes(Box::new(
@@ -1072,6 +1076,73 @@ fn coded_of(
             field.text()
         )),
     }
+}
+
+/// A waveform: the record's array of samples at its rate, kept exactly as sent.
+fn waveform_of(
+    m: &CompiledMeasurement,
+    code: MdcCode,
+    samples: &Field,
+    rate: &Field,
+    at: &Context,
+    time: EffectiveTime,
+    explanation: &mut Explanation,
+) -> Result<Taken, DeclarativeError> {
+    let items = match select(samples, at).first() {
+        Some(Json::Array(items)) if !items.is_empty() => items,
+        Some(Json::Array(_)) | None | Some(Json::Null) => {
+            let reason = format!("`{}` holds no samples", samples.text());
+            return Ok(match m.spec.required.unwrap_or(false) {
+                true => Taken::Dropped(format!("required value missing: {reason}")),
+                false => Taken::NotPresent,
+            });
+        }
+        Some(_) => return Err(at.error(samples.text(), "is not an array of samples".into())),
+    };
+    let rate_text = text_of(rate, at).ok_or_else(|| at.error(rate.text(), "found no sampling rate".into()))?;
+    let per_second = decimal_of(&rate_text)
+        .and_then(|r| SampleRate::new(r).ok())
+        .ok_or_else(|| at.error(rate.text(), "is not a positive number of samples per second".into()))?;
+    let mut gaps = 0;
+    let mut values = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            // A sample the vendor left out: an error mark (FHIR `E`), so that no later sample moves.
+            Json::Null => {
+                gaps += 1;
+                values.push(Sample::Error);
+            }
+            Json::Number(number) => match decimal_of(&number.to_string()) {
+                Some(value) => values.push(Sample::Value(value)),
+                None => {
+                    return Err(at.error(
+                        samples.text(),
+                        format!("item {i} is not a number the bridge can keep exactly"),
+                    ))
+                }
+            },
+            _ => return Err(at.error(samples.text(), format!("item {i} is not a number"))),
+        }
+    }
+    let unit = m.spec.unit.clone().unwrap_or_default();
+    explanation.steps.push(format!(
+        "record {}: {}: `{}` = {} samples at {} per second (`{}`) in {unit}{}",
+        at.index,
+        label(&m.spec),
+        samples.text(),
+        values.len(),
+        per_second.per_second(),
+        rate.text(),
+        if gaps > 0 {
+            format!(", {gaps} of them null (sent as errors, E)")
+        } else {
+            String::new()
+        }
+    ));
+    let series = SampledSeries::of_values(&unit, per_second, values);
+    Ok(Taken::Yes(Box::new(
+        Measurement::simple(code, Value::Samples(series), time).with_label(m.spec.reference_id.clone()),
+    )))
 }
 
 /// The quality flags the vendor's statement maps to.
@@ -1712,6 +1783,74 @@ mod tests {
             .extract(&other, received(), *received().offset())
             .unwrap();
         assert!(readings.is_empty());
+    }
+
+    #[test]
+    fn an_array_of_samples_at_a_rate_is_a_waveform_kept_exactly() {
+        let mapping = "name = \"ecg\"\nmatch = \"$.series\"\nrecords = \"$.series[*]\"\n\
+            [time]\ninstant = \"@.timestamp\"\nformat = \"unix-seconds\"\n\
+            [[measurements]]\nname = \"ECG\"\ncode = 131329\nsamples = \"@.ecg.signal.signal\"\n\
+            rate = \"@.ecg.signal.sampling_frequency\"\nunit = \"uV\"\nrequired = true\n";
+        let payload: Json = serde_json::json!({"series": [{"timestamp": 1700000000,
+            "ecg": {"signal": {"signal": [-12, 0, 35, null, 1.5], "sampling_frequency": 500}}}]});
+        let (readings, explanation) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        let Some(Value::Samples(series)) = &readings[0].measurements[0].value else {
+            panic!("{:?}", readings[0].measurements[0].value)
+        };
+        assert_eq!(series.unit, "uV");
+        assert_eq!(series.rate.per_second().to_string(), "500");
+        assert_eq!(series.rate.period_ms(), ("2".parse().unwrap(), true));
+        let samples: Vec<String> = series
+            .samples
+            .iter()
+            .map(|s| match s {
+                Sample::Value(v) => v.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(samples, vec!["-12", "0", "35", "Error", "1.5"]);
+        assert!(
+            explanation
+                .steps
+                .iter()
+                .any(|s| s.contains("5 samples at 500 per second") && s.contains("1 of them null")),
+            "{:?}",
+            explanation.steps
+        );
+        // A rate that is no rate, and samples that are not numbers, are refused by path.
+        let mut bad = payload.clone();
+        bad["series"][0]["ecg"]["signal"]["sampling_frequency"] = serde_json::json!(0);
+        let error = compiled(mapping)
+            .extract(&bad, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`@.ecg.signal.sampling_frequency` is not a positive number of samples per second"),
+            "{error}"
+        );
+        bad["series"][0]["ecg"]["signal"] = serde_json::json!({"signal": [1, "x"], "sampling_frequency": 500});
+        let error = compiled(mapping)
+            .extract(&bad, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("item 1 is not a number"), "{error}");
+        let file = |m: &str| {
+            super::super::spec::parse_text(m, false)
+                .map_err(|e| e.to_string())
+                .and_then(Compiled::new)
+        };
+        assert!(
+            file(&mapping.replace("rate = \"@.ecg.signal.sampling_frequency\"\n", ""))
+                .unwrap_err()
+                .contains("needs their `rate`")
+        );
+        assert!(
+            file(&mapping.replace("rate = \"@.ecg.signal.sampling_frequency\"", "rate = 0"))
+                .unwrap_err()
+                .contains("not a positive number")
+        );
     }
 
     #[test]

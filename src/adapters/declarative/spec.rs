@@ -323,6 +323,12 @@ pub struct MeasurementSpec {
     /// A series in one record: each member of an object (its name the time after the record's) or
     /// each item of an array (`interval` apart) is one reading at its own time, its value `@`.
     pub series: Option<SeriesSpec>,
+    /// A waveform: the path of an array of samples (Withings' ECG `signal`), timed by `rate`; the
+    /// measurement becomes SampledData, split into pieces an EHR can store.
+    pub samples: Option<String>,
+    /// Samples per second of `samples`: a path (`@.sampling_frequency`) or a number (`rate = 500`).
+    #[serde(default, deserialize_with = "optional_scalar")]
+    pub rate: Option<String>,
     /// A missing required value drops the measurement with a recorded reason. Components are required
     /// unless they say otherwise.
     #[serde(default)]
