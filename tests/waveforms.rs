@@ -465,4 +465,48 @@ fn a_withings_ecg_is_sampled_data_with_every_sample_of_its_signal_in_order() {
         device["identifier"][0]["value"],
         "153570f9668b0259ffef08536f8f3ba879774490"
     );
+    // afib 0, Withings' "negative", is HL7 PHR's sinusRhythm ("no signs of atrial fibrillation").
+    let classification = |bundle: &Json| -> Json {
+        observations(bundle)
+            .into_iter()
+            .find(|o| o["code"]["coding"][0]["code"] == "classification")
+            .expect("the ECG's classification")
+            .clone()
+    };
+    let found = classification(&bundle);
+    assert_eq!(
+        found["code"]["coding"][0]["system"],
+        "http://hl7.org/fhir/uv/phr/CodeSystem/ecg-codes"
+    );
+    assert_eq!(
+        found["valueCodeableConcept"],
+        serde_json::json!({"coding": [{"system": "http://hl7.org/fhir/uv/phr/CodeSystem/ecg-classification-codes",
+            "code": "sinusRhythm", "display": "Sinus rhythm"}], "text": "Sinus rhythm"})
+    );
+    assert_eq!(found["effectiveDateTime"], "2020-02-14T15:25:10+00:00");
+    // A positive and an inconclusive classification; a value Withings does not define refuses the
+    // payload.
+    let with_afib = |afib: i64| {
+        let mut other = document.clone();
+        other["body"]["series"][0]["ecg"]["afib"] = serde_json::json!(afib);
+        fhirgate::pipeline::map_payload_for(
+            AdapterKind::Declarative,
+            other.to_string().as_bytes(),
+            &settings,
+            common::now(),
+            Some("urn:oid:2.16.840.1.113883.19.5|MRN-4711"),
+        )
+    };
+    for (afib, code) in [(1, "atrialFibrillation"), (2, "inconclusiveOther")] {
+        let bundle: Json = serde_json::from_str(&with_afib(afib).unwrap()).unwrap();
+        assert_eq!(
+            classification(&bundle)["valueCodeableConcept"]["coding"][0]["code"],
+            code
+        );
+    }
+    let error = with_afib(7).unwrap_err().to_string();
+    assert!(
+        error.contains("`@.ecg.afib` is not one of the allowed values (0, 1, 2)"),
+        "{error}"
+    );
 }

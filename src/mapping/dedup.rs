@@ -34,7 +34,10 @@ pub fn observation_identifier(
     receipt_key: Option<&str>,
 ) -> String {
     let time = measurement.time.anchor().local;
-    let kind = code_identity(measurement.code, measurement.label.as_deref());
+    let kind = match &measurement.code_outside_mdc {
+        Some(code) => code.code.clone(),
+        None => code_identity(measurement.code, measurement.label.as_deref()),
+    };
     let mut value = format!(
         "{device_part}-{}-{}-{}.{:02}",
         patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),

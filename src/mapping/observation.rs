@@ -193,14 +193,7 @@ pub fn observation(measurement: &Measurement, dedup_identifier: &str, links: &Ob
         )],
         status: status.into(),
         category,
-        code: Box::new(statistic_code(
-            labelled_code(
-                measurement.code,
-                measurement.label.as_deref(),
-                measurement.value.as_ref(),
-            ),
-            measurement,
-        )),
+        code: Box::new(observation_code(measurement)),
         // A statistic says which, so that no EHR takes a night's average for a reading.
         method: measurement.statistic.map(|statistic| {
             let display = statistic_display(statistic);
@@ -309,9 +302,28 @@ fn profile(measurement: &Measurement) -> Option<&'static str> {
         Some(Value::Text(_)) => PROFILE_PHD_STRING,
         Some(Value::Quantity(_) | Value::Absent(_)) => PROFILE_PHD_NUMERIC,
         Some(Value::Samples(_)) => PROFILE_PHD_RTSA,
-        // The PHD IG has no profile for a date-time finding.
-        Some(Value::DateTime(_)) => return None,
+        // The PHD IG has no profile for a date-time finding, nor for a value coded outside MDC.
+        Some(Value::DateTime(_) | Value::Term(_)) => return None,
     })
+}
+
+/// The Observation's code: a code of another system where MDC has none (that code alone, never an MDC
+/// claim), else the MDC coding with its LOINC, a statistic's LOINC added.
+fn observation_code(measurement: &Measurement) -> CodeableConcept {
+    match &measurement.code_outside_mdc {
+        Some(code) => concept(
+            vec![coding(&code.system, &code.code, code.display.as_deref())],
+            code.display.as_deref().or(measurement.label.as_deref()),
+        ),
+        None => statistic_code(
+            labelled_code(
+                measurement.code,
+                measurement.label.as_deref(),
+                measurement.value.as_ref(),
+            ),
+            measurement,
+        ),
+    }
 }
 
 /// A statistic's code: the measurement's, and LOINC's code for that statistic where it has one.
@@ -404,6 +416,7 @@ fn observation_value(value: &Value) -> Option<ObservationValue> {
         Value::Coded(code) => Some(ObservationValue::CodeableConcept(Box::new(coded_value(*code)))),
         Value::Concept { code, text } => Some(ObservationValue::CodeableConcept(Box::new(concept_value(*code, text)))),
         Value::Text(text) => Some(ObservationValue::String(text.as_str().into())),
+        Value::Term(term) => Some(ObservationValue::CodeableConcept(Box::new(term_concept(term)))),
         Value::Samples(series) => Some(ObservationValue::SampledData(Box::new(sampled_data(series)))),
         Value::DateTime(at) => Some(ObservationValue::DateTime(DateTime::from(date_time(at)))),
         Value::Flags(_) | Value::Absent(_) => None,
@@ -418,6 +431,7 @@ fn component_value(value: &Value) -> Option<ObservationComponentValue> {
             *code, text,
         )))),
         Value::Text(text) => Some(ObservationComponentValue::String(text.as_str().into())),
+        Value::Term(term) => Some(ObservationComponentValue::CodeableConcept(Box::new(term_concept(term)))),
         Value::Samples(series) => Some(ObservationComponentValue::SampledData(Box::new(sampled_data(series)))),
         Value::DateTime(at) => Some(ObservationComponentValue::DateTime(DateTime::from(date_time(at)))),
         Value::Flags(_) | Value::Absent(_) => None,

@@ -88,6 +88,9 @@ pub enum Value {
         text: Option<String>,
     },
     Text(String),
+    /// A coded value in a system other than MDC, with the sender's word (HL7 PHR's ECG classification
+    /// "atrialFibrillation").
+    Term(super::circumstances::Term),
     /// Status bits, each named.
     Flags(Vec<Flag>),
     /// A waveform: samples at a fixed rate (an ECG lead, a pleth wave).
@@ -193,6 +196,9 @@ pub struct Measurement {
     pub instance: Option<u32>,
     /// A summary of many readings over the measurement's period (a night's average), not a reading.
     pub statistic: Option<super::statistic::Statistic>,
+    /// What the measurement is, in a system other than MDC, where MDC has no code for it (HL7 PHR's
+    /// `ecg-codes#classification`); then `code` is 0 and claims nothing.
+    pub code_outside_mdc: Option<super::circumstances::TermCode>,
 }
 
 impl Measurement {
@@ -212,6 +218,7 @@ impl Measurement {
             about_device: false,
             instance: None,
             statistic: None,
+            code_outside_mdc: None,
         }
     }
 
@@ -260,6 +267,11 @@ impl Measurement {
     }
 
     /// Says which instance of a repeated group it belongs to.
+    pub fn with_code_outside_mdc(mut self, code: Option<super::circumstances::TermCode>) -> Self {
+        self.code_outside_mdc = code;
+        self
+    }
+
     pub fn with_statistic(mut self, statistic: Option<super::statistic::Statistic>) -> Self {
         self.statistic = statistic;
         self

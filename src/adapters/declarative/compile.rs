@@ -130,6 +130,10 @@ pub(super) struct CompiledMeasurement {
     pub(super) statistic: Option<StatisticRule>,
     /// `samples` and `rate`, compiled.
     pub(super) samples: Option<(Field, Field)>,
+    /// `code_in`, read.
+    pub(super) code_outside_mdc: Option<crate::model::TermCode>,
+    /// `term`, compiled.
+    pub(super) term: Option<CompiledTerm>,
 }
 
 /// Whether a measurement is a statistic, and which.
@@ -369,8 +373,50 @@ impl Compiled {
     }
 }
 
+/// `system|code display`.
+fn code_in(text: &str, what: &str) -> Result<crate::model::TermCode, String> {
+    let (system, rest) = text.split_once('|').ok_or_else(|| {
+        format!("{what}: write `system|code display` (e.g. `http://loinc.org|8884-9 Heart rate rhythm`)")
+    })?;
+    let rest = rest.trim();
+    let (code, display) = match rest.split_once(' ') {
+        Some((code, display)) => (code, Some(display.trim().to_string())),
+        None => (rest, None),
+    };
+    if system.trim().is_empty() || code.is_empty() {
+        return Err(format!("{what}: both the system and the code are needed"));
+    }
+    Ok(crate::model::TermCode {
+        system: system.trim().to_string(),
+        code: code.to_string(),
+        display,
+    })
+}
+
 fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> Result<CompiledMeasurement, String> {
-    if crate::codes::lookup(MdcCode(spec.code)).is_none() && spec.reference_id.is_none() {
+    let code_outside_mdc = match &spec.code_in {
+        None => None,
+        Some(_) if component => return Err(format!("{what}: a component's code is MDC's")),
+        Some(_) if spec.code != 0 => {
+            return Err(format!(
+                "{what}: give the MDC `code` or `code_in` (a code of another system), not both"
+            ))
+        }
+        Some(text) => Some(code_in(text, &format!("{what}.code_in"))?),
+    };
+    let term = CompiledTerm::new(&spec.term, &format!("{what}.term"))?;
+    if term.is_some()
+        && (spec.value.is_some()
+            || spec.samples.is_some()
+            || spec.series.is_some()
+            || !spec.components.is_empty()
+            || !spec.coded.is_empty())
+    {
+        return Err(format!(
+            "{what}: a `term` is the value; leave out `value`, `samples`, `series`, `components` and `coded`"
+        ));
+    }
+    if code_outside_mdc.is_none() && crate::codes::lookup(MdcCode(spec.code)).is_none() && spec.reference_id.is_none() {
         return Err(format!(
             "{what}: MDC code {} is not in the code table (src/codes.rs); give its `reference_id`",
             spec.code
@@ -421,8 +467,8 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
             Some((path_field(path, &format!("{what}.samples"))?, rate_field))
         }
     };
-    // A series' value is each member (`@`), a waveform's its samples.
-    let has_value = spec.value.is_some() || spec.series.is_some() || samples.is_some();
+    // A series' value is each member (`@`), a waveform's its samples, a term's its word.
+    let has_value = spec.value.is_some() || spec.series.is_some() || samples.is_some() || term.is_some();
     if has_value != spec.components.is_empty() {
         return Err(format!(
             "{what}: give a `value` (or a `series`) or `components`, not both"
@@ -583,6 +629,8 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
         _ => optional(&value_text, &format!("{what}.value"))?,
     };
     Ok(CompiledMeasurement {
+        code_outside_mdc,
+        term,
         samples,
         statistic,
         when: discriminator(&spec.when, &format!("{what}.when"))?,

@@ -922,6 +922,7 @@ fn measurement_of(
     let Taken::Yes(measurement) = taken else {
         return Ok(taken);
     };
+    let measurement = Box::new(measurement.with_code_outside_mdc(m.code_outside_mdc.clone()));
     let Some(rule) = &m.statistic else {
         return Ok(Taken::Yes(measurement));
     };
@@ -976,6 +977,26 @@ fn taken_of(
     }
     if let Some((samples, rate)) = &m.samples {
         return waveform_of(m, code, samples, rate, at, time, explanation);
+    }
+    if let Some(term) = &m.term {
+        return Ok(match term.of(&label(&m.spec), at, explanation) {
+            Some(mut word) => {
+                // A vendor's code number (Withings' afib `1`) is no text for a person: the code's
+                // display is.
+                if decimal_of(&word.text).is_some() {
+                    if let Some(display) = word.code.as_ref().and_then(|c| c.display.clone()) {
+                        word.text = display;
+                    }
+                }
+                Taken::Yes(Box::new(
+                    Measurement::simple(code, Value::Term(word), time).with_label(m.spec.reference_id.clone()),
+                ))
+            }
+            None if m.spec.required.unwrap_or(false) => {
+                Taken::Dropped(format!("required value missing: `{}` found nothing", term.field.text()))
+            }
+            None => Taken::NotPresent,
+        });
     }
     if m.value.is_some() {
         return Ok(match quantity_of(m, at, explanation)? {

@@ -278,7 +278,15 @@ pub struct MeasurementSpec {
     #[serde(default)]
     pub name: String,
     /// The MDC code (numeric, e.g. 188736 for body weight); LOINC and display come from the code table.
+    /// Leave it out (0) only with `code_in`.
+    #[serde(default)]
     pub code: u32,
+    /// Where MDC has no code for the measurement, its code in another system: `system|code display`
+    /// (`http://hl7.org/fhir/uv/phr/CodeSystem/ecg-codes|classification Classification`).
+    pub code_in: Option<String>,
+    /// A value coded in a system other than MDC: the path of the vendor's word, the system, and the
+    /// vendor words' codes (`terms = { 1 = "atrialFibrillation Atrial fibrillation" }`).
+    pub term: Option<TermSpec>,
     /// Other codes for what the payload says about the measurement (a glucose reading's sample:
     /// capillary blood, plasma, interstitial fluid). The first case whose fields all hold their values
     /// gives the code; none does, `code`.
