@@ -63,6 +63,10 @@ code_table! {
     // Heart rate.
     ECG_HEART_RATE = 147842, "MDC_ECG_HEART_RATE", "Heart rate", Some("8867-4"), [], true, Some("/min");
     RESP_RATE = 151562, "MDC_RESP_RATE", "Respiratory rate", Some("9279-1"), [], true, Some("/min");
+    // Peak expiratory flow: the R4 core spirometry example (Observation/656, 820 cL/s, MDC unit 265201).
+    // No LOINC is claimed (none verified); FEV1 and FVC have no verified MDC code, so mappings code them
+    // with LOINC through `code_in` (20150-9, 19870-5, as the HL7 PFT IG's profiles do).
+    FLOW_AWAY_EXP_FORCED_PEAK = 152584, "MDC_FLOW_AWAY_EXP_FORCED_PEAK", "Peak expiratory flow", None, [], false, Some("L/min");
     ECG_TIME_PD_RR_GL = 147240, "MDC_ECG_TIME_PD_RR_GL", "RR interval", None, [], false, Some("s");
     // Pulse oximetry (11073-10404).
     PULS_OXIM_SAT_O2 = 150456, "MDC_PULS_OXIM_SAT_O2", "Oxygen saturation", Some("2708-6"), ["59408-5"], true, Some("%");

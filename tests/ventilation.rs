@@ -84,3 +84,87 @@ fn ventilator_metrics_map_with_their_codes_loinc_and_units() {
     assert!(vital("151562"));
     assert!(!vital("151586") && !vital("151976"));
 }
+
+/// A home spirometer's result through a declarative mapping, in the shape vendor SDKs give it:
+/// centilitres and centilitres per second (constructed; no public vendor payload was found).
+const SPIROMETER: &str = r#"name = "spirometer"
+match = "$.results"
+records = "$.results[*]"
+[device]
+id = "$.serial"
+system = "urn:example:spirometer-serial"
+[patient]
+system = "urn:example:mrn"
+id = "$.patient"
+[time]
+instant = "@.date"
+format = "iso8601"
+[[measurements]]
+name = "FEV1"
+code_in = "http://loinc.org|20150-9 FEV1"
+value = "@.fev1_cL"
+unit = "cL"
+convert_to = "L"
+required = true
+[[measurements]]
+name = "FVC"
+code_in = "http://loinc.org|19870-5 Forced vital capacity [Volume] Respiratory system"
+value = "@.fvc_cL"
+unit = "cL"
+convert_to = "L"
+[[measurements]]
+name = "PEF"
+code = 152584
+value = "@.pef_cLs"
+unit = "cL/s"
+convert_to = "L/min"
+"#;
+
+#[test]
+fn spirometry_through_a_mapping_converts_its_unit_traps_and_codes_what_mdc_lacks_with_loinc() {
+    let dir = std::env::temp_dir().join(format!("fhirgate-spirometry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spirometer.toml"), SPIROMETER).unwrap();
+    let settings = fhirgate::pipeline::MapSettings {
+        declarative: std::sync::Arc::new(
+            fhirgate::adapters::declarative::DeclarativeMappings::load(&dir.join("spirometer.toml")).unwrap(),
+        ),
+        ..common::settings()
+    };
+    let payload = br#"{"serial": "SB-1042", "patient": "P-7",
+        "results": [{"date": "2026-11-21T09:15:00+01:00", "fev1_cL": 320, "fvc_cL": 410, "pef_cLs": 820}]}"#;
+    let json = map_payload(AdapterKind::Declarative, payload, &settings, common::now()).unwrap();
+    let bundle: Value = serde_json::from_str(&json).unwrap();
+    let by_code = |code: &str| {
+        common::observations(&bundle)
+            .into_iter()
+            .find(|o| o["code"]["coding"][0]["code"] == code)
+            .unwrap_or_else(|| panic!("{code}: {bundle}"))
+    };
+    // FEV1 and FVC: LOINC alone (no MDC code is claimed), litres from centilitres.
+    let fev1 = by_code("20150-9");
+    assert_eq!(fev1["code"]["coding"][0]["system"], "http://loinc.org");
+    assert_eq!(fev1["code"]["coding"].as_array().unwrap().len(), 1);
+    // Three significant digits, as sent (320 cL): 3.20, not 3.2.
+    assert_eq!(fev1["valueQuantity"]["value"].to_string(), "3.20");
+    assert_eq!(fev1["valueQuantity"]["code"], "L");
+    assert!(fev1
+        .get("category")
+        .is_none_or(|c| !c.to_string().contains("vital-signs")));
+    assert_eq!(by_code("19870-5")["valueQuantity"]["value"].to_string(), "4.10");
+    // PEF: MDC 152584 as the R4 core example codes it, 820 cL/s (the example's value) = 492 L/min.
+    let pef = by_code("152584");
+    assert_eq!(pef["valueQuantity"]["value"].to_string(), "492");
+    assert_eq!(pef["valueQuantity"]["code"], "L/min");
+    assert_eq!(pef["effectiveDateTime"], "2026-11-21T09:15:00+01:00");
+    // A peak flow mislabelled as a volume is caught by `mappings check`.
+    let wrong = SPIROMETER.replace("unit = \"cL/s\"\nconvert_to = \"L/min\"", "unit = \"L\"");
+    std::fs::write(dir.join("wrong.toml"), wrong).unwrap();
+    let report = fhirgate::mappings_cli::check(&dir.join("wrong.toml"));
+    assert!(report.failed, "{}", report.text);
+    assert!(
+        report.text.contains("unit L does not fit MDC 152584"),
+        "{}",
+        report.text
+    );
+}

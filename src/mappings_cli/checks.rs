@@ -23,6 +23,8 @@ pub fn units_for(code: MdcCode) -> Vec<&'static str> {
         Some("kg") => vec!["kg", "g", "[lb_av]"],
         Some("cm") | Some("m") => vec!["cm", "m", "[in_i]"],
         Some("mm[Hg]") => vec!["mm[Hg]", "kPa"],
+        // Flows: per minute or per second, litres or parts of them (a peak flow, a minute volume).
+        Some("L/min") => vec!["L/min", "L/s", "cL/s", "mL/s"],
         // Potentials: ECG leads come in millivolts or microvolts (Withings and Polar send µV).
         Some("mV") => vec!["mV", "uV"],
         Some("Cel") => vec!["Cel", "[degF]"],

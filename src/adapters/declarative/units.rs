@@ -6,6 +6,25 @@ use crate::model::Decimal;
 /// Glucose molar mass: 1 mmol/L is 18.0156 mg/dL.
 const GLUCOSE_MG_PER_MMOL: f64 = 18.0156;
 
+/// Volumes in litres, and flows in litres per second: spirometers send centilitres (FEV1 `fev1_cL`),
+/// peak flows in L/s, L/min or cL/s, and apps confuse them.
+const VOLUMES: &[(&str, f64)] = &[("L", 1.0), ("dL", 0.1), ("cL", 0.01), ("mL", 0.001)];
+const FLOWS: &[(&str, f64)] = &[
+    ("L/s", 1.0),
+    ("L/min", 1.0 / 60.0),
+    ("cL/s", 0.01),
+    ("mL/s", 0.001),
+    ("mL/min", 0.001 / 60.0),
+];
+
+/// The factor between two units of one of the tables above.
+fn scaled(from: &str, to: &str) -> Option<f64> {
+    [VOLUMES, FLOWS].iter().find_map(|table| {
+        let of = |unit: &str| table.iter().find(|(u, _)| *u == unit).map(|(_, f)| *f);
+        Some(of(from)? / of(to)?)
+    })
+}
+
 /// `value` in `from` expressed in `to` (UCUM codes).
 pub fn convert(value: Decimal, from: &str, to: &str) -> Result<Decimal, String> {
     if from == to {
@@ -28,7 +47,10 @@ pub fn convert(value: Decimal, from: &str, to: &str) -> Result<Decimal, String> 
         ("[in_i]", "cm") => x * 2.54,
         ("[ft_i]", "cm") => x * 30.48,
         ("kPa", "mm[Hg]") => x * 7.500_615_75,
-        _ => return Err(format!("no conversion from {from} to {to}")),
+        _ => match scaled(from, to) {
+            Some(factor) => x * factor,
+            None => return Err(format!("no conversion from {from} to {to}")),
+        },
     };
     with_significant_digits(converted, significant_digits(value).max(3))
         .ok_or_else(|| format!("the value is out of range in {to}"))
@@ -66,5 +88,11 @@ mod tests {
         assert_eq!(convert(d("1.93"), "m", "cm").unwrap().to_string(), "193");
         assert_eq!(convert(d("74.126"), "kg", "kg").unwrap().to_string(), "74.126");
         assert!(convert(d("1"), "kg", "Cel").unwrap_err().contains("no conversion"));
+        // Spirometry's traps: centilitres, and peak flows per second or per minute.
+        assert_eq!(convert(d("320"), "cL", "L").unwrap().to_string(), "3.20");
+        assert_eq!(convert(d("820"), "cL/s", "L/min").unwrap().to_string(), "492");
+        assert_eq!(convert(d("8.2"), "L/s", "L/min").unwrap().to_string(), "492");
+        assert_eq!(convert(d("492"), "L/min", "L/s").unwrap().to_string(), "8.20");
+        assert!(convert(d("1"), "L", "L/min").unwrap_err().contains("no conversion"));
     }
 }
