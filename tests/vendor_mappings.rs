@@ -392,20 +392,12 @@ fn map_with(mapping: &str, payload: &str, explain: bool) -> (i32, String, String
     let dir = temp_dir(&format!("{}-{explain}", payload.len()));
     std::fs::write(dir.join("acme.toml"), mapping).unwrap();
     std::fs::write(dir.join("payload.json"), payload).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fhirgate"));
-    command
-        .args(["map", "--adapter", "json", "--mapping"])
-        .arg(dir.join("acme.toml"))
-        .arg(dir.join("payload.json"));
+    let mapping = dir.join("acme.toml").display().to_string();
+    let mut args = vec!["--mapping", mapping.as_str()];
     if explain {
-        command.arg("--explain");
+        args.push("--explain");
     }
-    let output = command.output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+    map_args(&args, &dir.join("payload.json"))
 }
 
 #[test]
@@ -851,17 +843,8 @@ absent_when = [0]
 fn map_shipped(payload: &Json) -> (i32, String, String) {
     let dir = temp_dir(&format!("shipped-{}", payload.to_string().len()));
     std::fs::write(dir.join("payload.json"), payload.to_string()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
-        .args(["map", "--adapter", "declarative", "--mapping"])
-        .arg(common::repo_path("mappings"))
-        .arg(dir.join("payload.json"))
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+    let mappings = common::repo_path("mappings").display().to_string();
+    map_args(&["--mapping", &mappings], &dir.join("payload.json"))
 }
 
 #[test]
@@ -895,6 +878,7 @@ fn two_different_values_at_one_time_are_refused_naming_both_and_a_repeat_is_one_
     assert_eq!(common::observations(&bundle).len(), 1);
 }
 
+/// `fhirgate map --adapter declarative ARGS PAYLOAD`: exit code, stdout, stderr.
 fn map_args(args: &[&str], payload: &Path) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_fhirgate"))
         .args(["map", "--adapter", "declarative"])

@@ -1430,6 +1430,13 @@ mod tests {
         Compiled::new(super::super::spec::parse_text(toml, false).unwrap()).unwrap()
     }
 
+    /// A mapping file's text compiled, or why it cannot be.
+    fn file(toml: &str) -> Result<Compiled, String> {
+        super::super::spec::parse_text(toml, false)
+            .map_err(|e| e.to_string())
+            .and_then(Compiled::new)
+    }
+
     const MAPPING: &str = "name = \"t\"\nmatch = \"$.list\"\nrecords = \"$.list[*]\"\n\
         [device]\nid = \"$.device\"\n[patient]\nid = \"$.user\"\nsystem = \"urn:x\"\n\
         [time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
@@ -1498,11 +1505,6 @@ mod tests {
         assert!(!error.contains("999999"), "{error}");
         // What `mappings check` refuses: no pattern, a broken one, a pattern without its format, a unit
         // without a path.
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         let without = mapping.replace("pattern = \"%m/%d/%Y %I:%M:%S %p\"\n", "");
         assert!(file(&without).unwrap_err().contains("needs `pattern`"));
         let broken = mapping.replace("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %Q");
@@ -1539,11 +1541,6 @@ mod tests {
         // The 0 is the mapping's placeholder (absent_when): left out, and the third is still 10 min on.
         assert_eq!(got, vec!["2023-11-14T22:13:20+00:00", "2023-11-14T22:23:20+00:00"]);
         assert_eq!(explanation.dropped.len(), 1);
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         assert!(file(&mapping.replace("interval = 5", "interval = 0"))
             .unwrap_err()
             .contains("one time"));
@@ -1626,11 +1623,6 @@ mod tests {
             .unwrap();
         assert_eq!(readings[0].patient, None);
         // A regex without a group, a broken one, or on a literal, is refused when compiled.
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         assert!(file(&mapping.replace("users/([0-9]+)", "users/[0-9]+"))
             .unwrap_err()
             .contains("give a group"));
@@ -1677,11 +1669,6 @@ mod tests {
             "{:?}",
             explanation.steps
         );
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         assert!(file(&mapping.replace("{ min = 500 }", "{ min = 5, max = 1 }"))
             .unwrap_err()
             .contains("below its `min`"));
@@ -1751,11 +1738,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("`@.id` found no Bluetooth address"), "{error}");
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         assert!(file(&GATT.replace("\"2A37\"", "\"2A3\""))
             .unwrap_err()
             .contains("gatt.handles.52"));
@@ -1857,11 +1839,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("item 1 is not a number"), "{error}");
-        let file = |m: &str| {
-            super::super::spec::parse_text(m, false)
-                .map_err(|e| e.to_string())
-                .and_then(Compiled::new)
-        };
         assert!(
             file(&mapping.replace("rate = \"@.ecg.signal.sampling_frequency\"\n", ""))
                 .unwrap_err()
