@@ -1112,7 +1112,7 @@ fn one_apple_health_export_is_shared_by_the_mappings_of_its_record_types() {
     assert_eq!(watch["version"][0]["value"], "4.3.1");
     assert_eq!(
         watch["identifier"][0]["value"],
-        "apple-health-heart-rate|Apple|Watch2,4|4.3.1"
+        "apple-health-heart-rate|manufacturer=Apple|model=Watch2,4|software=4.3.1"
     );
     // --explain says which mapping took which records.
     let (code, explained, _) = map_args(

@@ -43,12 +43,18 @@ pub struct SampleRate(Decimal);
 
 /// Why a stated rate cannot time samples.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a sampling rate must be a positive number of samples per second with at most 12 decimals")]
+#[error("a sampling rate must be at least 1 sample per second, with at most 12 decimals")]
 pub struct SampleRateError;
 
 impl SampleRate {
+    /// A rate of at least one sample per second: slower values are readings in a series, not a
+    /// waveform, and at such a rate a 10-s piece would hold a sample or none, so a payload of samples
+    /// would become as many Observations.
     pub fn new(per_second: Decimal) -> Result<SampleRate, SampleRateError> {
-        if per_second.mantissa() <= 0 || !(-12..=9).contains(&per_second.exponent()) {
+        if per_second.mantissa() <= 0
+            || !(-12..=9).contains(&per_second.exponent())
+            || per_second.compare(Decimal::integer(1)) == std::cmp::Ordering::Less
+        {
             return Err(SampleRateError);
         }
         Ok(SampleRate(per_second))
@@ -164,7 +170,12 @@ mod tests {
         assert_eq!(rate("130").period_ms(), (Decimal::new(7692308, -6), false));
         assert_eq!(rate("300").period_ms(), (Decimal::new(3333333, -6), false));
         assert_eq!(rate("150.0").period_ms(), (Decimal::new(6666667, -6), false));
-        assert_eq!(rate("0.5").period_ms(), (Decimal::new(2000, 0), true));
+        assert_eq!(rate("1").period_ms(), (Decimal::new(1000, 0), true));
+        assert_eq!(rate("2.5").period_ms(), (Decimal::new(400, 0), true));
+        // Below one sample per second is no waveform: refused, so no payload becomes an Observation
+        // per sample.
+        assert_eq!(SampleRate::new("0.5".parse().unwrap()), Err(SampleRateError));
+        assert_eq!(SampleRate::new("0.999999".parse().unwrap()), Err(SampleRateError));
         // HealthKit's ECG rate.
         assert_eq!(rate("512.6171875").period_ms(), (Decimal::new(1950773, -6), false));
         assert!(SampleRate::new(Decimal::integer(0)).is_err());
@@ -184,6 +195,7 @@ mod tests {
         assert_eq!(rate("300").piece_len(), 3000);
         assert_eq!(rate("130").piece_len(), 1300);
         assert_eq!(rate("2000").piece_len(), 10_000);
-        assert_eq!(rate("0.01").piece_len(), 1);
+        // The slowest waveform (1 sample per second) still holds ten samples per piece.
+        assert_eq!(rate("1").piece_len(), 10);
     }
 }

@@ -188,6 +188,31 @@ fn compile_gatt(file: &MappingFile) -> Result<Option<CompiledGatt>, String> {
             "gatt: give `device.address` (the Bluetooth address path): a characteristic value names no device".into(),
         );
     }
+    // What a `[gatt]` mapping would accept and never use is refused, so that no rule is silently
+    // not enforced: the decoders read the values, their times and their devices' kinds.
+    let unused = [
+        (!file.checks.is_empty(), "checks"),
+        (file.unknown_codes.is_some(), "unknown_codes"),
+        (file.circumstances.body_site.is_some(), "circumstances.body_site"),
+        (
+            file.circumstances.body_position.is_some(),
+            "circumstances.body_position",
+        ),
+        (file.circumstances.note.is_some(), "circumstances.note"),
+        (
+            file.circumstances.self_reported.is_some(),
+            "circumstances.self_reported",
+        ),
+        (
+            file.device.id.is_some(),
+            "device.id (the Bluetooth address is the identity)",
+        ),
+        (file.device.hardware.is_some(), "device.hardware"),
+        (file.device.software.is_some(), "device.software"),
+    ];
+    if let Some((_, key)) = unused.iter().find(|(given, _)| *given) {
+        return Err(format!("gatt: a `[gatt]` mapping does not read {key}; leave it out"));
+    }
     let characteristic = match (&gatt.characteristic, &gatt.handle, gatt.handles.is_empty()) {
         (Some(text), None, true) => {
             let field = Field::compile(text, "gatt.characteristic")?;
@@ -217,7 +242,14 @@ fn compile_gatt(file: &MappingFile) -> Result<Option<CompiledGatt>, String> {
     }
     let time = file.time.as_ref();
     if let Some(time) = time {
-        if time.instant.is_some() || time.start.is_some() || time.end.is_some() || time.duration.is_some() {
+        if time.instant.is_some()
+            || time.start.is_some()
+            || time.end.is_some()
+            || time.duration.is_some()
+            || time.time_of_day.is_some()
+            || time.format.is_some()
+            || time.pattern.is_some()
+        {
             return Err("time: a `[gatt]` mapping's values carry their own times (or the receipt time stands); its `[time]` gives only `zone` or `zone_path`".into());
         }
         if let Some(zone) = &time.zone {
@@ -280,9 +312,9 @@ fn compile_time(time: &TimeSpec) -> Result<CompiledTime, String> {
 /// A field that must be read from the payload: a literal there (`specimen_source` without `$.`) is a
 /// typo that would never, or always, match.
 fn path_field(text: &str, what: &str) -> Result<Field, String> {
-    if !text.starts_with(['$', '@']) {
+    if !text.starts_with(['$', '@', '^']) {
         return Err(format!(
-            "{what}: {text:?} is not a JSONPath (start it with `$` for the payload or `@` for the record)"
+            "{what}: {text:?} is not a JSONPath (start it with `$` for the payload, `@` for the record or `^` for the object that holds it)"
         ));
     }
     Field::compile(text, what)
@@ -402,6 +434,11 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
                 "{what}: give the MDC `code` or `code_in` (a code of another system), not both"
             ))
         }
+        Some(_) if !spec.code_when.is_empty() => {
+            return Err(format!(
+                "{what}: `code_when` picks an MDC code, which `code_in` would replace; give one of them"
+            ))
+        }
         Some(text) => Some(code_in(text, &format!("{what}.code_in"))?),
     };
     let term = CompiledTerm::new(&spec.term, &format!("{what}.term"))?;
@@ -460,7 +497,7 @@ fn compile_measurement(spec: &MeasurementSpec, what: &str, component: bool) -> R
                     .and_then(|r| crate::model::SampleRate::new(r).ok());
                 if per_second.is_none() {
                     return Err(format!(
-                        "{what}.rate: {rate:?} is not a positive number of samples per second"
+                        "{what}.rate: {rate:?} is not a rate of at least 1 sample per second"
                     ));
                 }
             }

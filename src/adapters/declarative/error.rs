@@ -18,14 +18,16 @@ pub enum DeclarativeError {
         skipped: Vec<String>,
     },
     #[error(
-        "mappings {} both take {}; make their `match`, `records` or `when` exclusive",
+        "mappings {} both take record {record} of {}'s `records` (or a record inside it); make their `match`, \
+         `records` or `when` exclusive",
         .mappings.join(" and "),
-        record_at(record)
+        .mappings.first().map(String::as_str).unwrap_or("the first")
     )]
     Ambiguous {
         mappings: Vec<String>,
-        /// The JSON Pointer of a record both take.
-        record: String,
+        /// A record both take, by its place among the first mapping's records (never its member
+        /// names, which can be a patient's identifier).
+        record: usize,
     },
     #[error("mapping {mapping}, record {record}: `{path}` {rule}")]
     Record {
@@ -52,14 +54,6 @@ fn no_mapping(payload: &str, tried: &[String], skipped: &[String]) -> String {
         _ => text.push_str(&format!("; skipped: {}", skipped.join(", "))),
     }
     text
-}
-
-/// A record by its JSON Pointer, for people.
-fn record_at(pointer: &str) -> String {
-    match pointer {
-        "" => "the payload as their record".into(),
-        _ => format!("the record at `{pointer}`"),
-    }
 }
 
 /// Why each record gave nothing; a payload whose records hold none of the mapping's values says so.

@@ -146,17 +146,21 @@ impl DeclarativeMappings {
             [] => Err(self.no_mapping(format)),
             [_] => Ok((json, matching)),
             many => {
-                // Several mappings may share a payload when no record is taken by two of them.
-                let taken: Vec<(&Compiled, std::collections::BTreeSet<String>)> = many
+                // Several mappings may share a payload when no record is taken by two of them, nor
+                // one record inside another's (`$.data[*]` and `$.data[*].values[*]`).
+                let taken: Vec<(&Compiled, std::collections::BTreeMap<String, usize>)> = many
                     .iter()
-                    .map(|m| (*m, m.records_of(&json).1.into_iter().map(|r| r.pointer).collect()))
+                    .map(|m| {
+                        let records = m.records_of(&json).1;
+                        (*m, records.into_iter().map(|r| (r.pointer, r.position)).collect())
+                    })
                     .collect();
                 for (i, (a, a_records)) in taken.iter().enumerate() {
                     for (b, b_records) in taken.iter().skip(i + 1) {
-                        if let Some(shared) = a_records.intersection(b_records).next() {
+                        if let Some(position) = overlap(a_records, b_records) {
                             return Err(DeclarativeError::Ambiguous {
                                 mappings: vec![a.name().to_string(), b.name().to_string()],
-                                record: shared.clone(),
+                                record: position,
                             });
                         }
                     }
@@ -183,6 +187,35 @@ impl DeclarativeMappings {
             skipped: skipped.iter().map(|m| format!("{} ({other} only)", m.name())).collect(),
         }
     }
+}
+
+/// The position (among the first mapping's records) of a record that the other mapping also takes,
+/// or that holds or is held by one of its records. Records are told apart by their JSON Pointer; a
+/// pointer's ancestors are its prefixes, so the check costs the records' depth, not their product.
+fn overlap(
+    a: &std::collections::BTreeMap<String, usize>,
+    b: &std::collections::BTreeMap<String, usize>,
+) -> Option<usize> {
+    let ancestors = |pointer: &str| -> Vec<String> {
+        let mut prefixes = vec![pointer.to_string()];
+        let mut rest = pointer;
+        while let Some(cut) = rest.rfind('/') {
+            rest = &rest[..cut];
+            prefixes.push(rest.to_string());
+        }
+        prefixes
+    };
+    for (pointer, position) in a {
+        if ancestors(pointer).iter().any(|p| b.contains_key(p)) {
+            return Some(*position);
+        }
+    }
+    for pointer in b.keys() {
+        if let Some(position) = ancestors(pointer).iter().find_map(|p| a.get(p)) {
+            return Some(*position);
+        }
+    }
+    None
 }
 
 /// A fhirgate mapping file by its name (`*.toml`, `*.mapping.json`), as opposed to a MedTech template
@@ -261,7 +294,21 @@ mod tests {
         let error = clash.read(payload, at, *at.offset()).unwrap_err().to_string();
         assert_eq!(
             error,
-            "mappings w and w2 both take the record at `/records/0`; make their `match`, `records` or `when` exclusive"
+            "mappings w and w2 both take record 0 of w's `records` (or a record inside it); make their `match`, \
+             `records` or `when` exclusive"
+        );
+        // A record inside another mapping's record is taken twice as well.
+        let outer = "name = \"outer\"\nmatch = \"$.records\"\nrecords = \"$.records[*]\"\n\
+            [patient]\nsystem = \"urn:x\"\nid = \"$.user\"\n[time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
+            [[measurements]]\ncode = 188736\nvalue = \"@.v\"\nunit = \"kg\"\n";
+        let inner = outer
+            .replace("name = \"outer\"", "name = \"inner\"")
+            .replace("records = \"$.records[*]\"", "records = \"$.records[*].t\"");
+        let nested = DeclarativeMappings::of(vec![mapping(outer), mapping(&inner)]);
+        let error = nested.read(payload, at, *at.offset()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("mappings outer and inner both take record 0"),
+            "{error}"
         );
     }
 

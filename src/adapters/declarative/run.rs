@@ -123,6 +123,8 @@ impl Compiled {
         let all = found.len();
         let taken = found
             .into_iter()
+            .enumerate()
+            .map(|(position, record)| Located { position, ..record })
             .filter(|record| {
                 let at = Context {
                     record: record.node,
@@ -183,13 +185,13 @@ impl Compiled {
             return self.gatt_readings(gatt, payload, &records, received_at, default_offset, explanation);
         }
         let mut readings = Vec::new();
-        for (index, record) in records.iter().enumerate() {
+        for record in records {
             let context = Context {
                 mapping: &self.file.name,
                 payload,
                 record: record.node,
                 ancestors: &record.ancestors,
-                index,
+                index: record.position,
             };
             if let Some(reading) = self.reading(&context, received_at, default_offset, explanation)? {
                 readings.push(reading);
@@ -344,11 +346,51 @@ impl Compiled {
                 }),
             }
         }
+        // A qualifier whose measurement was left out (a meal context of a glucose value the record
+        // lacked, or a statistic the bridge does not map) qualifies nothing: left out too, and said.
+        let mut orphans = Vec::new();
         for (index, target) in qualifiers {
-            if let Some((_, target_index)) = produced.iter().find(|(name, _)| name == &target) {
-                if let Some(m) = measurements.get_mut(index) {
-                    m.qualifies = Some(*target_index);
+            match produced.iter().find(|(name, _)| name == &target) {
+                Some((_, target_index)) => {
+                    if let Some(m) = measurements.get_mut(index) {
+                        m.qualifies = Some(*target_index);
+                    }
                 }
+                None => orphans.push((index, target)),
+            }
+        }
+        if !orphans.is_empty() {
+            let kept: Vec<bool> = (0..measurements.len())
+                .map(|i| !orphans.iter().any(|(index, _)| *index == i))
+                .collect();
+            // Where each kept measurement moves, for the `qualifies` of the others.
+            let moved: Vec<Option<usize>> = kept
+                .iter()
+                .scan(0, |next, keep| {
+                    let at = keep.then_some(*next);
+                    *next += usize::from(*keep);
+                    Some(at)
+                })
+                .collect();
+            for (index, target) in &orphans {
+                let name = self
+                    .measurements
+                    .iter()
+                    .find(|m| m.spec.qualifies.as_ref() == Some(target))
+                    .map_or_else(|| format!("measurement {index}"), |m| label(&m.spec));
+                explanation.dropped.push(Dropped {
+                    record: at.index,
+                    measurement: name,
+                    reason: format!("it qualifies `{target}`, which the record does not give"),
+                });
+            }
+            let mut index = 0;
+            measurements.retain(|_| {
+                index += 1;
+                kept[index - 1]
+            });
+            for m in &mut measurements {
+                m.qualifies = m.qualifies.and_then(|q| moved.get(q).copied().flatten());
             }
         }
         if measurements.is_empty() {
@@ -409,17 +451,18 @@ impl Compiled {
             // states (an Apple export's hardware and software) make it the stand-in for exactly the
             // devices with those facts, so that what its Device says is true of every reading on it.
             None => {
-                let facts: Vec<&str> = [&manufacturer, &model_number, &hardware_revision, &software_revision]
-                    .into_iter()
-                    .zip([
-                        &self.device_manufacturer,
-                        &self.device_model,
-                        &self.device_hardware,
-                        &self.device_software,
-                    ])
-                    .filter(|(_, field)| field.as_ref().is_some_and(|f| !f.is_literal()))
-                    .filter_map(|(fact, _)| fact.as_deref())
-                    .collect();
+                // Each fact by its name, and a missing one as empty: a maker without a model and a
+                // model without a maker are two stand-ins, not one.
+                let facts: Vec<String> = [
+                    ("manufacturer", &manufacturer, &self.device_manufacturer),
+                    ("model", &model_number, &self.device_model),
+                    ("hardware", &hardware_revision, &self.device_hardware),
+                    ("software", &software_revision, &self.device_software),
+                ]
+                .into_iter()
+                .filter(|(_, _, field)| field.as_ref().is_some_and(|f| !f.is_literal()))
+                .map(|(name, fact, _)| format!("{name}={}", fact.as_deref().unwrap_or_default()))
+                .collect();
                 let mut value = self.file.name.clone();
                 if !facts.is_empty() {
                     value = format!("{value}|{}", facts.join("|"));
@@ -530,7 +573,10 @@ impl Compiled {
             values: Vec<(usize, Decoded)>,
         }
         let mut groups: Vec<Group> = Vec::new();
-        for (index, record) in records.iter().enumerate() {
+        type GroupKey = ([u8; 6], Option<String>, Option<(String, String)>, i32, bool);
+        let mut by_key: std::collections::HashMap<GroupKey, usize> = std::collections::HashMap::new();
+        for record in records {
+            let index = record.position;
             let at = Context {
                 mapping: &self.file.name,
                 payload,
@@ -570,34 +616,54 @@ impl Compiled {
             let time = gatt_time(gatt, &at, received_at, default_offset)?;
             let gateway = self.gateway(&at)?;
             let patient = self.patient(&at);
-            match groups.iter_mut().find(|g| {
-                g.address == address
-                    && g.gateway.as_ref().map(|g| &g.id) == gateway.as_ref().map(|g| &g.id)
-                    && g.patient == patient
-                    && g.time == time
-            }) {
+            // One group per device, gateway, patient and time context, found by key: a payload of many
+            // devices costs no more than its records.
+            let key = (
+                address.0,
+                gateway.as_ref().map(|g| g.id.clone()),
+                patient.as_ref().map(|p| (p.system.clone(), p.value.clone())),
+                time.device_offset.local_minus_utc(),
+                matches!(time.offset_source, OffsetSource::Envelope),
+            );
+            match by_key.get(&key).and_then(|&i| groups.get_mut(i)) {
                 Some(group) => group.values.push((index, decoded)),
-                None => groups.push(Group {
-                    first: index,
-                    address,
-                    gateway,
-                    patient,
-                    time,
-                    manufacturer: self.device_manufacturer.as_ref().and_then(|f| text_of(f, &at)),
-                    model: self.device_model.as_ref().and_then(|f| text_of(f, &at)),
-                    values: vec![(index, decoded)],
-                }),
+                None => {
+                    by_key.insert(key, groups.len());
+                    groups.push(Group {
+                        first: index,
+                        address,
+                        gateway,
+                        patient,
+                        time,
+                        manufacturer: self.device_manufacturer.as_ref().and_then(|f| text_of(f, &at)),
+                        model: self.device_model.as_ref().and_then(|f| text_of(f, &at)),
+                        values: vec![(index, decoded)],
+                    })
+                }
             }
         }
         let mut readings = Vec::new();
         for group in groups {
             let decoded: Vec<Decoded> = group.values.iter().map(|(_, d)| d.clone()).collect();
             let measurements = crate::adapters::ble::envelope::assemble(&decoded, &group.time).map_err(|e| {
+                // The pairing names a value by its place among this device's (`notifications[k]`):
+                // the record that is, in the payload.
+                let (record, rule) = match e {
+                    crate::adapters::ble::envelope::EnvelopeError::Field { field, rule } => {
+                        let k = field
+                            .strip_prefix("notifications[")
+                            .and_then(|rest| rest.strip_suffix(']'))
+                            .and_then(|k| k.parse::<usize>().ok());
+                        let record = k.and_then(|k| group.values.get(k)).map_or(group.first, |(i, _)| *i);
+                        (record, rule)
+                    }
+                    other => (group.first, other.to_string()),
+                };
                 DeclarativeError::Record {
                     mapping: self.file.name.clone(),
-                    record: group.first,
+                    record,
                     path: gatt.value.text().to_string(),
-                    rule: e.to_string(),
+                    rule,
                 }
             })?;
             let records: Vec<String> = group.values.iter().map(|(i, _)| i.to_string()).collect();
@@ -801,6 +867,8 @@ struct Context<'a> {
 
 /// A record where the payload holds it.
 pub(super) struct Located<'a> {
+    /// Its place among the nodes `records` finds, before `when` chooses: what refusals call it.
+    pub(super) position: usize,
     /// Its JSON Pointer, which tells records of different mappings apart.
     pub(super) pointer: String,
     pub(super) node: &'a Json,
@@ -829,6 +897,7 @@ fn located<'a>(payload: &'a Json, location: &serde_json_path::NormalizedPath<'_>
     }
     ancestors.reverse();
     Located {
+        position: 0,
         pointer: location.to_json_pointer(),
         node,
         ancestors,
@@ -984,8 +1053,8 @@ fn taken_of(
                 // A vendor's code number (Withings' afib `1`) is no text for a person: the code's
                 // display is.
                 if decimal_of(&word.text).is_some() {
-                    if let Some(display) = word.code.as_ref().and_then(|c| c.display.clone()) {
-                        word.text = display;
+                    if let Some(code) = &word.code {
+                        word.text = code.display.clone().unwrap_or_else(|| code.code.clone());
                     }
                 }
                 Taken::Yes(Box::new(
@@ -1123,7 +1192,7 @@ fn waveform_of(
     let rate_text = text_of(rate, at).ok_or_else(|| at.error(rate.text(), "found no sampling rate".into()))?;
     let per_second = decimal_of(&rate_text)
         .and_then(|r| SampleRate::new(r).ok())
-        .ok_or_else(|| at.error(rate.text(), "is not a positive number of samples per second".into()))?;
+        .ok_or_else(|| at.error(rate.text(), "is not a rate of at least 1 sample per second".into()))?;
     let mut gaps = 0;
     let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -1830,7 +1899,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("`@.ecg.signal.sampling_frequency` is not a positive number of samples per second"),
+            error.contains("`@.ecg.signal.sampling_frequency` is not a rate of at least 1 sample per second"),
+            "{error}"
+        );
+        bad["series"][0]["ecg"]["signal"]["sampling_frequency"] = serde_json::json!(0.1);
+        let error = compiled(mapping)
+            .extract(&bad, received(), *received().offset())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("is not a rate of at least 1 sample per second"),
             "{error}"
         );
         bad["series"][0]["ecg"]["signal"] = serde_json::json!({"signal": [1, "x"], "sampling_frequency": 500});
@@ -1847,7 +1925,76 @@ mod tests {
         assert!(
             file(&mapping.replace("rate = \"@.ecg.signal.sampling_frequency\"", "rate = 0"))
                 .unwrap_err()
-                .contains("not a positive number")
+                .contains("at least 1 sample per second")
+        );
+    }
+
+    #[test]
+    fn a_qualifier_of_a_measurement_left_out_is_left_out_too_and_mistakes_are_refused_when_compiled() {
+        // Open mHealth's glucose: a statistic the bridge does not map leaves the meal context
+        // qualifying nothing; it is not sent alone.
+        let mapping = "name = \"g\"\nmatch = \"$.list\"\nrecords = \"$.list[*]\"\n\
+            [time]\nstart = \"@.s\"\nend = \"@.e\"\nformat = \"unix-seconds\"\n\
+            [[measurements]]\nname = \"glucose\"\ncode = 160184\nvalue = \"@.v\"\nunit = \"mg/dL\"\n\
+            statistic = \"@.stat\"\n\
+            [[measurements]]\nname = \"meal\"\ncode = 8417864\nvalue = \"@.meal\"\n\
+            coded = { fasting = 8417876 }\nqualifies = \"glucose\"\n";
+        let payload: Json = serde_json::json!({"list": [
+            {"s": 1700000000, "e": 1700086400, "v": 95, "stat": "sum", "meal": "fasting"},
+            {"s": 1700000000, "e": 1700086400, "v": 90, "stat": "minimum", "meal": "fasting"}]});
+        let (readings, explanation) = compiled(mapping)
+            .extract(&payload, received(), *received().offset())
+            .unwrap();
+        assert_eq!(readings.len(), 1, "the first record gives nothing");
+        let kept = &readings[0].measurements;
+        assert_eq!(values(&readings), vec!["160184 90 mg/dL", "8417864 coded 8417876"]);
+        assert_eq!(kept[1].qualifies, Some(0));
+        let reasons: Vec<(usize, &str, &str)> = explanation
+            .dropped
+            .iter()
+            .map(|d| (d.record, d.measurement.as_str(), d.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!((reasons[0].0, reasons[0].1), (0, "glucose"));
+        assert_eq!(
+            reasons[1],
+            (0, "meal", "it qualifies `glucose`, which the record does not give")
+        );
+
+        // What a mapping cannot mean is refused when it is compiled.
+        assert!(
+            file(&GATT.replace("[gatt]", "[[checks]]\npath = \"$.x\"\nrequired = true\n[gatt]"))
+                .unwrap_err()
+                .contains("does not read checks")
+        );
+        assert!(file(&format!("{GATT}[time]\nformat = \"iso8601\"\n"))
+            .unwrap_err()
+            .contains("only `zone` or `zone_path`"));
+        let both = "name = \"t\"\nmatch = \"$.l\"\n[time]\ninstant = \"@.t\"\nformat = \"unix-seconds\"\n\
+            [[measurements]]\ncode_in = \"http://loinc.org|20150-9 FEV1\"\nvalue = \"@.v\"\nunit = \"L\"\n\
+            code_when = [{ when = { \"@.k\" = 1 }, code = 188736 }]\n";
+        assert!(file(both).unwrap_err().contains("`code_when` picks an MDC code"));
+        let bare = both
+            .replace("code_in = \"http://loinc.org|20150-9 FEV1\"", "code_in = \"20150-9\"")
+            .replace("code_when = [{ when = { \"@.k\" = 1 }, code = 188736 }]\n", "");
+        assert!(file(&bare).unwrap_err().contains("system|code display"));
+    }
+
+    #[test]
+    fn a_value_group_that_did_not_match_finds_nothing() {
+        let field = Field::compile_text(
+            &super::super::spec::FieldText::Capture(super::super::spec::CaptureSpec {
+                path: "@.s".into(),
+                regex: "(other:[0-9]+)|id:(?P<value>[0-9]+)".into(),
+            }),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(field.captured("id:42".into()), Some("42".into()));
+        assert_eq!(
+            field.captured("other:7".into()),
+            None,
+            "group 1 never stands in for `value`"
         );
     }
 

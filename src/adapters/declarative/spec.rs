@@ -630,10 +630,14 @@ impl Field {
             return Some(text);
         };
         let captures = regex.captures(&text)?;
-        captures
-            .name("value")
-            .or_else(|| captures.get(1))
-            .map(|m| m.as_str().to_string())
+        // A regex with a `value` group takes that group alone: when it did not take part in the
+        // match (the other side of an alternation), nothing was found, and no other group stands in.
+        let part = if regex.capture_names().any(|name| name == Some("value")) {
+            captures.name("value")
+        } else {
+            captures.get(1)
+        };
+        part.map(|m| m.as_str().to_string())
     }
 }
 
