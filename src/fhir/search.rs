@@ -13,24 +13,37 @@ const SEARCH_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// `identifier=system|value` with FHIR search escaping (`\|`, `\,`, `\$`, `\\`) and then URL encoding.
+/// Every Observation and Device of a Bundle carries one: written into one string, with no
+/// intermediate copies.
 pub fn identifier_query(system: &str, value: &str) -> String {
-    format!("identifier={}|{}", search_escape(system), search_escape(value))
+    let mut query = String::with_capacity(12 + system.len() + value.len() + 16);
+    query.push_str("identifier=");
+    push_search_escaped(&mut query, system);
+    query.push('|');
+    push_search_escaped(&mut query, value);
+    query
 }
 
 /// `identifier={value}`: a token search in any system (how MedTech finds devices and patients whose
 /// identifiers carry no system).
 pub fn identifier_query_any_system(value: &str) -> String {
-    format!("identifier={}", search_escape(value))
+    let mut query = String::from("identifier=");
+    push_search_escaped(&mut query, value);
+    query
 }
 
-/// A search value with FHIR's search escapes (`\|`, `\,`, `\$`, `\\`), percent-encoded.
-fn search_escape(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(',', "\\,")
-        .replace('$', "\\$");
-    utf8_percent_encode(&escaped, SEARCH_VALUE).to_string()
+/// Appends a search value with FHIR's search escapes (`\|`, `\,`, `\$`, `\\`), percent-encoded.
+fn push_search_escaped(out: &mut String, text: &str) {
+    if text.contains(['\\', '|', ',', '$']) {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('|', "\\|")
+            .replace(',', "\\,")
+            .replace('$', "\\$");
+        out.extend(utf8_percent_encode(&escaped, SEARCH_VALUE));
+    } else {
+        out.extend(utf8_percent_encode(text, SEARCH_VALUE));
+    }
 }
 
 #[cfg(test)]

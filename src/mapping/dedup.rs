@@ -20,6 +20,13 @@ pub fn device_part(device: &DeviceIdentity) -> Option<String> {
         .or_else(|| device.instance_id.as_ref().map(|i| i.value.clone()))
 }
 
+/// The compact time of dedup identifiers (`20260822084236`), parsed once.
+static COMPACT_TIME: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> = std::sync::LazyLock::new(|| {
+    chrono::format::StrftimeItems::new("%Y%m%d%H%M%S")
+        .parse()
+        .unwrap_or_default()
+});
+
 /// The full dedup identifier value of `measurement`. A measurement about the device itself has no
 /// patient; its patient part is the word `device`.
 ///
@@ -42,7 +49,7 @@ pub fn observation_identifier(
         "{device_part}-{}-{}-{}.{:02}",
         patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
         kind,
-        time.format("%Y%m%d%H%M%S"),
+        time.format_with_items(COMPACT_TIME.iter()),
         time.and_utc().timestamp_subsec_millis() / 10
     );
     for supplemental in &measurement.supplemental_types {
@@ -87,7 +94,7 @@ pub fn document_identifier(
         "{device_part}-{}-doc-{}-{}.{:02}",
         patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
         document.kind.as_ref().map_or("unknown", |k| k.code.as_str()),
-        time.format("%Y%m%d%H%M%S"),
+        time.format_with_items(COMPACT_TIME.iter()),
         time.and_utc().timestamp_subsec_millis() / 10
     );
     if let Some(instance) = document.instance {

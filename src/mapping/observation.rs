@@ -546,18 +546,29 @@ fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
         .collect()
 }
 
+/// The layout of a time's local digits, parsed once rather than for every time of every Bundle.
+/// Fractional seconds only when the source had them (vendor clouds send milliseconds).
+static LOCAL_DIGITS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> = std::sync::LazyLock::new(|| {
+    chrono::format::StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.f")
+        .parse()
+        .unwrap_or_default()
+});
+
 /// `effectiveDateTime` with the device's local digits and its offset (`2026-08-22T08:42:36+02:00`).
 pub fn date_time(timestamp: &Timestamp) -> String {
+    use std::fmt::Write;
     let offset = timestamp.offset.local_minus_utc();
     let sign = if offset < 0 { '-' } else { '+' };
     let minutes = offset.unsigned_abs() / 60;
-    format!(
+    let mut text = String::with_capacity(35);
+    let _ = write!(
+        text,
         "{}{sign}{:02}:{:02}",
-        // Fractional seconds only when the source had them (vendor clouds send milliseconds).
-        timestamp.local.format("%Y-%m-%dT%H:%M:%S%.f"),
+        timestamp.local.format_with_items(LOCAL_DIGITS.iter()),
         minutes / 60,
         minutes % 60
-    )
+    );
+    text
 }
 
 fn effective(time: &EffectiveTime) -> ObservationEffective {
