@@ -68,7 +68,7 @@ fn local_name(start: &BytesStart) -> String {
 
 fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
     let mut fields = Map::new();
-    for attribute in start.attributes() {
+    for (number, attribute) in start.attributes().enumerate() {
         let attribute = attribute.map_err(|e| format!("byte {position}: malformed attribute: {e}"))?;
         // (AttrError names byte positions only.)
         // Namespace declarations are not data.
@@ -76,9 +76,14 @@ fn open(start: &BytesStart, position: u64) -> Result<Open, String> {
             continue;
         }
         let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).to_string();
-        let value = attribute
-            .unescape_value()
-            .map_err(|e| format!("byte {position}: attribute `{key}`: {}", described(&e)))?;
+        // The attribute by its place, not its name: a name is the payload's text too.
+        let value = attribute.unescape_value().map_err(|e| {
+            format!(
+                "byte {position}: the value of the element's attribute {}: {}",
+                number + 1,
+                described(&e)
+            )
+        })?;
         fields.insert(format!("@{key}"), Json::String(value.to_string()));
     }
     Ok(Open {
