@@ -488,17 +488,7 @@ impl Compiled {
             ..DeviceIdentity::default()
         };
         let patient = self.patient(at);
-        // A mapping that says where the patient is, on a record without one: the path is what to fix
-        // (or the sender's patient, or an association, stands in later).
-        let patient_withheld = match (&patient, &self.patient_id) {
-            (None, Some(field)) => Some(format!(
-                "mapping {}, record {}: `{}` (patient.id) found nothing",
-                self.file.name,
-                at.index,
-                field.text()
-            )),
-            _ => None,
-        };
+        let patient_withheld = self.patient_withheld(patient.as_ref(), at.index);
         Ok(Some(Reading {
             device,
             gateway: self.gateway(at)?,
@@ -675,15 +665,7 @@ impl Compiled {
                 kind: decoded.first().and_then(Decoded::device_kind),
                 ..DeviceIdentity::default()
             };
-            let patient_withheld = match (&group.patient, &self.patient_id) {
-                (None, Some(field)) => Some(format!(
-                    "mapping {}, record {}: `{}` (patient.id) found nothing",
-                    self.file.name,
-                    group.first,
-                    field.text()
-                )),
-                _ => None,
-            };
+            let patient_withheld = self.patient_withheld(group.patient.as_ref(), group.first);
             readings.push(Reading {
                 device,
                 gateway: group.gateway,
@@ -701,6 +683,19 @@ impl Compiled {
             });
         }
         Ok(readings)
+    }
+
+    /// Why a record has no patient when the mapping says where it is: the path is what to fix (the
+    /// sender's patient, or an association, may still stand in later).
+    fn patient_withheld(&self, patient: Option<&PatientRef>, record: usize) -> Option<String> {
+        match (patient, &self.patient_id) {
+            (None, Some(field)) => Some(format!(
+                "mapping {}, record {record}: `{}` (patient.id) found nothing",
+                self.file.name,
+                field.text()
+            )),
+            _ => None,
+        }
     }
 
     /// The patient the record names, where the mapping says it does.
