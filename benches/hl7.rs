@@ -10,6 +10,10 @@ use fhirgate::adapters::hl7v2::message::Message;
 use fhirgate::adapters::AdapterKind;
 use fhirgate::pipeline::{read_payload, MapSettings, Pipeline};
 
+/// The allocator the `fhirgate` binary runs with (src/main.rs), so that the figures are the bridge's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -11,6 +11,10 @@ use fhirgate::adapters::AdapterKind;
 use fhirgate::mapping::{map_reading, MappingOptions};
 use fhirgate::pipeline::{map_payload, MapSettings};
 
+/// The allocator the `fhirgate` binary runs with (src/main.rs), so that the figures are the bridge's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
