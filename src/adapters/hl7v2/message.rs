@@ -34,7 +34,7 @@ mod parts;
 
 pub use encoding::{Charset, EncodingCharacters};
 pub use parsed::Message;
-pub use parts::{Field, Repetition, Segment};
+pub use parts::{Field, LeadingFields, Repetition, Segment};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@
 
 use thiserror::Error;
 
-use super::message::{Field, Message, Segment};
+use super::message::{Field, LeadingFields, Message, Segment};
 use super::time::{parse_dtm, Hl7DateTime};
 use crate::model::{CareLocation, Decimal, Eui64};
 
@@ -89,8 +89,13 @@ pub fn significant(path: &[u32]) -> &[u32] {
 
 impl std::fmt::Display for ContainmentPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
-        f.write_str(&parts.join("."))
+        for (i, part) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{part}")?;
+        }
+        Ok(())
     }
 }
 
@@ -210,16 +215,23 @@ pub struct ForeignRow {
     pub system: String,
 }
 
+/// The fields of an OBX the report reads (OBX-1 to OBX-18), found in one pass.
+type ObxFields<'m> = LeadingFields<'m, 18>;
+
 /// The coding system of an OBX's observation identifier when it is not MDC (IEEE 11073-10101).
-fn foreign_system(segment: Segment<'_>) -> Option<String> {
-    non_empty(segment.get(3, 3)).filter(|system| !system.to_ascii_uppercase().starts_with("MDC"))
+fn foreign_system(fields: &ObxFields<'_>) -> Option<String> {
+    text(fields.get(3, 3))
+        .filter(|system| !system.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("MDC")))
+        .map(str::to_string)
+}
+
+/// A value with text: trimmed, neither empty nor HL7's explicit null `""`.
+fn text(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty() && *v != "\"\"")
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && *v != "\"\"")
-        .map(str::to_string)
+    text(value).map(str::to_string)
 }
 
 fn equipment_from_ei(field: Field<'_>) -> Vec<EquipmentId> {
@@ -242,26 +254,33 @@ impl EquipmentId {
 }
 
 fn optional_time(segment: Segment<'_>, field: usize) -> Result<Option<Hl7DateTime>, ReportError> {
-    match non_empty(segment.get(field, 1)) {
-        Some(text) => parse_dtm(&text).map(Some).map_err(|rule| error(segment, field, rule)),
+    time_of(segment, field, segment.field(field))
+}
+
+/// The time in `value` (field `field` of `segment`), if it has one.
+fn time_of(segment: Segment<'_>, field: usize, value: Field<'_>) -> Result<Option<Hl7DateTime>, ReportError> {
+    match text(value.component(1)) {
+        Some(text) => parse_dtm(text).map(Some).map_err(|rule| error(segment, field, rule)),
         None => Ok(None),
     }
 }
 
-fn mdc_term(segment: Segment<'_>, field: usize) -> Result<MdcTerm, ReportError> {
-    let code_text =
-        non_empty(segment.get(field, 1)).ok_or_else(|| error(segment, field, "the observation identifier is empty"))?;
+fn mdc_term(segment: Segment<'_>, fields: &ObxFields<'_>) -> Result<MdcTerm, ReportError> {
+    let field = fields.field(3);
+    let code_text = text(field.component(1)).ok_or_else(|| error(segment, 3, "the observation identifier is empty"))?;
     let code = code_text.parse::<u32>().map_err(|_| {
         error(
             segment,
-            field,
+            3,
             "is not a numeric MDC code (IHE PCD matches terms by number)".to_string(),
         )
     })?;
     Ok(MdcTerm {
         code,
-        reference_id: non_empty(segment.get(field, 2)).filter(|text| is_reference_id(text)),
-        system: non_empty(segment.get(field, 3)),
+        reference_id: text(field.component(2))
+            .filter(|text| is_reference_id(text))
+            .map(str::to_string),
+        system: non_empty(field.component(3)),
     })
 }
 
@@ -272,8 +291,8 @@ fn is_reference_id(text: &str) -> bool {
     text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-fn containment_path(segment: Segment<'_>) -> Result<ContainmentPath, ReportError> {
-    let text = non_empty(segment.get(4, 1)).ok_or_else(|| {
+fn containment_path(segment: Segment<'_>, fields: &ObxFields<'_>) -> Result<ContainmentPath, ReportError> {
+    let text = text(fields.get(4, 1)).ok_or_else(|| {
         error(
             segment,
             4,
@@ -295,18 +314,18 @@ fn containment_path(segment: Segment<'_>) -> Result<ContainmentPath, ReportError
 
 /// OBX-6 → UCUM: `ucum^ucum^UCUM`, or `mdc^refid^MDC^ucum^ucum^UCUM`, or an MDC unit code alone,
 /// looked up in the code table.
-fn unit(segment: Segment<'_>) -> Result<Option<String>, ReportError> {
-    let field = segment.field(6);
+fn unit(segment: Segment<'_>, fields: &ObxFields<'_>) -> Result<Option<String>, ReportError> {
+    let field = fields.field(6);
     if field.is_empty() {
         return Ok(None);
     }
-    let part = |c| non_empty(field.component(c));
-    let is_ucum = |system: Option<String>| system.is_some_and(|s| s.eq_ignore_ascii_case("UCUM"));
+    let part = |c| text(field.component(c));
+    let is_ucum = |system: Option<&str>| system.is_some_and(|s| s.eq_ignore_ascii_case("UCUM"));
     if is_ucum(part(3)) {
-        return Ok(part(1));
+        return Ok(part(1).map(str::to_string));
     }
     if is_ucum(part(6)) {
-        return Ok(part(4));
+        return Ok(part(4).map(str::to_string));
     }
     let code = part(1).unwrap_or_default();
     match code.parse::<u32>().ok().and_then(crate::codes::ucum_for_mdc_unit) {
@@ -320,22 +339,22 @@ fn unit(segment: Segment<'_>) -> Result<Option<String>, ReportError> {
     }
 }
 
-fn value(segment: Segment<'_>, value_type: &str) -> Result<ObxValue, ReportError> {
-    let field = segment.field(5);
+fn value(segment: Segment<'_>, fields: &ObxFields<'_>, value_type: &str) -> Result<ObxValue, ReportError> {
+    let field = fields.field(5);
     if field.is_empty() {
         return Ok(ObxValue::Empty);
     }
     Ok(match value_type {
         "NM" => {
-            let text = non_empty(field.component(1)).unwrap_or_default();
+            let text = text(field.component(1)).unwrap_or_default();
             ObxValue::Numeric(
                 text.parse()
                     .map_err(|e: crate::model::DecimalParseError| error(segment, 5, e.to_string()))?,
             )
         }
         "CWE" | "CE" | "CNE" => {
-            let code_text = non_empty(field.component(1));
-            let code = match &code_text {
+            let code_text = text(field.component(1));
+            let code = match code_text {
                 Some(text) => Some(
                     text.parse::<u32>()
                         .map_err(|_| error(segment, 5, "the coded value is not a numeric MDC code"))?,
@@ -397,16 +416,16 @@ fn value(segment: Segment<'_>, value_type: &str) -> Result<ObxValue, ReportError
     })
 }
 
-fn obx_row(segment: Segment<'_>) -> Result<ObxRow, ReportError> {
-    let value_type = non_empty(segment.get(2, 1)).unwrap_or_default();
-    let code = mdc_term(segment, 3)?;
-    let path = containment_path(segment)?;
-    let value = value(segment, &value_type)?;
+fn obx_row(segment: Segment<'_>, fields: &ObxFields<'_>) -> Result<ObxRow, ReportError> {
+    let value_type = text(fields.get(2, 1)).unwrap_or_default();
+    let code = mdc_term(segment, fields)?;
+    let path = containment_path(segment, fields)?;
+    let value = value(segment, fields, value_type)?;
     // A row without a value (an MDS, VMD or channel) has no use for a unit: a placeholder there
     // (`x^x^x`) says nothing about any measurement.
     let unit = match value {
-        ObxValue::Empty => unit(segment).ok().flatten(),
-        _ => unit(segment)?,
+        ObxValue::Empty => unit(segment, fields).ok().flatten(),
+        _ => unit(segment, fields)?,
     };
     Ok(ObxRow {
         segment: segment.position(),
@@ -414,16 +433,16 @@ fn obx_row(segment: Segment<'_>) -> Result<ObxRow, ReportError> {
         path,
         value,
         unit,
-        reference_range: non_empty(segment.get(7, 1)),
-        abnormal_flags: segment
+        reference_range: non_empty(fields.get(7, 1)),
+        abnormal_flags: fields
             .field(8)
             .repetitions()
             .filter_map(|r| non_empty(r.component(1)))
             .collect(),
-        result_status: non_empty(segment.get(11, 1)),
-        time: optional_time(segment, 14)?,
-        equipment: equipment_from_ei(segment.field(18)),
-        value_type,
+        result_status: non_empty(fields.get(11, 1)),
+        time: time_of(segment, 14, fields.field(14))?,
+        equipment: equipment_from_ei(fields.field(18)),
+        value_type: value_type.to_string(),
     })
 }
 
@@ -498,14 +517,15 @@ pub fn read_report(message: &Message) -> Result<DeviceObservationReport, ReportE
                         "an OBX comes before any OBR; device observations belong to an OBR",
                     )
                 })?;
-                if let Some(system) = foreign_system(segment) {
+                let fields = segment.leading_fields::<18>();
+                if let Some(system) = foreign_system(&fields) {
                     foreign_rows.push(ForeignRow {
                         segment: segment.position(),
                         system,
                     });
                     continue;
                 }
-                group.rows.push(obx_row(segment)?);
+                group.rows.push(obx_row(segment, &fields)?);
             }
             _ => {}
         }

@@ -146,6 +146,41 @@ impl<'m> Segment<'m> {
     pub fn get(&self, field: usize, component: usize) -> Option<&'m str> {
         self.field(field).component(component)
     }
+
+    /// Fields 1 to `N`, found in one pass over the segment (each [`Segment::field`] scans from the
+    /// start): for a reader that takes many fields of one segment. Absent fields are empty.
+    pub fn leading_fields<const N: usize>(&self) -> LeadingFields<'m, N> {
+        let mut fields = [Field::new(self.message, Span::EMPTY); N];
+        for (slot, field) in fields.iter_mut().zip(self.fields()) {
+            *slot = field;
+        }
+        LeadingFields {
+            message: self.message,
+            fields,
+        }
+    }
+}
+
+/// The first `N` fields of a segment, numbered as [`Segment::field`] numbers them.
+#[derive(Debug, Clone, Copy)]
+pub struct LeadingFields<'m, const N: usize> {
+    message: &'m Message,
+    fields: [Field<'m>; N],
+}
+
+impl<'m, const N: usize> LeadingFields<'m, N> {
+    /// Field `n` (1-based); empty when absent or past `N`.
+    pub fn field(&self, n: usize) -> Field<'m> {
+        n.checked_sub(1)
+            .and_then(|i| self.fields.get(i))
+            .copied()
+            .unwrap_or_else(|| Field::new(self.message, Span::EMPTY))
+    }
+
+    /// Component `component` of field `field`, as [`Segment::get`].
+    pub fn get(&self, field: usize, component: usize) -> Option<&'m str> {
+        self.field(field).component(component)
+    }
 }
 
 /// One field: its repetitions, and its text as received.
