@@ -555,8 +555,22 @@ pub fn statistic_loinc(code: MdcCode, statistic: Statistic) -> Option<(&'static 
 }
 
 pub fn lookup(code: MdcCode) -> Option<&'static CodeEntry> {
-    TABLE.iter().find(|entry| entry.mdc == code)
+    let index = BY_CODE.binary_search_by_key(&code.0, |&(c, _)| c).ok()?;
+    BY_CODE.get(index).and_then(|&(_, row)| TABLE.get(row))
 }
+
+/// The table's rows by code, sorted, for [`lookup`] (the mapper asks for every coding it writes).
+static BY_CODE: std::sync::LazyLock<Vec<(u32, usize)>> = std::sync::LazyLock::new(|| {
+    let mut rows: Vec<(u32, usize)> = TABLE
+        .iter()
+        .enumerate()
+        .map(|(row, entry)| (entry.mdc.0, row))
+        .collect();
+    // The first row of a code wins, as a scan would find it.
+    rows.sort_by_key(|&(code, row)| (code, row));
+    rows.dedup_by_key(|&mut (code, _)| code);
+    rows
+});
 
 /// HL7 table 0076, message types (v2.3 to v2.9): a refusal names a message type from this table, and
 /// says "a message type outside HL7 table 0076" for anything else, so that no field value is quoted.

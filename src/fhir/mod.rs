@@ -25,7 +25,11 @@ pub fn bundle_to_json_pretty(bundle: &Bundle) -> Result<String, SerializeError> 
 
 /// The Bundle as compact FHIR JSON.
 pub fn bundle_to_json(bundle: &Bundle) -> Result<String, SerializeError> {
-    fhirbolt::json::to_string(bundle, None).map_err(|e| SerializeError(e.to_string()))
+    // Sized for a typical entry (a Device or an Observation is 0.5–1.5 KB), so that a Bundle is
+    // written without growing its buffer again and again.
+    let mut out = Vec::with_capacity(256 + 1536 * bundle.entry.len());
+    fhirbolt::json::to_writer(&mut out, bundle, None).map_err(|e| SerializeError(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| SerializeError(e.to_string()))
 }
 
 /// A `transaction` Bundle with no entries yet.

@@ -20,12 +20,35 @@ pub fn device_part(device: &DeviceIdentity) -> Option<String> {
         .or_else(|| device.instance_id.as_ref().map(|i| i.value.clone()))
 }
 
-/// The compact time of dedup identifiers (`20260822084236`), parsed once.
-static COMPACT_TIME: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> = std::sync::LazyLock::new(|| {
-    chrono::format::StrftimeItems::new("%Y%m%d%H%M%S")
-        .parse()
-        .unwrap_or_default()
-});
+/// `{device}-{patient}-{kind}-{compact time}.{centiseconds}`: what every dedup identifier starts with
+/// (`kind` is the measurement's code, or `doc-` and a document's type).
+fn identifier_head(
+    device_part: &str,
+    patient: Option<&PatientRef>,
+    kind: &[&str],
+    time: &chrono::NaiveDateTime,
+) -> String {
+    use std::fmt::Write;
+    let mut value = String::with_capacity(96);
+    value.push_str(device_part);
+    value.push('-');
+    match patient {
+        Some(p) => {
+            value.push_str(&p.value);
+            value.push('-');
+            value.push_str(&p.system);
+        }
+        None => value.push_str("device"),
+    }
+    value.push('-');
+    for part in kind {
+        value.push_str(part);
+    }
+    value.push('-');
+    super::local_digits::push_compact(&mut value, time);
+    let _ = write!(value, ".{:02}", time.and_utc().timestamp_subsec_millis() / 10);
+    value
+}
 
 /// The full dedup identifier value of `measurement`. A measurement about the device itself has no
 /// patient; its patient part is the word `device`.
@@ -45,13 +68,7 @@ pub fn observation_identifier(
         Some(code) => code.code.clone(),
         None => code_identity(measurement.code, measurement.label.as_deref()),
     };
-    let mut value = format!(
-        "{device_part}-{}-{}-{}.{:02}",
-        patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
-        kind,
-        time.format_with_items(COMPACT_TIME.iter()),
-        time.and_utc().timestamp_subsec_millis() / 10
-    );
+    let mut value = identifier_head(device_part, patient, &[&kind], &time);
     for supplemental in &measurement.supplemental_types {
         value.push('-');
         value.push_str(&supplemental.to_string());
@@ -59,7 +76,7 @@ pub fn observation_identifier(
     // Two channels of one pump report the same metric at the same time: the channel tells them apart.
     if !measurement.device_part.is_empty() {
         value.push('-');
-        value.push_str(&dotted(&measurement.device_part));
+        push_dotted(&mut value, &measurement.device_part);
     }
     // A day's minimum and the reading at the day's start share code and time: the statistic tells them
     // apart.
@@ -90,13 +107,8 @@ pub fn document_identifier(
     document: &crate::model::Document,
 ) -> String {
     let time = document.time.anchor().local;
-    let mut value = format!(
-        "{device_part}-{}-doc-{}-{}.{:02}",
-        patient.map_or_else(|| "device".to_string(), |p| format!("{}-{}", p.value, p.system)),
-        document.kind.as_ref().map_or("unknown", |k| k.code.as_str()),
-        time.format_with_items(COMPACT_TIME.iter()),
-        time.and_utc().timestamp_subsec_millis() / 10
-    );
+    let kind = document.kind.as_ref().map_or("unknown", |k| k.code.as_str());
+    let mut value = identifier_head(device_part, patient, &["doc-", kind], &time);
     if let Some(instance) = document.instance {
         value.push_str(&format!("-i{instance}"));
     }
@@ -114,7 +126,20 @@ pub fn code_identity(code: MdcCode, label: Option<&str>) -> String {
 
 /// A containment path as written in HL7 (`1.1.2`).
 pub fn dotted(path: &[u32]) -> String {
-    path.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    let mut text = String::with_capacity(path.len() * 3);
+    push_dotted(&mut text, path);
+    text
+}
+
+/// Appends `path` as [`dotted`] writes it.
+fn push_dotted(out: &mut String, path: &[u32]) {
+    use std::fmt::Write;
+    for (i, part) in path.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let _ = write!(out, "{part}");
+    }
 }
 
 #[cfg(test)]

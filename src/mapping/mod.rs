@@ -7,6 +7,7 @@ mod device;
 mod document;
 pub mod fhir_types;
 mod full_url;
+mod local_digits;
 pub mod medtech;
 mod observation;
 pub mod terminology;

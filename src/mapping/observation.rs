@@ -546,28 +546,21 @@ fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
         .collect()
 }
 
-/// The layout of a time's local digits, parsed once rather than for every time of every Bundle.
-/// Fractional seconds only when the source had them (vendor clouds send milliseconds).
-static LOCAL_DIGITS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> = std::sync::LazyLock::new(|| {
-    chrono::format::StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.f")
-        .parse()
-        .unwrap_or_default()
-});
-
-/// `effectiveDateTime` with the device's local digits and its offset (`2026-08-22T08:42:36+02:00`).
+/// `effectiveDateTime` with the device's local digits and its offset (`2026-08-22T08:42:36+02:00`);
+/// fractional seconds only when the source had them (vendor clouds send milliseconds).
 pub fn date_time(timestamp: &Timestamp) -> String {
-    use std::fmt::Write;
     let offset = timestamp.offset.local_minus_utc();
-    let sign = if offset < 0 { '-' } else { '+' };
     let minutes = offset.unsigned_abs() / 60;
     let mut text = String::with_capacity(35);
-    let _ = write!(
-        text,
-        "{}{sign}{:02}:{:02}",
-        timestamp.local.format_with_items(LOCAL_DIGITS.iter()),
-        minutes / 60,
-        minutes % 60
-    );
+    super::local_digits::push_iso(&mut text, &timestamp.local);
+    text.push(if offset < 0 { '-' } else { '+' });
+    for (i, part) in [minutes / 60, minutes % 60].into_iter().enumerate() {
+        if i > 0 {
+            text.push(':');
+        }
+        text.push(char::from(b'0' + (part / 10 % 10) as u8));
+        text.push(char::from(b'0' + (part % 10) as u8));
+    }
     text
 }
 
