@@ -1253,3 +1253,47 @@ fn nightscout_entries_are_sensor_and_meter_glucose_and_sentinels_are_not_values(
     assert_eq!(explanation.dropped.len(), 1);
     assert_eq!(explanation.dropped[0].record, 1);
 }
+
+/// The benchmark's mapping for the peers' vendor payload (`benches/inputs/vendor/`): every value,
+/// unit, time, the patient and the device as the payload states them, and a payload of another
+/// patient system refused rather than filed under this one.
+#[test]
+fn the_peers_vendor_payload_gives_the_values_it_states() {
+    let mappings = DeclarativeMappings::load(&common::repo_path("benches/inputs/vendor/acmehealth.toml")).unwrap();
+    let payload = std::fs::read(common::repo_path("benches/inputs/vendor/vendor_readings.json")).unwrap();
+    let (now, offset) = fhirgate::mappings_cli::test_clock();
+    let (readings, _) = mappings.read(&payload, now.fixed_offset(), offset).unwrap();
+    let at = |t: &str| format!("2024-05-13T{t}+00:00");
+    assert_eq!(
+        values(&readings),
+        vec![
+            row(150021, "120", "mm[Hg]", &at("09:57:00")),
+            row(150022, "80", "mm[Hg]", &at("09:57:00")),
+            row(150023, "93", "mm[Hg]", &at("09:57:00")),
+            row(147842, "72", "/min", &at("09:57:00")),
+            row(150456, "98", "%", &at("09:57:15")),
+            row(150364, "37.1", "Cel", &at("09:57:15")),
+            row(188736, "72.5", "kg", &at("09:58:00")),
+        ]
+    );
+    for reading in &readings {
+        let patient = reading.patient.as_ref().unwrap();
+        assert_eq!(
+            (patient.system.as_str(), patient.value.as_str()),
+            ("urn:oid:1.2.3.4.5", "12345678")
+        );
+        let device = reading.device.instance_id.as_ref().unwrap();
+        assert_eq!(device.value, "SN-77881");
+        assert_eq!(reading.device.manufacturer.as_deref(), Some("Acme"));
+        assert_eq!(reading.device.model_number.as_deref(), Some("AcmeBP-5000"));
+        assert_eq!(reading.gateway.as_ref().map(|g| g.id.as_str()), Some("GW-0042"));
+    }
+    let other = String::from_utf8(payload)
+        .unwrap()
+        .replace("urn:oid:1.2.3.4.5", "urn:oid:9.9.9");
+    let refusal = mappings
+        .read(other.as_bytes(), now.fixed_offset(), offset)
+        .unwrap_err()
+        .to_string();
+    assert!(refusal.contains("$.patient.system"), "{refusal}");
+}
