@@ -104,6 +104,19 @@ fn decode_map_serialize(bencher: Bencher, name: &str) {
         .bench(|| map_payload(AdapterKind::Ble, black_box(payload), &settings, now()).unwrap());
 }
 
+/// Decode, map and compact JSON: what the bridge does with a reading before sending it, against
+/// which `serialize_serde_json_reference` is the floor (issue #14: within 2.5× of it).
+#[divan::bench(args = names())]
+fn decode_map_serialize_compact(bencher: Bencher, name: &str) {
+    let payload = payload(name).as_bytes();
+    let options = MappingOptions::default();
+    bencher.counter(ItemsCount::new(1usize)).bench(|| {
+        let reading = envelope::parse(black_box(payload), &defaults()).unwrap();
+        let bundle = map_reading(&reading, &options).unwrap();
+        fhirgate::fhir::bundle_to_json(&bundle).unwrap()
+    });
+}
+
 /// The mapper alone: model reading → fhirbolt Bundle (codes, identifiers, fullUrl UUIDs).
 #[divan::bench(args = names())]
 fn map(bencher: Bencher, name: &str) {

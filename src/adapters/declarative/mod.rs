@@ -6,6 +6,7 @@
 pub mod compile;
 mod error;
 pub mod run;
+mod simple_path;
 pub mod spec;
 pub mod time;
 pub mod units;

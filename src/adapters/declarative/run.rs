@@ -930,6 +930,15 @@ impl<'a> Context<'a> {
 /// The nodes a field's path selects (a literal selects none). An ancestor the record does not have
 /// (`^^` of a record one level down) selects nothing.
 fn select<'a>(field: &Field, at: &Context<'a>) -> Vec<&'a Json> {
+    if let Some(simple) = field.simple() {
+        let root = match &field.source {
+            Source::Payload(_) => Some(at.payload),
+            Source::Record(_) => Some(at.record),
+            Source::Ancestor(level, _) => level.checked_sub(1).and_then(|i| at.ancestors.get(i)).copied(),
+            Source::Literal => None,
+        };
+        return root.and_then(|root| simple.select(root)).into_iter().collect();
+    }
     match &field.source {
         Source::Payload(path) => path.query(at.payload).all(),
         Source::Record(path) => path.query(at.record).all(),

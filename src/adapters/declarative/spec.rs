@@ -542,6 +542,8 @@ fn string_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<
 pub struct Field {
     text: String,
     pub source: Source,
+    /// The path as member names and indexes, when it is no more than that (walked directly).
+    simple: Option<super::simple_path::SimplePath>,
     capture: Option<regex_lite::Regex>,
 }
 
@@ -565,19 +567,23 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 impl Field {
     pub fn compile(text: &str, what: &str) -> Result<Field, String> {
         let parse = |path: &str| JsonPath::parse(path).map_err(|e| format!("{what}: `{text}` is not a JSONPath: {e}"));
-        let source = if text.starts_with('$') {
-            Source::Payload(parse(text)?)
+        let simple = |path: &str| super::simple_path::SimplePath::parse(path);
+        let (source, simple) = if text.starts_with('$') {
+            (Source::Payload(parse(text)?), simple(text))
         } else if let Some(rest) = text.strip_prefix('@') {
-            Source::Record(parse(&format!("${rest}"))?)
+            let path = format!("${rest}");
+            (Source::Record(parse(&path)?), simple(&path))
         } else if text.starts_with('^') {
             let rest = text.trim_start_matches('^');
-            Source::Ancestor(text.len() - rest.len(), parse(&format!("${rest}"))?)
+            let path = format!("${rest}");
+            (Source::Ancestor(text.len() - rest.len(), parse(&path)?), simple(&path))
         } else {
-            Source::Literal
+            (Source::Literal, None)
         };
         Ok(Field {
             text: text.to_string(),
             source,
+            simple,
             capture: None,
         })
     }
@@ -613,6 +619,11 @@ impl Field {
     /// The text as written in the mapping (a regex shown after the path).
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The path as member names and indexes, when it is no more than that.
+    pub fn simple(&self) -> Option<&super::simple_path::SimplePath> {
+        self.simple.as_ref()
     }
 
     pub fn has_capture(&self) -> bool {
