@@ -99,9 +99,12 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
     if readings.is_empty() {
         return Err(MappingError::NoMeasurements);
     }
-    let mut entries: Vec<BundleEntry> = Vec::new();
+    // An entry is over a kilobyte: sized once, the list is not copied as it grows.
+    let capacity = readings.iter().map(entry_count).sum();
+    let mut entries: Vec<BundleEntry> = Vec::with_capacity(capacity);
     // fullUrl → the entry's place and the measurement it holds (for a conflict's reason).
-    let mut seen: std::collections::HashMap<String, (usize, Option<Source>)> = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<String, (usize, Option<Source>)> =
+        std::collections::HashMap::with_capacity(capacity);
     for reading in readings {
         for (entry, source) in reading_entries(reading, options)? {
             let url = entry
@@ -137,6 +140,11 @@ pub fn map_readings(readings: &[Reading], options: &MappingOptions) -> Result<Bu
         entry: entries,
         ..Default::default()
     })
+}
+
+/// How many entries a reading can give: its gateway, device, device parts, measurements and documents.
+fn entry_count(reading: &Reading) -> usize {
+    2 + reading.device.parts.len() + reading.measurements.len() + reading.documents.len()
 }
 
 /// A Device as a conditional create on its identifier, with the fullUrl other entries refer to it by.
@@ -184,7 +192,7 @@ fn reading_entries(
     }
     let device = device::measuring_device(&reading.device, reading.origin).ok_or(MappingError::NoDeviceIdentifier)?;
     let device_part = dedup::device_part(&reading.device).ok_or(MappingError::NoDeviceIdentifier)?;
-    let mut entries = Vec::with_capacity(reading.measurements.len() + 2);
+    let mut entries = Vec::with_capacity(entry_count(reading));
 
     // A device that sends for itself (MSH-3 and OBX-18 name the same EUI-64, or OBX-18 names the
     // sending application itself, as GE Mural's alerts do) has no separate gateway.
