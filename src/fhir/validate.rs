@@ -37,13 +37,9 @@ pub fn transaction_json(bundle: &Value) -> Result<(), String> {
     let entries = bundle
         .get("entry")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let full_urls: Vec<&str> = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .map_or(&[][..], Vec::as_slice);
+    let full_urls: Vec<&str> = entries
+        .iter()
         .filter_map(|e| e.get("fullUrl").and_then(Value::as_str))
         .collect();
     elements(bundle, "Bundle")?;
