@@ -42,7 +42,7 @@ pub fn transaction_json(bundle: &Value) -> Result<(), String> {
         .iter()
         .filter_map(|e| e.get("fullUrl").and_then(Value::as_str))
         .collect();
-    elements(bundle, "Bundle")?;
+    elements(bundle, &Place::At("Bundle"))?;
     for (i, entry) in entries.iter().enumerate() {
         let at = format!("entry[{i}]");
         let request = entry.get("request");
@@ -54,23 +54,44 @@ pub fn transaction_json(bundle: &Value) -> Result<(), String> {
         let Some(resource) = entry.get("resource") else {
             continue;
         };
-        references(resource, &format!("{at}.resource"), &full_urls, resource)?;
+        let at = format!("{at}.resource");
+        references(resource, &Place::At(&at), &full_urls, resource)?;
         if resource.get("resourceType").and_then(Value::as_str) == Some("Observation") {
-            observation(resource, &format!("{at}.resource"))?;
+            observation(resource, &at)?;
         }
     }
     Ok(())
 }
 
+/// Where in the Bundle a check is (`entry[1].resource.code.coding[0]`), written out only for an
+/// error: a path string made for every element cost more than the checks themselves.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// The Bundle, or an entry's resource (`entry[1].resource`).
+    At(&'a str),
+    Field(&'a Place<'a>, &'a str),
+    Item(&'a Place<'a>, usize),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::At(at) => f.write_str(at),
+            Place::Field(parent, key) => write!(f, "{parent}.{key}"),
+            Place::Item(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
 /// ele-1 and the date forms, everywhere.
-fn elements(value: &Value, at: &str) -> Result<(), String> {
+fn elements(value: &Value, at: &Place<'_>) -> Result<(), String> {
     match value {
         Value::String(text) if text.is_empty() => Err(format!("{at}: an empty string (a FHIR string has content)")),
         Value::Object(fields) if fields.is_empty() => Err(format!("{at}: an empty element (ele-1)")),
         Value::Array(items) if items.is_empty() => Err(format!("{at}: an empty list (ele-1)")),
         Value::Object(fields) => {
             for (key, child) in fields {
-                let path = format!("{at}.{key}");
+                let path = Place::Field(at, key);
                 if DATE_TIME_KEYS.contains(&key.as_str()) {
                     if let Value::String(text) = child {
                         if !is_fhir_date_time(text) {
@@ -86,7 +107,7 @@ fn elements(value: &Value, at: &str) -> Result<(), String> {
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                elements(item, &format!("{at}[{i}]"))?;
+                elements(item, &Place::Item(at, i))?;
             }
             Ok(())
         }
@@ -193,11 +214,11 @@ fn observation(resource: &Value, at: &str) -> Result<(), String> {
 
 /// Every `reference` names something the Bundle or the resource holds (`urn:uuid:` an entry's
 /// fullUrl, `#id` a contained resource); `Type/id` references are the server's.
-fn references(value: &Value, at: &str, full_urls: &[&str], resource: &Value) -> Result<(), String> {
+fn references(value: &Value, at: &Place<'_>, full_urls: &[&str], resource: &Value) -> Result<(), String> {
     match value {
         Value::Object(fields) => {
             for (key, child) in fields {
-                let path = format!("{at}.{key}");
+                let path = Place::Field(at, key);
                 if key == "reference" {
                     if let Some(reference) = child.as_str() {
                         if reference.starts_with("urn:uuid:") && !full_urls.contains(&reference) {
@@ -222,7 +243,7 @@ fn references(value: &Value, at: &str, full_urls: &[&str], resource: &Value) -> 
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                references(item, &format!("{at}[{i}]"), full_urls, resource)?;
+                references(item, &Place::Item(at, i), full_urls, resource)?;
             }
             Ok(())
         }
@@ -300,6 +321,16 @@ mod tests {
         );
         with("subject", json!({"reference": "#loc"}), "names no contained resource");
         with("note", json!([]), "an empty list");
+        with(
+            "category",
+            json!([{"coding": [{"code": "x"}]}, {"text": ""}]),
+            "entry[1].resource.category[1].text: an empty string",
+        );
+        with(
+            "hasMember",
+            json!([{"reference": "urn:uuid:d"}, {"reference": "urn:uuid:gone"}]),
+            "entry[1].resource.hasMember[1].reference: names no entry",
+        );
         for (observation, rule) in cases {
             let error = transaction_json(&bundle(observation)).unwrap_err();
             assert!(error.contains(rule), "{error} / {rule}");
