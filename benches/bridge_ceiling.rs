@@ -7,9 +7,11 @@
 //! Patient (so patients resolve, as they do at an EHR), and `metadata` with a CapabilityStatement. It
 //! records, per Observation posted, its dedup identifier and the instant the answer left.
 //!
-//! Two phases on one bridge:
+//! Three phases on one bridge:
 //! * **burst**: `FHIRGATE_BENCH_N` distinct weight readings (20,000) from `FHIRGATE_BENCH_HUBS`
 //!   concurrent hubs (16), one reading per request, each hub waiting for its 202, as fast as answered;
+//! * **drain**: as many accepted while the endpoint answers 503, then delivered from the outbox once it
+//!   answers again: the deliverer's own rate, with no ingest competing for the cores;
 //! * **sustained**: `FHIRGATE_BENCH_RATE` readings per second (1,000) for `FHIRGATE_BENCH_SECONDS`
 //!   (60), paced across the hubs; the latency of each reading from its 202 to the endpoint's answer.
 //!
@@ -379,6 +381,36 @@ fn burst(bridge: &Bridge, endpoint: &InstantFhir, settings: &Settings) {
     print_cpu(cpu, cpu_over, reconciled.delivered);
 }
 
+fn drain(bridge: &Bridge, endpoint: &InstantFhir, settings: &Settings) {
+    let (n, hubs) = (settings.burst_readings, settings.hubs);
+    println!("drain: {n} readings accepted while the endpoint answers 503, then delivered from the outbox alone");
+    endpoint.go_down();
+    let sent = send_readings(bridge, "CEILD", n, hubs, None);
+    harness::wait_until("the readings stored", STALL_LIMIT, || {
+        bridge.outbox_depth() >= sent.acked.len() as u64
+    });
+    // Nothing was answered during the outage; the phase's ledger starts when the endpoint is back.
+    endpoint.take();
+    let cpu_before = CpuUse::now(bridge);
+    let back = Instant::now();
+    endpoint.come_back();
+    let ledger = await_delivery(endpoint, bridge, sent.acked.len());
+    let (cpu, cpu_over) = (CpuUse::now(bridge).since(cpu_before), back.elapsed());
+    let reconciled = reconcile(&sent, &ledger);
+    let drained_in = match (ledger.first_answer, ledger.last_answer) {
+        (Some(first), Some(last)) => last - first,
+        _ => Duration::ZERO,
+    };
+    println!(
+        "  delivered/s: {:.0}  ({} answered by the endpoint between its first answer and its last, {:.2} s)",
+        per_second(reconciled.delivered, drained_in),
+        reconciled.delivered,
+        drained_in.as_secs_f64()
+    );
+    print_counts(&sent, &ledger, &reconciled);
+    print_cpu(cpu, cpu_over, reconciled.delivered);
+}
+
 fn sustained(bridge: &Bridge, endpoint: &InstantFhir, settings: &Settings) {
     let (n, hubs, rate) = (settings.sustained_readings(), settings.hubs, settings.rate);
     println!(
@@ -441,6 +473,7 @@ fn main() {
     let bridge = Bridge::start("ceiling", &env);
     print_machine(&settings);
     burst(&bridge, &endpoint, &settings);
+    drain(&bridge, &endpoint, &settings);
     sustained(&bridge, &endpoint, &settings);
     println!(
         "bridge: {} delivery retries, {} dead-lettered",

@@ -5,10 +5,12 @@
 //! * `GET [base]/Patient?identifier=…`: a searchset with one Patient, so that patients resolve;
 //! * `GET [base]/metadata`: a CapabilityStatement (the deliverer's probe during a long backoff).
 //!
+//! While it is [down](InstantFhir::go_down) it answers everything `503`, as a server in an outage.
+//!
 //! It records, per Observation posted, its dedup identifier and the instant the answer left.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -44,12 +46,14 @@ pub struct Ledger {
     pub patient_searches: u64,
     /// Requests for anything else (answered 404): a request the bench did not expect.
     pub other_requests: u64,
+    pub first_answer: Option<Instant>,
     pub last_answer: Option<Instant>,
 }
 
 impl Ledger {
     fn record(&mut self, identifiers: Vec<Option<String>>, answered: Instant) {
         self.bundles += 1;
+        self.first_answer.get_or_insert(answered);
         self.last_answer = Some(answered);
         for identifier in identifiers {
             self.observations_posted += 1;
@@ -73,11 +77,14 @@ struct Shared {
     ledger: Arc<Mutex<Ledger>>,
     /// The next server-assigned id.
     next_id: Arc<AtomicU64>,
+    /// Answering `503` to everything.
+    down: Arc<AtomicBool>,
 }
 
 pub struct InstantFhir {
     pub base_url: String,
     ledger: Arc<Mutex<Ledger>>,
+    down: Arc<AtomicBool>,
 }
 
 impl InstantFhir {
@@ -89,13 +96,15 @@ impl InstantFhir {
         let shared = Shared {
             ledger: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1)),
+            down: Arc::default(),
         };
-        let ledger = Arc::clone(&shared.ledger);
+        let (ledger, down) = (Arc::clone(&shared.ledger), Arc::clone(&shared.down));
         let app = Router::new()
             .route("/fhir", post(transaction))
             .route("/fhir/Patient", get(patient_search))
             .route("/fhir/metadata", get(capability_statement))
             .fallback(unexpected)
+            .layer(axum::middleware::from_fn_with_state(shared.clone(), outage))
             .layer(DefaultBodyLimit::disable())
             .with_state(shared);
         std::thread::Builder::new()
@@ -111,12 +120,22 @@ impl InstantFhir {
                 });
             })
             .unwrap();
-        InstantFhir { base_url, ledger }
+        InstantFhir { base_url, ledger, down }
     }
 
     /// How many distinct Observations have been answered since the last [`InstantFhir::take`].
     pub fn distinct_observations(&self) -> usize {
         self.ledger.lock().unwrap().observations.len()
+    }
+
+    /// Answers `503 Service Unavailable` to every request from now on, as a server in an outage.
+    pub fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers again.
+    pub fn come_back(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     /// What was sent since the last call, leaving an empty ledger for the next phase.
@@ -158,6 +177,18 @@ impl PostedResource {
             .find(|i| i.system.as_deref() == Some(DEDUP_SYSTEM))
             .and_then(|i| i.value.clone())
     }
+}
+
+/// While down, `503` without a `Retry-After`, so the deliverer backs off on its own schedule.
+async fn outage(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if shared.down.load(Ordering::SeqCst) {
+        return fhir_json(StatusCode::SERVICE_UNAVAILABLE, operation_outcome("down for the bench"));
+    }
+    next.run(request).await
 }
 
 /// `POST [base]` with a transaction Bundle: a `transaction-response` with one `201 Created` per
