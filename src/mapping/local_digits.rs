@@ -58,6 +58,15 @@ fn second(time: &NaiveDateTime) -> u32 {
     time.second() + u32::from(time.nanosecond() >= 1_000_000_000)
 }
 
+/// Appends a UTC offset given in seconds as `+hh:mm` or `-hh:mm` (chrono's offsets are under a day).
+pub fn push_offset(out: &mut String, seconds: i32) {
+    out.push(if seconds < 0 { '-' } else { '+' });
+    let minutes = seconds.unsigned_abs() / 60;
+    push_digits(out, minutes / 60, 2);
+    out.push(':');
+    push_digits(out, minutes % 60, 2);
+}
+
 /// `value` as exactly `width` decimal digits, zero-padded (the callers' values fit).
 fn push_digits(out: &mut String, value: u32, width: u32) {
     let mut divisor = 10u32.pow(width.saturating_sub(1));

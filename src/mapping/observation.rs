@@ -549,18 +549,9 @@ fn interpretations(quality: &[QualityFlag]) -> Vec<CodeableConcept> {
 /// `effectiveDateTime` with the device's local digits and its offset (`2026-08-22T08:42:36+02:00`);
 /// fractional seconds only when the source had them (vendor clouds send milliseconds).
 pub fn date_time(timestamp: &Timestamp) -> String {
-    let offset = timestamp.offset.local_minus_utc();
-    let minutes = offset.unsigned_abs() / 60;
     let mut text = String::with_capacity(35);
     super::local_digits::push_iso(&mut text, &timestamp.local);
-    text.push(if offset < 0 { '-' } else { '+' });
-    for (i, part) in [minutes / 60, minutes % 60].into_iter().enumerate() {
-        if i > 0 {
-            text.push(':');
-        }
-        text.push(char::from(b'0' + (part / 10 % 10) as u8));
-        text.push(char::from(b'0' + (part % 10) as u8));
-    }
+    super::local_digits::push_offset(&mut text, timestamp.offset.local_minus_utc());
     text
 }
 
